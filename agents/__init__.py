@@ -1,0 +1,1 @@
+"""Planners and learners for access-review-env (and any finite MDP given as arrays)."""
