@@ -17,7 +17,7 @@ def main(seed: int = 0) -> None:
     route = {0: 2, 1: 0, 2: 3}
     terminated = truncated = False
     while not (terminated or truncated):
-        state, reward, terminated, truncated, info = env.step(route[state])
+        state, _reward, terminated, truncated, info = env.step(route[state])
         print(env.render())
     print(f"outcome: {info['outcome']}")
 

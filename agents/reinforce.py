@@ -1,0 +1,225 @@
+"""REINFORCE with a baseline, for a tabular softmax policy (Williams, 1992).
+
+The policy has one logit per (state, action); actions the env's
+``info["action_mask"]`` rules out get probability 0. After each complete
+episode, every step ``t`` moves the logits of its state along (Sutton & Barto,
+section 13.4)::
+
+    logits[s_t] += learning_rate * gamma**t * (G_t - b(s_t)) * (onehot(a_t) - pi(s_t))
+
+The baseline ``b(s)`` is a per-state running estimate of the return from ``s``
+(``b(s) += baseline_rate * (G_t - b(s))``): it depends on the state only, so it
+lowers the variance of the update without biasing it.
+
+States the optimal policy never visits (``evidence_ready`` at p = 0.25) are only
+learned with exploring starts: train on ``gym.make("AccessReview-v0",
+exploring_starts=True)``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from numpy.typing import NDArray
+
+from access_review_env import RECOMMENDED_GAMMA
+from agents.policies import masked_softmax
+from agents.returns import returns_to_go
+from agents.tabular_policy import TabularPolicy
+from agents.training import (
+    Callback,
+    EpisodeLog,
+    Progress,
+    check_discrete,
+    check_episodes,
+    env_metadata,
+)
+
+
+@dataclass(frozen=True)
+class ReinforceConfig:
+    """Hyperparameters of tabular REINFORCE."""
+
+    gamma: float = RECOMMENDED_GAMMA
+    """Discount; the task's recommended 0.9."""
+    learning_rate: float = 0.002
+    """Step size of the logits (returns here are of order 100)."""
+    baseline_rate: float = 0.05
+    """Step size of the per-state baseline."""
+
+    def __post_init__(self) -> None:
+        """Reject values outside their ranges."""
+        if not 0.0 <= self.gamma <= 1.0:
+            raise ValueError(f"gamma must be in [0, 1], got {self.gamma}")
+        if not self.learning_rate > 0.0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate}")
+        if not 0.0 <= self.baseline_rate <= 1.0:
+            raise ValueError(
+                f"baseline_rate must be in [0, 1], got {self.baseline_rate}"
+            )
+
+
+@dataclass
+class ReinforceAgent(TabularPolicy):
+    """A softmax policy learned by :func:`train_reinforce`.
+
+    Attributes:
+        logits: ``(S, A)`` action preferences.
+        baseline: ``(S,)`` the per-state baseline.
+        valid_seen: ``(S, A)`` the action masks the env reported in each state.
+        config: The hyperparameters.
+        log: Per-episode returns and lengths.
+        env_id: The registered id of the env it learned on, if any.
+        env_kwargs: That env's make-kwargs.
+        rng: Draws the actions of ``predict(..., deterministic=False)``.
+    """
+
+    ALGORITHM = "reinforce"
+
+    logits: NDArray[np.float64]
+    baseline: NDArray[np.float64]
+    valid_seen: NDArray[np.bool_]
+    config: ReinforceConfig = field(default_factory=ReinforceConfig)
+    log: EpisodeLog = field(default_factory=EpisodeLog)
+    env_id: str | None = None
+    env_kwargs: dict[str, Any] = field(default_factory=dict)
+    rng: np.random.Generator = field(default_factory=lambda: np.random.default_rng(0))
+
+    @property
+    def preferences(self) -> NDArray[np.float64]:
+        """The logits: the most probable action maximizes them."""
+        return self.logits
+
+    def probabilities(
+        self, state: int, mask: NDArray[Any] | None = None
+    ) -> NDArray[np.float64]:
+        """``(A,)`` the policy's action probabilities in ``state``."""
+        return masked_softmax(self.logits[state], self.state_mask(state, mask))
+
+    def act(self, state: int, mask: NDArray[Any] | None, deterministic: bool) -> int:
+        """The most probable action, or one drawn from the policy with ``rng``."""
+        if deterministic:
+            return super().act(state, mask, deterministic)
+        probabilities = self.probabilities(state, mask)
+        return int(self.rng.choice(len(probabilities), p=probabilities))
+
+
+def policy_gradient_step(
+    logits: NDArray[np.float64],
+    actions: NDArray[np.int64],
+    returns: NDArray[np.float64],
+    step_size: float,
+) -> NDArray[np.float64]:
+    """One REINFORCE update of a single state's logits from a batch of routes.
+
+    The baseline is the batch's mean return; the gradient is the batch mean of
+    ``(G_i - mean G) * (onehot(a_i) - pi)``, the lesson's single update.
+
+    Args:
+        logits: ``(A,)`` logits before the update.
+        actions: ``(N,)`` the action each route took.
+        returns: ``(N,)`` each route's return.
+        step_size: The learning rate.
+
+    Returns:
+        ``(A,)`` the updated logits.
+    """
+    logits = np.asarray(logits, dtype=float)
+    returns = np.asarray(returns, dtype=float)
+    probabilities = masked_softmax(logits, np.ones_like(logits))
+    advantages = returns - returns.mean()
+    scores = np.eye(logits.size)[np.asarray(actions)] - probabilities
+    gradient = (scores * advantages[:, None]).mean(axis=0)
+    return np.asarray(logits + step_size * gradient, dtype=np.float64)
+
+
+def train_reinforce(
+    env: gym.Env[Any, Any],
+    n_episodes: int,
+    config: ReinforceConfig | None = None,
+    *,
+    rng: np.random.Generator,
+    callback: Callback | None = None,
+    progress_bar: bool = False,
+) -> ReinforceAgent:
+    """Learn a softmax policy from complete episodes of ``env``.
+
+    Args:
+        env: An env with Discrete spaces and ``info["action_mask"]``; its first
+            reset is seeded from ``rng``.
+        n_episodes: Episodes to train for.
+        config: Hyperparameters.
+        rng: The only source of the learner's randomness (and the env's seed).
+        callback: Called as ``callback(episode, agent)`` after every episode;
+            return False to stop.
+        progress_bar: Show a tqdm bar (needs the ``progress`` extra).
+
+    Returns:
+        The learned :class:`ReinforceAgent`.
+    """
+    config = config or ReinforceConfig()
+    n_episodes = check_episodes(n_episodes)
+    n_states, n_actions = check_discrete(env)
+    gamma, learning_rate, baseline_rate = (
+        config.gamma,
+        config.learning_rate,
+        config.baseline_rate,
+    )
+    env_id, env_kwargs = env_metadata(env)
+    agent = ReinforceAgent(
+        np.zeros((n_states, n_actions)),
+        np.zeros(n_states),
+        np.zeros((n_states, n_actions), dtype=bool),
+        config,
+        EpisodeLog(),
+        env_id,
+        env_kwargs,
+        rng,
+    )
+    logits, baseline = agent.logits, agent.baseline
+    progress = Progress(n_episodes, progress_bar, "REINFORCE")
+    seed = int(rng.integers(2**31))
+    for episode in range(n_episodes):
+        state, info = env.reset(seed=seed if episode == 0 else None)
+        states, actions, rewards, policies = [], [], [], []
+        while True:
+            mask = info["action_mask"]
+            agent.valid_seen[state] = mask != 0
+            probabilities = masked_softmax(logits[state], mask)
+            action = min(
+                int(
+                    np.searchsorted(
+                        np.cumsum(probabilities), rng.random(), side="right"
+                    )
+                ),
+                n_actions - 1,
+            )
+            state_next, reward, terminated, truncated, info = env.step(action)
+            states.append(state)
+            actions.append(action)
+            rewards.append(float(reward))
+            policies.append(probabilities)
+            if terminated or truncated:
+                break
+            state = state_next
+        # A truncated episode has no complete return; REINFORCE learns only from
+        # episodes that reached a terminal state.
+        returns = returns_to_go(rewards, gamma)
+        if terminated:
+            weight = 1.0
+            for s, a, g, pi in zip(states, actions, returns, policies, strict=True):
+                advantage = g - baseline[s]
+                baseline[s] += baseline_rate * advantage
+                score = -pi
+                score[a] += 1.0
+                logits[s] += learning_rate * weight * advantage * score
+                weight *= gamma
+        agent.log.append(sum(rewards), returns[0], len(rewards))
+        progress.update(episode)
+        if callback is not None and callback(episode, agent) is False:
+            break
+    progress.close()
+    return agent
