@@ -32,6 +32,7 @@ from access_review_env.table import (
     TRANSITION_NAMES,
 )
 from access_review_env.tabular import TabularMDP
+from access_review_env.vector_env import AccessReviewVectorEnv
 
 __version__ = "0.1.0"
 
@@ -50,6 +51,7 @@ __all__ = [
     "TRANSITION_NAMES",
     "AccessReviewEnv",
     "AccessReviewMDP",
+    "AccessReviewVectorEnv",
     "InvalidActionError",
     "TabularMDP",
     "__version__",

@@ -18,6 +18,7 @@ import statistics
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 
 import gymnasium as gym
@@ -40,6 +41,12 @@ class Config:
     """Episodes per Q-learning run (the lesson's budget)."""
     vi_solves: int = 2_000
     """Value-iteration solves per repeat."""
+    vector_sizes: tuple[int, ...] = (2**10, 2**14, 2**17, 2**20)
+    """Batch sizes of the native vector env's throughput rows."""
+    vector_steps: int = 20
+    """Batched steps per repeat of the vector rows."""
+    sync_envs: int = 1_024
+    """Batch size of the native-against-SyncVectorEnv row."""
     output: Path = Path("benchmark.json")
     """Where the JSON record goes."""
 
@@ -226,6 +233,110 @@ def value_iteration_row(config: Config) -> Row:
     )
 
 
+def vector_rate(envs: gym.vector.VectorEnv, actions: np.ndarray, n_steps: int) -> float:
+    """Env-steps per second (batched steps times ``num_envs``, reset slots included)."""
+    envs.reset(seed=0)
+    envs.step(actions[0])
+    start = time.perf_counter()
+    for step in range(n_steps):
+        envs.step(actions[step % len(actions)])
+    return n_steps * envs.num_envs / (time.perf_counter() - start)
+
+
+def reset_slot_fraction(num_envs: int, actions: np.ndarray, n_steps: int) -> float:
+    """Share of slots that were NEXT_STEP resets in the run ``vector_rate`` times.
+
+    Replays the same seed and actions untimed.
+    """
+    envs = access_review_env.AccessReviewVectorEnv(num_envs)
+    envs.reset(seed=0)
+    _, _, terminated, truncated, _ = envs.step(actions[0])
+    resets = 0
+    for step in range(n_steps):
+        resets += int(np.count_nonzero(terminated | truncated))
+        _, _, terminated, truncated, _ = envs.step(actions[step % len(actions)])
+    return resets / (n_steps * num_envs)
+
+
+def random_actions(num_envs: int, batches: int = 4) -> np.ndarray:
+    """``(batches, num_envs)`` uniformly random actions, cycled by the timed loops."""
+    return np.random.default_rng(1).integers(0, 4, (batches, num_envs), dtype=np.int8)
+
+
+def native_vs_sync_row(config: Config) -> Row:
+    """The native vector env against ``SyncVectorEnv`` of our env, same batch size."""
+    n = config.sync_envs
+    actions = random_actions(n)
+
+    def make(mode: str) -> gym.vector.VectorEnv:
+        return gym.make_vec(
+            access_review_env.ENV_ID, num_envs=n, vectorization_mode=mode
+        )
+
+    native, sync = make("vector_entry_point"), make("sync")
+    sync_steps = max(2, config.vector_steps // 4)
+    rates = median_rates(
+        {
+            "native": lambda: vector_rate(native, actions, config.vector_steps * 10),
+            "sync": lambda: vector_rate(sync, actions, sync_steps),
+        },
+        config.repeats,
+    )
+    return Row(
+        name=f"vector env, N = {n:,}, random actions",
+        unit="env-steps/s",
+        ours=statistics.median(rates["native"]),
+        baseline=statistics.median(rates["sync"]),
+        baseline_name="SyncVectorEnv of our env",
+        target=">= 100x",
+        samples=rates,
+    )
+
+
+def vector_throughput_rows(config: Config) -> list[Row]:
+    """Native throughput per batch size, fresh arrays (copy=True) against copy=False."""
+    rows = []
+    for n in config.vector_sizes:
+        actions = random_actions(n)
+        fresh = access_review_env.AccessReviewVectorEnv(n)
+        reused = access_review_env.AccessReviewVectorEnv(n, copy=False)
+        rates = median_rates(
+            {
+                "copy_false": partial(
+                    vector_rate, reused, actions, config.vector_steps
+                ),
+                "copy_true": partial(vector_rate, fresh, actions, config.vector_steps),
+            },
+            config.repeats,
+        )
+        resets = reset_slot_fraction(n, actions, config.vector_steps)
+        ours, baseline = (
+            statistics.median(rates[k]) for k in ("copy_false", "copy_true")
+        )
+        rows.append(
+            Row(
+                name=(
+                    f"native vector env, N = 2^{n.bit_length() - 1}, copy=False "
+                    f"(transitions only: {ours * (1 - resets) / 1e6:,.0f} M/s; "
+                    f"{resets:.0%} reset slots)"
+                ),
+                unit="env-steps/s",
+                ours=ours,
+                baseline=baseline,
+                baseline_name="same, copy=True (fresh arrays)",
+                target=">= 100 M/s at 2^20" if n == 2**20 else "",
+                samples=rates,
+            )
+        )
+        fresh.close()
+        reused.close()
+    return rows
+
+
+def _amount(value: float) -> str:
+    return f"{value / 1e6:,.1f} M" if value >= 1e7 else f"{value:,.0f}"
+
+
 def markdown(rows: list[Row]) -> str:
     """Render the rows as a Markdown table."""
     lines = [
@@ -234,8 +345,8 @@ def markdown(rows: list[Row]) -> str:
     ]
     for row in rows:
         lines.append(
-            f"| {row.name} | {row.ours:,.0f} {row.unit} | "
-            f"{row.baseline:,.0f} {row.unit} ({row.baseline_name}) | "
+            f"| {row.name} | {_amount(row.ours)} {row.unit} | "
+            f"{_amount(row.baseline)} {row.unit} ({row.baseline_name}) | "
             f"{row.ratio:.1f}x | {row.target} |"
         )
     return "\n".join(lines)
@@ -245,6 +356,8 @@ def main(config: Config) -> list[Row]:
     """Run every row, print the table and write the JSON record."""
     rows = [
         env_vs_frozen_lake(config),
+        native_vs_sync_row(config),
+        *vector_throughput_rows(config),
         *q_learning_rows(config),
         value_iteration_row(config),
     ]
@@ -280,6 +393,7 @@ def parse_args() -> Config:
             200,
             20,
         )
+        config.vector_sizes, config.vector_steps, config.sync_envs = (2**10,), 4, 64
     if config.repeats < 1 or config.env_steps < 1:
         parser.error("--repeats and --env-steps must be positive")
     return config
