@@ -21,7 +21,7 @@ from access_review_env.mdp import (
     Outcome,
     RewardSpec,
 )
-from access_review_env.rendering import render_text
+from access_review_env.rendering import render_rgb, render_text
 from access_review_env.table import (
     ACTIONS,
     NON_TERMINAL_STATES,
@@ -209,7 +209,9 @@ class AccessReviewEnv(gym.Env[int, int]):
     * `invalid_action="penalize"`: `"penalize"` or `"raise"`.
     * `invalid_action_reward=-10.0`: reward of a penalized invalid action.
     * `exploring_starts=False`: start every episode in a random non-terminal state.
-    * `render_mode=None`: `"ansi"` returns the workflow as text, `"human"` prints it.
+    * `render_mode=None`: `"ansi"` returns the workflow as text, `"human"` prints
+      it, `"rgb_array"` returns a small picture (one box per state) for video
+      recorders and SB3's `make_vec_env`, which asks for that mode by default.
 
     The recommended discount is `env.unwrapped.mdp.gamma` (0.9).
 
@@ -222,7 +224,7 @@ class AccessReviewEnv(gym.Env[int, int]):
     - v0: Initial version.
     """
 
-    metadata = {"render_modes": ["ansi", "human"], "render_fps": 4}  # noqa: RUF012
+    metadata = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}  # noqa: RUF012
 
     def __init__(
         self,
@@ -362,14 +364,16 @@ class AccessReviewEnv(gym.Env[int, int]):
         """Return the current state's valid-action mask (MaskablePPO's convention)."""
         return self._masks[self._state].copy()
 
-    def render(self) -> str | None:
-        """Render the workflow as text (``"ansi"``) or print it (``"human"``)."""
+    def render(self) -> str | NDArray[np.uint8] | None:
+        """Render the workflow as text (``ansi``), printed (``human``) or an image."""
         if self.render_mode is None:
             gym.logger.warn(
-                "render() was called without a render_mode; pass "
-                'render_mode="ansi" or "human" to gym.make("AccessReview-v0", ...)'
+                "render() was called without a render_mode; pass render_mode="
+                '"ansi", "human" or "rgb_array" to gym.make("AccessReview-v0", ...)'
             )
             return None
+        if self.render_mode == "rgb_array":
+            return render_rgb(self._state, self._outcome)
         text = render_text(
             self._state,
             self._last_action,

@@ -38,6 +38,8 @@ class EvaluationResult:
             an episode cut by the time limit).
         mean_length: Mean steps per episode.
         gamma: The discount used.
+        returns: ``(n_episodes,)`` each episode's undiscounted return.
+        discounted_returns: ``(n_episodes,)`` each episode's discounted return.
     """
 
     n_episodes: int
@@ -50,6 +52,8 @@ class EvaluationResult:
     outcomes: dict[str, int] = field(default_factory=dict)
     mean_length: float = 0.0
     gamma: float = RECOMMENDED_GAMMA
+    returns: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    discounted_returns: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
     @property
     def violations_per_episode(self) -> float:
@@ -127,4 +131,6 @@ def evaluate(
         outcomes=dict(outcomes),
         mean_length=float(lengths.mean()),
         gamma=float(gamma),
+        returns=returns,
+        discounted_returns=discounted,
     )

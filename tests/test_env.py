@@ -355,9 +355,28 @@ def test_human_render_prints(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unknown_render_mode_is_rejected() -> None:
-    """Unknown render mode is rejected."""
-    with pytest.raises(ValueError, match="render_mode 'rgb_array' is not supported"):
-        AccessReviewEnv(render_mode="rgb_array")
+    """A render mode the env cannot produce is an error listing the allowed ones."""
+    with pytest.raises(
+        ValueError, match=r"render_mode 'rgb' is not supported.*'rgb_array'"
+    ):
+        AccessReviewEnv(render_mode="rgb")
+
+
+def test_rgb_array_render_highlights_state_and_colours_the_outcome() -> None:
+    """rgb_array returns an RGB image; closed turns green or red by outcome."""
+    env = AccessReviewEnv(render_mode="rgb_array")
+    env.reset(seed=0)
+    image = env.render()
+    assert isinstance(image, np.ndarray) and image.dtype == np.uint8
+    assert image.ndim == 3 and image.shape[2] == 3
+    closed_box = (image.shape[0] // 2, image.shape[1] - 30)
+    assert tuple(image[closed_box]) == (215, 220, 228)
+    env.step(0)
+    assert tuple(env.render()[closed_box]) == (219, 68, 55)  # type: ignore[index]
+    env.reset()
+    env.step(2)
+    env.step(3)
+    assert tuple(env.render()[closed_box]) == (15, 157, 88)  # type: ignore[index]
 
 
 def test_recommended_gamma_is_readable_by_agents(env: gym.Env[int, int]) -> None:
