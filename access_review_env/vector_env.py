@@ -160,6 +160,10 @@ class AccessReviewVectorEnv(
     per-env seeds is not supported.
     """
 
+    _executor: ThreadPoolExecutor | None = None
+    """Worker threads, started by the first large step (a class default, so that
+    ``close`` works even on an env whose construction failed)."""
+
     metadata = {  # noqa: RUF012
         "autoreset_mode": AutoresetMode.NEXT_STEP,
         "render_modes": [],
@@ -231,7 +235,6 @@ class AccessReviewVectorEnv(
         n_chunks = self.threads if self.num_envs >= _PARALLEL_MIN_ENVS else 1
         bounds = np.linspace(0, self.num_envs, n_chunks + 1).astype(int)
         self._chunks = [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
-        self._executor: ThreadPoolExecutor | None = None
 
     def _compile_tables(self) -> None:
         """Flatten ``mdp.outcomes`` into tables indexed by ``2 * (s * A + a) + k``."""

@@ -162,3 +162,31 @@ def plot_abandonment_sweep(
     axis.legend()
     axis.grid(alpha=0.3)
     return _save(figure, path)
+
+
+def plot_benchmark(summaries: Sequence[Mapping[str, object]], path: str | Path) -> Path:
+    """Aggregate normalized scores per agent with 95 % bootstrap CIs (rliable style).
+
+    Args:
+        summaries: :func:`agents.suite.summarize` results, one per agent.
+        path: Where to write the PNG.
+    """
+    metrics = (("iqm", "IQM"), ("mean", "mean"), ("optimality_gap", "optimality gap"))
+    figure, axes = plt.subplots(1, len(metrics), figsize=FIGURE_SIZE, sharey=True)
+    names = [str(summary["agent"]) for summary in summaries]
+    for axis, (key, title) in zip(axes, metrics, strict=True):
+        for row, summary in enumerate(summaries):
+            aggregate = summary["aggregate"][key]  # type: ignore[index]
+            low, high = aggregate["ci"]
+            axis.plot([low, high], [row, row], linewidth=6, alpha=0.5, color="#4285f4")
+            axis.plot(
+                [aggregate["value"]], [row], marker="|", markersize=14, color="black"
+            )
+        axis.set_title(title)
+        axis.set_xlabel("normalized score" if key != "optimality_gap" else "1 - score")
+        axis.grid(axis="x", alpha=0.3)
+    axes[0].set_yticks(range(len(names)), names)
+    figure.suptitle(
+        "Scores over the suite (0 = random, 1 = optimal), 95 % stratified bootstrap CIs"
+    )
+    return _save(figure, path)

@@ -184,14 +184,22 @@ def predict_action(
             :func:`accepts_action_masks`; pass it once rather than inspecting
             the signature every step).
     """
-    if masked and action_mask is not None:
-        action, _ = predictor.predict(  # type: ignore[call-arg]
-            np.asarray(observation),
-            deterministic=deterministic,
-            action_masks=action_mask,
-        )
-    else:
-        action, _ = predictor.predict(
-            np.asarray(observation), deterministic=deterministic
-        )
+    action, _ = call_predict(
+        predictor, np.asarray(observation), deterministic, action_mask, masked
+    )
     return int(np.asarray(action).reshape(-1)[0])
+
+
+def call_predict(
+    predictor: PolicyPredictor,
+    observation: NDArray[Any],
+    deterministic: bool,
+    action_masks: NDArray[Any] | None,
+    masked: bool,
+) -> tuple[NDArray[Any], tuple[NDArray[Any], ...] | None]:
+    """``predictor.predict``, handing it ``action_masks`` only if it takes them."""
+    if masked and action_masks is not None:
+        return predictor.predict(  # type: ignore[call-arg]
+            observation, deterministic=deterministic, action_masks=action_masks
+        )
+    return predictor.predict(observation, deterministic=deterministic)

@@ -124,11 +124,19 @@ def make_sb3_env(
 
 def train_sb3(
     name: str,
-    abandonment_prob: float,
-    seed: int,
+    abandonment_prob: float = 0.25,
+    seed: int = 0,
     total_timesteps: int | None = None,
+    env_kwargs: dict[str, Any] | None = None,
 ) -> tuple[BaseAlgorithm, float]:
     """Train one SB3 algorithm of :data:`SETTINGS`; return the model and seconds taken.
+
+    Args:
+        name: A key of :data:`SETTINGS`.
+        abandonment_prob: The env's ``p``.
+        seed: Seed of the env and the model.
+        total_timesteps: Training budget; the setting's when None.
+        env_kwargs: Further env kwargs (they override ``abandonment_prob``).
 
     Raises:
         ValueError: For an algorithm name not in :data:`SETTINGS`.
@@ -139,7 +147,7 @@ def train_sb3(
         )
     setting = SETTINGS[name]
     torch.set_num_threads(1)
-    env_kwargs: dict[str, Any] = {"abandonment_prob": abandonment_prob}
+    env_kwargs = {"abandonment_prob": abandonment_prob, **(env_kwargs or {})}
     if setting.exploring_starts:
         env_kwargs["exploring_starts"] = True
     env = make_sb3_env(setting.n_envs, seed, env_kwargs)
@@ -246,3 +254,28 @@ def cross_check(
         timesteps=int(model.num_timesteps),
         seconds=seconds,
     )
+
+
+def sb3_agent(name: str) -> Callable[[gym.Env[Any, Any], int], BaseAlgorithm]:
+    """An agent factory (see :mod:`agents.suite`) that trains SB3's ``name``.
+
+    It trains on the configuration of the env it is given. Only MaskablePPO
+    can keep to the valid actions while exploring, so the others train with
+    invalid actions penalized even where the configuration raises on them; they
+    are scored under the configuration's own rule.
+    """
+    if name not in SETTINGS:
+        raise ValueError(
+            f"unknown algorithm {name!r}; choose from {', '.join(SETTINGS)}"
+        )
+
+    def factory(env: gym.Env[Any, Any], seed: int) -> BaseAlgorithm:
+        kwargs = dict(env.spec.kwargs) if env.spec is not None else {}
+        kwargs.pop("render_mode", None)
+        if name != "MaskablePPO":
+            kwargs["invalid_action"] = "penalize"
+        model, _ = train_sb3(name, seed=seed, env_kwargs=kwargs)
+        return model
+
+    factory.__name__ = f"sb3_{name}"
+    return factory
