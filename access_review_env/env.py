@@ -69,6 +69,7 @@ def check_reset_options(options: dict[str, Any] | None) -> int | None:
 
 
 _UNIFORM_BLOCK = 256
+_N_ACTIONS = len(ACTIONS)
 _Branch: TypeAlias = tuple[
     int, float, bool, str, NDArray[np.int8], float, "str | None", bool, float
 ]
@@ -302,14 +303,15 @@ class AccessReviewEnv(gym.Env[int, int]):
         self, action: int
     ) -> tuple[int, SupportsFloat, bool, bool, dict[str, Any]]:
         """Take ``action`` in the current state, sampling from the MDP table."""
-        if type(action) is not int or not 0 <= action < 4:
-            action = check_action(action, len(ACTIONS))
+        if type(action) is not int or not 0 <= action < _N_ACTIONS:
+            action = check_action(action, _N_ACTIONS)
         compiled = self._compiled[self._state][action]
         if compiled is None:
             raise InvalidActionError(
                 invalid_action_message(self._state, action, self._masks[self._state])
             )
         threshold, first, second = compiled
+        # self._uniform(), inlined: this is the hot path.
         if (
             second is not None
             and (self._uniforms.pop() if self._uniforms else self._refill())

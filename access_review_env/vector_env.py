@@ -134,8 +134,16 @@ class AccessReviewVectorEnv(
 
     Made by ``gym.make_vec("AccessReview-v0", num_envs=N,
     vectorization_mode="vector_entry_point")``, with the single env's keyword
-    arguments (see ``AccessReviewEnv``) plus ``max_episode_steps`` (default 20,
-    the registered time limit; None for no limit).
+    arguments (see ``AccessReviewEnv``) plus:
+
+    - ``max_episode_steps``: per-sub-env time limit (default 20, the registered
+      one; None for no limit);
+    - ``copy``: as in ``SyncVectorEnv``; ``True`` (default) returns fresh arrays
+      from every call, ``False`` returns buffers the next call overwrites
+      (faster for large batches: no page faults on new memory);
+    - ``threads``: worker threads for batches of at least 2^18 sub-envs (default
+      one per CPU, at most 8). Draws are made before the work is split, so
+      results do not depend on the thread count.
 
     Semantics match ``SyncVectorEnv`` over ``gym.make("AccessReview-v0")`` in
     Gymnasium's default ``NEXT_STEP`` autoreset mode: the step after a sub-env
