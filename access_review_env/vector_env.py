@@ -108,9 +108,12 @@ class _Outputs:
 
 
 def _as_words(masks: NDArray[np.int8]) -> Words:
-    """View ``(K, A)`` int8 masks as ``(K,)`` words, so gathering masks is one take."""
-    if not masks.flags.c_contiguous or masks.dtype != np.int8:
-        masks = np.ascontiguousarray(masks, dtype=np.int8)
+    """View ``(K, A)`` int8 masks as ``(K,)`` words, so gathering masks is one take.
+
+    A view, never a copy: gathers write through it into output buffers.
+    """
+    if masks.dtype != np.int8 or not masks.flags.c_contiguous:
+        raise ValueError("mask words need a C-contiguous int8 array")
     return masks.view(np.dtype((np.void, N_ACTIONS))).reshape(-1)
 
 

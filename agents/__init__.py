@@ -22,6 +22,7 @@ from agents.planning import (
     value_iteration,
 )
 from agents.policies import (
+    AgentError,
     PolicyPredictor,
     as_predictor,
     epsilon_greedy,
@@ -38,6 +39,7 @@ from agents.reinforce import (
 from agents.returns import discounted_return
 
 __all__ = [
+    "AgentError",
     "AgentFileError",
     "EvaluationResult",
     "PolicyEvaluationResult",

@@ -76,6 +76,7 @@ def evaluate(
     *,
     gamma: float | None = None,
     deterministic: bool = True,
+    name: str = "policy",
 ) -> EvaluationResult:
     """Roll ``policy`` out for ``n_episodes`` episodes and score it.
 
@@ -88,9 +89,13 @@ def evaluate(
         seed: Seed of the env's first reset.
         gamma: Discount of ``mean_discounted_return``; the task's when None.
         deterministic: Ask the policy for its greedy action.
+        name: How an error names the policy.
 
     Returns:
         An :class:`EvaluationResult`.
+
+    Raises:
+        AgentError: If the policy returns anything but one valid action index.
     """
     n_episodes = check_episodes(n_episodes)
     if gamma is None:
@@ -108,7 +113,7 @@ def evaluate(
         weight = 1.0
         while True:
             action = predict_action(
-                predictor, state, info["action_mask"], deterministic, masked
+                predictor, state, info["action_mask"], deterministic, masked, name
             )
             state, reward, terminated, truncated, info = env.step(action)
             returns[episode] += float(reward)

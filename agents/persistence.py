@@ -105,7 +105,7 @@ def load_agent(path: str | os.PathLike[str]) -> TabularAgent:
     missing = [name for name, table in tables.items() if table is None]
     if missing:
         raise AgentFileError(f"{path} lacks the table(s) {', '.join(missing)}")
-    _n_states, _n_actions = _check_shapes(path, algorithm, tables)
+    _check_shapes(path, algorithm, tables)
     log = EpisodeLog(
         contents.get("log_returns", np.zeros(0)).tolist(),
         contents.get("log_discounted_returns", np.zeros(0)).tolist(),
@@ -163,9 +163,7 @@ def _read_metadata(path: Path, contents: dict[str, np.ndarray]) -> dict[str, Any
     return metadata
 
 
-def _check_shapes(
-    path: Path, algorithm: str, tables: dict[str, Any]
-) -> tuple[int, int]:
+def _check_shapes(path: Path, algorithm: str, tables: dict[str, Any]) -> None:
     main = tables["q_table" if algorithm == QLearningAgent.ALGORITHM else "logits"]
     if main.ndim != 2:
         raise AgentFileError(
@@ -182,4 +180,3 @@ def _check_shapes(
             raise AgentFileError(f"{path}: {name} is not numeric ({table.dtype})")
         if table.dtype.kind == "f" and not np.all(np.isfinite(table)):
             raise AgentFileError(f"{path}: {name} holds non-finite values")
-    return int(n_states), int(n_actions)

@@ -17,6 +17,10 @@ from numpy.typing import NDArray
 _UNIFORM_BLOCK = 1024
 
 
+class AgentError(RuntimeError):
+    """A policy broke the interface: an action that is not one integer in range."""
+
+
 @runtime_checkable
 class PolicyPredictor(Protocol):
     """SB3's ``PolicyPredictor``: anything with a ``predict`` of this signature."""
@@ -124,10 +128,16 @@ class FunctionPolicy:
         episode_start: NDArray[Any] | None = None,
         deterministic: bool = False,
     ) -> tuple[NDArray[Any], tuple[NDArray[Any], ...] | None]:
-        """Apply ``function`` to one observation or to each of a batch."""
+        """Apply ``function`` to one observation or to each of a batch.
+
+        The results are returned as they come (no conversion), so that
+        :func:`predict_action` can refuse a non-integer action.
+        """
         observations = np.asarray(observation, dtype=np.int64)
-        actions = [int(self.function(int(s))) for s in observations.reshape(-1)]
-        return np.array(actions, dtype=np.int64).reshape(observations.shape), None
+        actions = np.asarray([self.function(int(s)) for s in observations.reshape(-1)])
+        if actions.size == observations.size:
+            actions = actions.reshape(observations.shape)
+        return actions, None
 
 
 PolicyLike = PolicyPredictor | Callable[[int], int] | NDArray[Any] | Sequence[int]
@@ -149,8 +159,8 @@ def as_predictor(policy: PolicyLike) -> PolicyPredictor:
     if callable(policy):
         return FunctionPolicy(policy)
     if isinstance(policy, np.ndarray | list | tuple):
-        table = np.asarray(policy, dtype=np.int64)
-        return FunctionPolicy(lambda state: int(table[state]))
+        table = np.asarray(policy)
+        return FunctionPolicy(lambda state: table[state])
     raise TypeError(
         "policy must have SB3's predict(observation, ...) method, be a function "
         f"state -> action, or be an action table; got {type(policy).__name__}"
@@ -171,6 +181,7 @@ def predict_action(
     action_mask: NDArray[np.int8] | None = None,
     deterministic: bool = True,
     masked: bool = False,
+    name: str = "policy",
 ) -> int:
     """One action from ``predictor`` for a single integer observation.
 
@@ -178,16 +189,47 @@ def predict_action(
         predictor: The policy.
         observation: The state.
         action_mask: The env's ``info["action_mask"]``, handed to predictors
-            that accept ``action_masks=``.
+            that accept ``action_masks=``; its length is the number of actions.
         deterministic: Ask for the greedy action.
         masked: Whether ``predictor`` accepts ``action_masks=`` (see
             :func:`accepts_action_masks`; pass it once rather than inspecting
             the signature every step).
+        name: How an error names the policy.
+
+    Raises:
+        AgentError: If the answer is not one integer (booleans and floats are
+            refused, never truncated) or lies outside ``[0, len(action_mask))``.
     """
     action, _ = call_predict(
         predictor, np.asarray(observation), deterministic, action_mask, masked
     )
-    return int(np.asarray(action).reshape(-1)[0])
+    value = np.asarray(action).reshape(-1)
+    n_actions = None if action_mask is None else len(action_mask)
+    if (
+        value.size != 1
+        or value.dtype.kind not in "iu"
+        or (n_actions is not None and not 0 <= value[0] < n_actions)
+    ):
+        allowed = (
+            "an integer"
+            if n_actions is None
+            else f"one integer in [0, {n_actions - 1}]"
+        )
+        raise AgentError(
+            f"{name} returned action {np.asarray(action).tolist()!r} in state "
+            f"{observation}; allowed: {allowed}"
+        )
+    return int(value[0])
+
+
+def sample_index(probabilities: NDArray[np.float64], draw: float) -> int:
+    """The index a uniform ``draw`` in [0, 1) selects from ``probabilities``.
+
+    The draw is scaled by the total, so rounding in the cumulative sum can never
+    select a trailing zero-probability (masked) entry.
+    """
+    cumulative = np.cumsum(probabilities)
+    return int(np.searchsorted(cumulative, draw * cumulative[-1], side="right"))
 
 
 def call_predict(

@@ -100,6 +100,7 @@ def train_q_learning(
     *,
     rng: np.random.Generator,
     callback: Callback | None = None,
+    callback_every: int = 1,
     progress_bar: bool = False,
 ) -> QLearningAgent:
     """Learn a Q table by interacting with ``env`` for ``n_episodes`` episodes.
@@ -110,8 +111,10 @@ def train_q_learning(
         n_episodes: Episodes to train for.
         config: Hyperparameters; the lesson's when None.
         rng: The only source of the learner's randomness (and the env's seed).
-        callback: Called as ``callback(episode, agent)`` after every episode;
-            ``agent`` is a snapshot; return False to stop.
+        callback: Called as ``callback(episode, agent)`` after every
+            ``callback_every`` episodes; ``agent`` is a snapshot of the tables
+            (built only for the call); return False to stop.
+        callback_every: Call ``callback`` after every this many episodes.
         progress_bar: Show a tqdm bar (needs the ``progress`` extra).
 
     Returns:
@@ -119,6 +122,8 @@ def train_q_learning(
     """
     config = config or QLearningConfig()
     n_episodes = check_episodes(n_episodes)
+    if callback_every < 1:
+        raise ValueError(f"callback_every must be >= 1, got {callback_every}")
     n_states, n_actions = check_discrete(env)
     gamma, epsilon, alpha, decay = (
         config.gamma,
@@ -177,7 +182,11 @@ def train_q_learning(
             state, valid = next_state, next_valid
         log.append(total, discounted, length)
         progress.update(episode)
-        if callback is not None and callback(episode, snapshot()) is False:
+        if (
+            callback is not None
+            and (episode + 1) % callback_every == 0
+            and callback(episode, snapshot()) is False
+        ):
             break
     progress.close()
     return snapshot()

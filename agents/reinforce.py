@@ -26,7 +26,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from access_review_env import RECOMMENDED_GAMMA
-from agents.policies import masked_softmax
+from agents.policies import masked_softmax, sample_index
 from agents.returns import returns_to_go
 from agents.tabular_policy import TabularPolicy
 from agents.training import (
@@ -143,6 +143,7 @@ def train_reinforce(
     *,
     rng: np.random.Generator,
     callback: Callback | None = None,
+    callback_every: int = 1,
     progress_bar: bool = False,
 ) -> ReinforceAgent:
     """Learn a softmax policy from complete episodes of ``env``.
@@ -155,6 +156,7 @@ def train_reinforce(
         rng: The only source of the learner's randomness (and the env's seed).
         callback: Called as ``callback(episode, agent)`` after every episode;
             return False to stop.
+        callback_every: Call ``callback`` after every this many episodes.
         progress_bar: Show a tqdm bar (needs the ``progress`` extra).
 
     Returns:
@@ -162,6 +164,8 @@ def train_reinforce(
     """
     config = config or ReinforceConfig()
     n_episodes = check_episodes(n_episodes)
+    if callback_every < 1:
+        raise ValueError(f"callback_every must be >= 1, got {callback_every}")
     n_states, n_actions = check_discrete(env)
     gamma, learning_rate, baseline_rate = (
         config.gamma,
@@ -189,14 +193,7 @@ def train_reinforce(
             mask = info["action_mask"]
             agent.valid_seen[state] = mask != 0
             probabilities = masked_softmax(logits[state], mask)
-            action = min(
-                int(
-                    np.searchsorted(
-                        np.cumsum(probabilities), rng.random(), side="right"
-                    )
-                ),
-                n_actions - 1,
-            )
+            action = sample_index(probabilities, rng.random())
             state_next, reward, terminated, truncated, info = env.step(action)
             states.append(state)
             actions.append(action)
@@ -219,7 +216,11 @@ def train_reinforce(
                 weight *= gamma
         agent.log.append(sum(rewards), returns[0], len(rewards))
         progress.update(episode)
-        if callback is not None and callback(episode, agent) is False:
+        if (
+            callback is not None
+            and (episode + 1) % callback_every == 0
+            and callback(episode, agent) is False
+        ):
             break
     progress.close()
     return agent

@@ -40,6 +40,7 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
 
 from access_review_env import ENV_ID, NON_TERMINAL_STATES, AccessReviewMDP
 from agents.planning import value_iteration
+from agents.scoring import policy_table
 
 REWARD_SCALE = 0.01
 """Factor applied to rewards during SB3 training; learned values are divided by it."""
@@ -171,17 +172,15 @@ def train_sb3(
 def greedy_actions(model: BaseAlgorithm, mdp: AccessReviewMDP) -> NDArray[np.int64]:
     """``(S,)`` the model's deterministic action in each state (0 in ``closed``).
 
-    MaskablePPO is given each state's mask; without it its greedy action can be
-    invalid.
+    Read through :func:`agents.scoring.policy_table`, which hands MaskablePPO
+    each state's mask (without it, its greedy action can be invalid).
     """
-    actions = np.zeros(len(mdp.valid_action_mask), dtype=np.int64)
-    for state in NON_TERMINAL_STATES:
-        kwargs: dict[str, Any] = {}
-        if isinstance(model, MaskablePPO):
-            kwargs["action_masks"] = mdp.valid_action_mask[state].astype(bool)
-        action, _ = model.predict(np.array(state), deterministic=True, **kwargs)
-        actions[state] = int(action)
-    return actions
+    table = policy_table(model, mdp, name=type(model).__name__)
+    if table is None:
+        raise RuntimeError(
+            f"{type(model).__name__} could not be queried state by state"
+        )
+    return np.asarray(np.argmax(table, axis=1), dtype=np.int64)
 
 
 def learned_value(

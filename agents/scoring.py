@@ -21,23 +21,29 @@ from access_review_env import (
     START_STATE,
     STATES,
     InvalidActionError,
+    TabularMDP,
 )
 from agents.evaluation import evaluate
 from agents.planning import policy_evaluation, value_iteration
 from agents.policies import (
+    AgentError,
     PolicyLike,
     accepts_action_masks,
     as_predictor,
-    call_predict,
     predict_action,
 )
 
+__all__ = [
+    "AgentError",
+    "PolicyScore",
+    "RandomPolicy",
+    "policy_table",
+    "score_policy",
+    "start_value",
+]
+
 Z_95 = 1.959963984540054
 """Two-sided 95 % normal quantile, for Monte Carlo confidence intervals."""
-
-
-class AgentError(RuntimeError):
-    """An agent broke the interface: an action outside the action space, or a crash."""
 
 
 class RandomPolicy:
@@ -68,13 +74,18 @@ class RandomPolicy:
         return np.asarray(choice), None
 
 
-def policy_table(policy: PolicyLike, mdp: Any) -> NDArray[np.float64] | None:
+def policy_table(
+    policy: PolicyLike, mdp: Any, name: str = "policy"
+) -> NDArray[np.float64] | None:
     """``(S, A)`` action probabilities of ``policy`` in every state, or None.
 
     A policy with ``action_probabilities(state, mask)`` is read as stochastic;
     any other is queried for its deterministic action in each non-terminal state
     (SB3 models included, MaskablePPO with the state's mask). None when the
     policy cannot be queried that way (it raised).
+
+    Raises:
+        AgentError: If the policy answers with an action outside the space.
     """
     n_states, n_actions = mdp.valid_action_mask.shape
     table = np.zeros((n_states, n_actions))
@@ -89,9 +100,10 @@ def policy_table(policy: PolicyLike, mdp: Any) -> NDArray[np.float64] | None:
         predictor = as_predictor(policy)
         masked = accepts_action_masks(predictor)
         for state in NON_TERMINAL_STATES:
-            action = predict_action(
-                predictor, state, mdp.valid_action_mask[state], True, masked
-            )
+            # A fresh, writable mask, as the env hands out (torch warns on
+            # read-only arrays).
+            mask = mdp.valid_action_mask[state].copy()
+            action = predict_action(predictor, state, mask, True, masked, name)
             table[state] = 0.0
             table[state, action] = 1.0
     except (IndexError, TypeError, ValueError):
@@ -106,7 +118,8 @@ class PolicyScore:
     Attributes:
         optimal_value: Exact ``V*(s0)``.
         random_value: Exact value of :class:`RandomPolicy`, the score-0 point.
-        exact_value: Exact ``V^pi(s0)``, when the policy reads as a table.
+        exact_value: Exact ``V^pi(s0)``, when the policy reads as a table and
+            runs from the start (see :func:`start_value`).
         mc_value: Monte Carlo mean discounted return.
         mc_ci: Its 95 % confidence interval.
         regret: ``V* - V^pi`` (exact where available, else Monte Carlo).
@@ -118,7 +131,8 @@ class PolicyScore:
         violations_per_episode: Mean ``info["cost"]`` per episode.
         invalid_action_rate: Invalid actions per step.
         outcomes: Episodes per outcome.
-        crashed: The policy took an action the env refused (``invalid_action="raise"``).
+        crashed: During the rollouts the policy took an action the env refused
+            (``invalid_action="raise"``).
         n_episodes: Monte Carlo episodes.
     """
 
@@ -143,50 +157,28 @@ def prefers(probabilities: NDArray[np.float64], action: int) -> bool:
     return bool(probabilities[action] > others.max(initial=-np.inf))
 
 
-class ActionGuard:
-    """A policy whose every action is checked against the action space.
+def start_value(mdp: TabularMDP, table: NDArray[np.float64]) -> float | None:
+    """Exact ``V^pi`` of the start state, or None if the policy cannot run from it.
 
-    An action outside ``[0, n_actions)`` (or not one integer) raises
-    :class:`AgentError` naming the agent and the state, instead of an error
-    from deep inside the env.
+    Only the states the policy reaches from the start matter, so an action with
+    no transition (an invalid action under ``invalid_action="raise"``) in a
+    state it never reaches is replaced before evaluating. None when such an
+    action is taken in a reachable state: there the env would refuse it.
     """
-
-    def __init__(self, policy: PolicyLike, n_actions: int, name: str) -> None:
-        """Guard ``policy``; ``name`` is how errors call it."""
-        self.predictor = as_predictor(policy)
-        self.masked = accepts_action_masks(self.predictor)
-        self.n_actions = n_actions
-        self.name = name
-
-    def predict(
-        self,
-        observation: NDArray[Any] | dict[str, NDArray[Any]],
-        state: tuple[NDArray[Any], ...] | None = None,
-        episode_start: NDArray[Any] | None = None,
-        deterministic: bool = False,
-        action_masks: NDArray[Any] | None = None,
-    ) -> tuple[NDArray[Any], tuple[NDArray[Any], ...] | None]:
-        """The wrapped policy's action, after checking it."""
-        action, hidden = call_predict(
-            self.predictor,
-            np.asarray(observation),
-            deterministic,
-            action_masks,
-            self.masked,
-        )
-        value = np.asarray(action).reshape(-1)
-        if (
-            value.size != 1
-            or value.dtype.kind not in "iu"
-            or not 0 <= value[0] < self.n_actions
-        ):
-            raise AgentError(
-                f"agent {self.name} returned action "
-                f"{np.asarray(action).tolist()!r} in state "
-                f"{int(np.asarray(observation))}; allowed: one integer in "
-                f"[0, {self.n_actions - 1}]"
-            )
-        return action, hidden
+    flow = np.einsum("sa,sat->st", table, mdp.transitions) > 0
+    reachable = np.zeros(mdp.n_states, dtype=bool)
+    frontier = np.zeros(mdp.n_states, dtype=bool)
+    frontier[START_STATE] = True
+    while frontier.any():
+        reachable |= frontier
+        frontier = flow[frontier & ~mdp.terminal].any(axis=0) & ~reachable
+    runnable = table.copy()
+    for state in np.flatnonzero(~reachable & ~mdp.terminal):
+        runnable[state] = np.eye(mdp.n_actions)[np.argmax(mdp.valid_actions[state])]
+    try:
+        return float(policy_evaluation(mdp, runnable).V[START_STATE])
+    except ValueError:
+        return None
 
 
 def score_policy(
@@ -219,24 +211,19 @@ def score_policy(
     assert random_table is not None
     random_value = float(policy_evaluation(mdp.arrays, random_table).V[START_STATE])
 
-    table = policy_table(policy, mdp)
+    agent = f"agent {name}"
+    table = policy_table(policy, mdp, agent)
     exact_value: float | None = None
     agreement = None
-    crashed = False
     if table is not None:
         agreement = {
             STATES[state]: prefers(table[state], int(optimum.policy[state]))
             for state in NON_TERMINAL_STATES
         }
-        try:
-            exact_value = float(policy_evaluation(mdp.arrays, table).V[START_STATE])
-        except ValueError:
-            crashed = True  # the policy picks an action with no transition
-    checked = ActionGuard(policy, int(env.action_space.n), name)  # type: ignore[attr-defined]
+        exact_value = start_value(mdp.arrays, table)
     try:
-        rollout = evaluate(env, checked, n_episodes, seed)
+        rollout = evaluate(env, policy, n_episodes, seed, name=agent)
     except InvalidActionError:
-        crashed = True
         rollout = None
     if rollout is None:
         return PolicyScore(
@@ -266,12 +253,11 @@ def score_policy(
             rollout.mean_discounted_return + half_width,
         ),
         regret=optimal_value - value,
-        normalized_score=0.0 if crashed else normalized,
+        normalized_score=normalized,
         agreement=agreement,
         violations_per_episode=rollout.violations_per_episode,
         invalid_action_rate=rollout.invalid_actions
         / (rollout.mean_length * n_episodes),
         outcomes=rollout.outcomes,
-        crashed=crashed,
         n_episodes=n_episodes,
     )

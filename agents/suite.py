@@ -21,11 +21,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 from access_review_env import ENV_ID, START_STATE, AccessReviewMDP
-from agents.planning import policy_evaluation, value_iteration
+from agents.planning import value_iteration
 from agents.policies import PolicyLike
 from agents.q_learning import train_q_learning
 from agents.reinforce import train_reinforce
-from agents.scoring import AgentError, RandomPolicy, score_policy
+from agents.scoring import AgentError, RandomPolicy, score_policy, start_value
 from agents.statistics import (
     interquartile_mean,
     mean_score,
@@ -89,31 +89,34 @@ class Trained:
     checkpoints: list[tuple[int, NDArray[np.int64]]] = field(default_factory=list)
 
 
-def _checkpointing(
-    n_episodes: int,
-) -> tuple[list[tuple[int, NDArray[np.int64]]], Callable[[int, Any], None]]:
+_CHECKPOINTS = 50
+"""Greedy-policy checkpoints our factories record over training."""
+
+
+def _train_with_checkpoints(
+    train: Callable[..., Any], env: gym.Env[Any, Any], n_episodes: int, seed: int
+) -> Trained:
+    """Train, recording (env steps so far, greedy policy) :data:`_CHECKPOINTS` times."""
     checkpoints: list[tuple[int, NDArray[np.int64]]] = []
-    every = max(1, n_episodes // 50)
-    steps = 0
 
     def record(episode: int, agent: Any) -> None:
-        nonlocal steps
-        steps += agent.log.lengths[-1]
-        if (episode + 1) % every == 0:
-            checkpoints.append((steps, agent.greedy_policy))
+        checkpoints.append((int(sum(agent.log.lengths)), agent.greedy_policy))
 
-    return checkpoints, record
+    agent = train(
+        env,
+        n_episodes,
+        rng=np.random.default_rng(seed),
+        callback=record,
+        callback_every=max(1, n_episodes // _CHECKPOINTS),
+    )
+    return Trained(agent, checkpoints)
 
 
 def q_learning_agent(
     env: gym.Env[Any, Any], seed: int, n_episodes: int = 20_000
 ) -> Trained:
     """The package's Q-learning with the lesson's settings."""
-    checkpoints, record = _checkpointing(n_episodes)
-    agent = train_q_learning(
-        env, n_episodes, rng=np.random.default_rng(seed), callback=record
-    )
-    return Trained(agent, checkpoints)
+    return _train_with_checkpoints(train_q_learning, env, n_episodes, seed)
 
 
 def reinforce_agent(
@@ -125,11 +128,7 @@ def reinforce_agent(
     explore = gym.make(
         spec.id if spec is not None else ENV_ID, **{**kwargs, "exploring_starts": True}
     )
-    checkpoints, record = _checkpointing(n_episodes)
-    agent = train_reinforce(
-        explore, n_episodes, rng=np.random.default_rng(seed), callback=record
-    )
-    return Trained(agent, checkpoints)
+    return _train_with_checkpoints(train_reinforce, explore, n_episodes, seed)
 
 
 def random_agent(env: gym.Env[Any, Any], seed: int) -> RandomPolicy:
@@ -181,11 +180,9 @@ def steps_to_zero_regret(
     optimal = value_iteration(mdp).V[START_STATE]
     first: int | None = None
     for steps, greedy in checkpoints:
-        try:
-            value = policy_evaluation(mdp, np.asarray(greedy)).V[START_STATE]
-        except ValueError:
-            value = -np.inf
-        if abs(optimal - value) <= 1e-9:
+        table = np.eye(mdp.n_actions)[np.asarray(greedy)]
+        value = start_value(mdp, table)
+        if value is not None and abs(optimal - value) <= 1e-9:
             first = steps if first is None else first
         else:
             first = None

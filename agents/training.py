@@ -10,8 +10,8 @@ import gymnasium as gym
 import numpy as np
 
 Callback = Callable[[int, Any], "bool | None"]
-"""``callback(episode, agent)``, called after every episode with the agent so far;
-returning ``False`` stops training early."""
+"""``callback(episode, agent)``, called after every ``callback_every`` episodes
+with the agent so far; returning ``False`` stops training early."""
 
 
 @dataclass
@@ -105,7 +105,8 @@ def check_episodes(n_episodes: int) -> int:
     """Return ``n_episodes`` if it is a positive integer.
 
     Raises:
-        ValueError: Otherwise.
+        TypeError: If it is not an integer.
+        ValueError: If it is below 1.
     """
     if isinstance(n_episodes, bool) or not isinstance(n_episodes, int | np.integer):
         raise TypeError(f"n_episodes must be an integer, got {n_episodes!r}")

@@ -96,15 +96,13 @@ def train_with_snapshots(
     snapshot: Callable[[Any], list[float]],
     progress: bool,
 ) -> Training:
-    """Train, recording ``snapshot(agent)`` at every 1 % of the episodes."""
-    every = max(1, n_episodes // 100)
+    """Train, recording ``snapshot(agent)`` after every 1 % of the episodes."""
     episodes: list[int] = []
     snapshots: list[list[float]] = []
 
     def record(episode: int, agent: Any) -> None:
-        if episode % every == 0:
-            episodes.append(episode)
-            snapshots.append(snapshot(agent))
+        episodes.append(episode)
+        snapshots.append(snapshot(agent))
 
     start = time.perf_counter()
     agent = train(
@@ -112,6 +110,7 @@ def train_with_snapshots(
         n_episodes,
         rng=np.random.default_rng(config.seed),
         callback=record,
+        callback_every=max(1, n_episodes // 100),
         progress_bar=progress,
     )
     return Training(agent, episodes, snapshots, time.perf_counter() - start)

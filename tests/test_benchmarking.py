@@ -267,3 +267,23 @@ def test_script_reports_bad_agents(
     )
     assert result.returncode == status
     assert message in result.stderr
+
+
+def test_an_invalid_action_off_the_policys_path_is_not_a_crash() -> None:
+    """Under raise, a wrong action in a state the policy never reaches costs nothing.
+
+    From new_request this policy reviews and approves, never reaching
+    evidence_ready, where it would take the invalid approve_rotation. It runs,
+    has exact value 54, and is flagged only by per-state agreement.
+    """
+    score = score_policy(
+        [2, 3, 3, 0], {"invalid_action": "raise"}, n_episodes=20, seed=0
+    )
+    assert not score.crashed
+    assert score.exact_value == pytest.approx(54.0)
+    assert score.normalized_score == 1.0
+    assert score.agreement == {
+        "new_request": True,
+        "evidence_ready": False,
+        "review_queue": True,
+    }

@@ -181,3 +181,20 @@ def test_saved_files_are_plain_npz(tmp_path: Path) -> None:
         assert (
             "q_table.npy" in archive.namelist() and "metadata.npy" in archive.namelist()
         )
+
+
+@pytest.mark.parametrize("answer", [2.5, True, 7, [1, 2]])
+def test_evaluate_refuses_actions_that_are_not_one_valid_integer(answer: Any) -> None:
+    """A float is refused, never truncated; so are booleans, out of range, batches."""
+    from agents import AgentError
+
+    with pytest.raises(AgentError, match=r"policy returned action .* in state 0"):
+        evaluate(gym.make(ENV_ID), lambda state: answer, n_episodes=1, seed=0)
+
+
+def test_an_action_table_of_floats_is_refused() -> None:
+    """[2.0, 0.0, 3.0, 0.0] is not silently read as integers."""
+    from agents import AgentError
+
+    with pytest.raises(AgentError, match=r"returned action 2\.0"):
+        evaluate(gym.make(ENV_ID), np.array([2.0, 0.0, 3.0, 0.0]), n_episodes=1, seed=0)

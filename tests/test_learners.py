@@ -8,6 +8,8 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from access_review_env import ENV_ID
 from agents import (
@@ -190,3 +192,36 @@ def test_masked_softmax_gives_zero_to_masked_actions() -> None:
     """Masked actions get probability 0; the rest sum to 1."""
     probabilities = masked_softmax(np.array([100.0, 1.0, 1.0]), np.array([0, 1, 1]))
     np.testing.assert_allclose(probabilities, [0.0, 0.5, 0.5])
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(
+    weights=st.lists(st.floats(1e-6, 1.0), min_size=1, max_size=5),
+    trailing=st.integers(1, 3),
+)
+def test_sampling_never_picks_a_trailing_masked_action(
+    weights: list[float], trailing: int
+) -> None:
+    """Even the largest draw below 1 lands on a nonzero-probability action."""
+    from agents.policies import sample_index
+
+    probabilities = np.array(weights + [0.0] * trailing)
+    probabilities /= probabilities.sum()
+    assert (
+        sample_index(probabilities, float(np.nextafter(1.0, 0.0))) == len(weights) - 1
+    )
+    assert sample_index(probabilities, 0.0) == 0
+
+
+def test_callback_every_thins_the_calls() -> None:
+    """callback_every=100 over 1,000 episodes calls back 10 times, after each 100th."""
+    for train in (train_q_learning, train_reinforce):
+        seen: list[int] = []
+        train(
+            gym.make(ENV_ID),
+            1_000,
+            rng=np.random.default_rng(0),
+            callback=lambda episode, agent, seen=seen: seen.append(episode),
+            callback_every=100,
+        )
+        assert seen == list(range(99, 1_000, 100))
