@@ -9,18 +9,29 @@ Importing this package registers ``AccessReview-v0``::
     env = gym.make("AccessReview-v0")
 
 ``gym.make("access_review_env:AccessReview-v0")`` works without the import.
+
+Layout: :mod:`.tasks` holds each task as data (one table), :mod:`.model`
+resolves a table for one configuration (``P``, dense arrays), and the envs
+(:mod:`.env`, :mod:`.vector`) are mechanism that samples from it.
 """
 
 from access_review_env.actions import InvalidActionError
-from access_review_env.env import AccessReviewEnv
-from access_review_env.mdp import AccessReviewMDP, resolve_rewards
+from access_review_env.env import AccessReviewEnv, TaskEnv
+from access_review_env.model import (
+    AccessReviewMDP,
+    Branch,
+    TabularMDP,
+    TaskMDP,
+    resolve_rewards,
+)
 from access_review_env.registration import (
     ENV_ID,
     MAX_EPISODE_STEPS,
     REWARD_THRESHOLD,
     register_access_review,
 )
-from access_review_env.table import (
+from access_review_env.tasks import ACCESS_REVIEW, TaskTable
+from access_review_env.tasks.access_review import (
     ACTIONS,
     NON_TERMINAL_STATES,
     OUTCOMES,
@@ -30,13 +41,15 @@ from access_review_env.table import (
     STATES,
     TERMINAL_STATE,
     TRANSITION_NAMES,
+    Action,
+    State,
 )
-from access_review_env.tabular import TabularMDP
-from access_review_env.vector_env import AccessReviewVectorEnv
+from access_review_env.vector import AccessReviewVectorEnv, TaskVectorEnv
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "ACCESS_REVIEW",
     "ACTIONS",
     "ENV_ID",
     "MAX_EPISODE_STEPS",
@@ -52,8 +65,15 @@ __all__ = [
     "AccessReviewEnv",
     "AccessReviewMDP",
     "AccessReviewVectorEnv",
+    "Action",
+    "Branch",
     "InvalidActionError",
+    "State",
     "TabularMDP",
+    "TaskEnv",
+    "TaskMDP",
+    "TaskTable",
+    "TaskVectorEnv",
     "__version__",
     "register_access_review",
     "resolve_rewards",

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Sequence
 
-from access_review_env.table import ACTIONS, STATES
+import numpy as np
+from numpy.typing import NDArray
 
 
 class InvalidActionError(ValueError):
@@ -41,10 +42,16 @@ def check_action(action: object, n_actions: int) -> int:
     return int(action)
 
 
-def invalid_action_message(state: int, action: int, mask: np.ndarray) -> str:
+def invalid_action_message(
+    state: int,
+    action: int,
+    mask: NDArray[np.int8],
+    state_names: Sequence[str],
+    action_names: Sequence[str],
+) -> str:
     """Say which action was refused in which state, and what is allowed there."""
-    allowed = [f"{a} ({ACTIONS[a]})" for a in np.flatnonzero(mask)]
+    allowed = [f"{a} ({action_names[int(a)]})" for a in np.flatnonzero(mask)]
     return (
-        f"action {action} ({ACTIONS[action]}) is not valid in state {state} "
-        f"({STATES[state]}); valid actions there: {', '.join(allowed) or 'none'}"
+        f"action {action} ({action_names[action]}) is not valid in state {state} "
+        f"({state_names[state]}); valid actions there: {', '.join(allowed) or 'none'}"
     )

@@ -1,7 +1,13 @@
-"""The single-instance Gymnasium environment ``AccessReview-v0``."""
+"""The single-instance Gymnasium environments, one class per task.
+
+:class:`TaskEnv` is the mechanism every task shares: spaces, ``reset``, ``step``,
+``render`` and ``action_masks``, all read from a :class:`TaskMDP`. A task's
+env class only fixes its table, its keyword arguments and its manual.
+"""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from typing import Any, SupportsFloat, TypeAlias
 
 import gymnasium as gym
@@ -14,102 +20,264 @@ from access_review_env.actions import (
     check_action,
     invalid_action_message,
 )
-from access_review_env.mdp import (
+from access_review_env.model import (
     AccessReviewMDP,
+    Branch,
     GymTransition,
     InvalidActionRule,
-    Outcome,
     RewardSpec,
+    TaskMDP,
 )
 from access_review_env.rendering import render_rgb, render_text
-from access_review_env.table import (
-    ACTIONS,
-    NON_TERMINAL_STATES,
-    START_STATE,
-    STATES,
-    TERMINAL_STATE,
-)
-
-
-def parse_start_state(value: object) -> int:
-    """Return the index of a non-terminal state given by name or index.
-
-    Raises:
-        ValueError: If ``value`` names no non-terminal state.
-    """
-    allowed = ", ".join(f"{i} ({STATES[i]})" for i in NON_TERMINAL_STATES)
-    if isinstance(value, str) and value in STATES:
-        value = STATES.index(value)
-    if (
-        isinstance(value, int | np.integer)
-        and not isinstance(value, bool)
-        and value in NON_TERMINAL_STATES
-    ):
-        return int(value)
-    raise ValueError(
-        f"start_state {value!r} is not a non-terminal state; allowed: {allowed}"
-    )
-
-
-def check_reset_options(options: dict[str, Any] | None) -> int | None:
-    """Return the requested start state of ``reset(options=...)``, if any.
-
-    Raises:
-        ValueError: For an unknown option or start state.
-    """
-    if not options:
-        return None
-    unknown = sorted(set(options) - {"start_state"})
-    if unknown:
-        raise ValueError(
-            f"unknown reset option(s) {', '.join(map(repr, unknown))}; "
-            "allowed: 'start_state'"
-        )
-    return parse_start_state(options["start_state"])
-
+from access_review_env.reset_options import check_reset_options
+from access_review_env.validation import check_bool, check_choice
 
 _UNIFORM_BLOCK = 256
-_N_ACTIONS = len(ACTIONS)
-_Branch: TypeAlias = tuple[
+RENDER_MODES = ("ansi", "human", "rgb_array")
+_Step: TypeAlias = tuple[
     int, float, bool, str, NDArray[np.int8], float, "str | None", bool, float
 ]
-_Compiled: TypeAlias = "tuple[float, _Branch, _Branch | None] | None"
+_Compiled: TypeAlias = (
+    "tuple[tuple[float, ...] | None, _Step, tuple[_Step, ...]] | None"
+)
 
 
 def _compile(
-    branches: tuple[Outcome, ...], masks: tuple[NDArray[np.int8], ...]
+    branches: tuple[Branch, ...],
+    masks: tuple[NDArray[np.int8], ...],
+    state_names: tuple[str, ...],
 ) -> _Compiled:
-    """Flatten one (state, action)'s outcomes for ``step``'s hot path.
+    """Flatten one (state, action)'s branches for ``step``'s hot path.
 
     Returns ``None`` when there is no transition (an invalid action under
-    ``"raise"``), else ``(threshold, first, second)``: ``first`` is taken when a
-    uniform draw falls below ``threshold``; ``second`` is None when no draw is
-    needed. A branch's outcome is None when it keeps the episode's outcome.
+    ``"raise"``), else ``(thresholds, first, steps)``. With one branch,
+    ``thresholds`` is None and ``first`` is taken without a draw; otherwise a
+    uniform draw ``u`` takes the first step whose threshold exceeds ``u`` (the
+    cumulative probabilities of all but the last branch). A step's outcome is
+    None when it keeps the episode's outcome.
     """
     if not branches:
         return None
-    if len(branches) > 2:
-        raise ValueError("step samples at most two branches per (state, action)")
-    flat = [
+    steps = tuple(
         (
             b.next_state,
             b.reward,
             b.terminated,
-            STATES[b.next_state],
+            state_names[b.next_state],
             masks[b.next_state],
             b.cost,
-            None
-            if b.outcome == "pending" and b.next_state == TERMINAL_STATE
-            else b.outcome,
+            None if b.outcome == "pending" and b.terminated else b.outcome,
             b.invalid_action,
             b.probability,
         )
         for b in branches
-    ]
-    return (branches[0].probability, flat[0], flat[1] if len(flat) == 2 else None)
+    )
+    if len(steps) == 1:
+        return None, steps[0], steps
+    thresholds = tuple(np.cumsum([b.probability for b in branches[:-1]]).tolist())
+    return thresholds, steps[0], steps
 
 
-class AccessReviewEnv(gym.Env[int, int]):
+class TaskEnv(gym.Env[int, int]):
+    """The mechanism every task's env shares; see :class:`AccessReviewEnv`.
+
+    Args:
+        mdp: The task's MDP for one configuration.
+        exploring_starts: Start every episode in a uniformly random non-terminal
+            state instead of the task's start distribution.
+        render_mode: ``None``, ``"ansi"``, ``"human"`` or ``"rgb_array"``.
+    """
+
+    metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}  # noqa: RUF012
+
+    def __init__(
+        self,
+        mdp: TaskMDP,
+        exploring_starts: bool = False,
+        render_mode: str | None = None,
+    ) -> None:
+        """Build the env from ``mdp``; see the task's class for the arguments."""
+        if render_mode is not None:
+            check_choice("render_mode", render_mode, (None, *RENDER_MODES))
+        self._mdp = mdp
+        self.exploring_starts = check_bool("exploring_starts", exploring_starts)
+        self.render_mode = render_mode
+        # Discrete is typed Space[np.int64]; the env hands out plain Python ints.
+        self.observation_space = spaces.Discrete(mdp.n_states)  # type: ignore[assignment]
+        self.action_space = spaces.Discrete(mdp.n_actions)  # type: ignore[assignment]
+        table = mdp.table
+        self._n_actions = mdp.n_actions
+        self._masks = tuple(np.array(row) for row in mdp.valid_action_mask)
+        self._compiled = tuple(
+            tuple(_compile(cell, self._masks, table.state_names) for cell in row)
+            for row in mdp.branches
+        )
+        start = mdp.start_distribution
+        self._starts = tuple(int(s) for s in np.flatnonzero(start))
+        self._start_thresholds = tuple(
+            np.cumsum(start[list(self._starts)])[:-1].tolist()
+        )
+        self._random_start = self.exploring_starts or bool(self._start_thresholds)
+        self._state_names = table.state_names
+        self._uniforms: list[float] = []
+        self._state = self._starts[0]
+        self._outcome = "pending"
+        self._last_action: int | None = None
+        self._last_reward = 0.0
+
+    @property
+    def mdp(self) -> TaskMDP:
+        """The task's MDP for this configuration; ``step`` is compiled from it."""
+        return self._mdp
+
+    @property
+    def P(self) -> dict[int, dict[int, list[GymTransition]]]:
+        """Gymnasium's toy-text transition dict, derived from :attr:`mdp`."""
+        return self._mdp.P
+
+    @property
+    def state_names(self) -> tuple[str, ...]:
+        """State names; a state's index is its observation."""
+        return self._mdp.table.state_names
+
+    @property
+    def action_names(self) -> tuple[str, ...]:
+        """Action names; an action's index is its integer action."""
+        return self._mdp.table.action_names
+
+    def reset(
+        self, *, seed: int | None = None, options: dict[str, Any] | None = None
+    ) -> tuple[int, dict[str, Any]]:
+        """Start a new request; see the task's class docstring for the start states."""
+        start = (
+            None if options is None else check_reset_options(self._mdp.table, options)
+        )
+        if seed is not None:
+            # gym.Env.reset does nothing but seed np_random.
+            super().reset(seed=seed)
+            self._uniforms = []
+        if start is None:
+            start = self._draw_start() if self._random_start else self._starts[0]
+        self._state = start
+        self._outcome = "pending"
+        self._last_action = None
+        if self.render_mode == "human":
+            self.render()
+        return start, {
+            "state": self._state_names[start],
+            "action_mask": self._masks[start].copy(),
+            "cost": 0.0,
+            "outcome": "pending",
+            "invalid_action": False,
+            "prob": 1.0,
+        }
+
+    def _draw_start(self) -> int:
+        if self.exploring_starts:
+            states = self._mdp.table.non_terminal_states
+            return states[int(self._uniform() * len(states))]
+        draw = self._uniform()
+        return self._starts[bisect_right(self._start_thresholds, draw)]
+
+    def step(
+        self, action: int
+    ) -> tuple[int, SupportsFloat, bool, bool, dict[str, Any]]:
+        """Take ``action`` in the current state, sampling from the MDP table."""
+        if type(action) is not int or not 0 <= action < self._n_actions:
+            action = check_action(action, self._mdp.n_actions)
+        compiled = self._compiled[self._state][action]
+        if compiled is None:
+            table = self._mdp.table
+            raise InvalidActionError(
+                invalid_action_message(
+                    self._state,
+                    action,
+                    self._masks[self._state],
+                    table.state_names,
+                    table.action_names,
+                )
+            )
+        thresholds, taken, steps = compiled
+        if thresholds is not None:
+            # self._uniform(), inlined: this is the hot path.
+            draw = self._uniforms.pop() if self._uniforms else self._refill()
+            taken = steps[bisect_right(thresholds, draw)]
+        state, reward, terminated, name, mask, cost, outcome, invalid, prob = taken
+        if outcome is None:
+            outcome = self._outcome
+        self._state = state
+        self._outcome = outcome
+        self._last_action = action
+        self._last_reward = reward
+        if self.render_mode == "human":
+            self.render()
+        # truncated is False: the time limit is the TimeLimit wrapper's job.
+        return (
+            state,
+            reward,
+            terminated,
+            False,
+            {
+                "state": name,
+                "action_mask": mask.copy(),
+                "cost": cost,
+                "outcome": outcome,
+                "invalid_action": invalid,
+                "prob": prob,
+            },
+        )
+
+    @property
+    def np_random(self) -> np.random.Generator:
+        """The env's random generator (Gymnasium's, seeded by ``reset(seed=...)``)."""
+        return gym.Env.np_random.fget(self)  # type: ignore[attr-defined,no-any-return]
+
+    @np_random.setter
+    def np_random(self, value: np.random.Generator) -> None:
+        gym.Env.np_random.fset(self, value)  # type: ignore[attr-defined]
+        self._uniforms = []
+
+    def _uniform(self) -> float:
+        return self._uniforms.pop() if self._uniforms else self._refill()
+
+    def _refill(self) -> float:
+        # One scalar Generator.random() costs more than the rest of a step, so
+        # uniforms come from np_random in blocks; reseeding discards the block.
+        self._uniforms = self.np_random.random(_UNIFORM_BLOCK).tolist()
+        return self._uniforms.pop()
+
+    def action_masks(self) -> NDArray[np.int8]:
+        """Return the current state's valid-action mask (MaskablePPO's convention)."""
+        return self._masks[self._state].copy()
+
+    def render(self) -> str | NDArray[np.uint8] | None:
+        """Render the workflow as text (``ansi``), printed (``human``) or an image."""
+        if self.render_mode is None:
+            gym.logger.warn(
+                "render() was called without a render_mode; pass render_mode="
+                '"ansi", "human" or "rgb_array" to gym.make(...)'
+            )
+            return None
+        table = self._mdp.table
+        if self.render_mode == "rgb_array":
+            return render_rgb(
+                self._mdp.n_states, table.terminal_states, self._state, self._outcome
+            )
+        text = render_text(
+            table,
+            self._state,
+            self._last_action,
+            self._last_reward,
+            self._outcome,
+            list(np.flatnonzero(self._masks[self._state])),
+        )
+        if self.render_mode == "ansi":
+            return text
+        print(text)
+        return None
+
+
+class AccessReviewEnv(TaskEnv):
     """Route a stale access-review request: approve now, ask for evidence, or review.
 
     ## Description
@@ -225,8 +393,6 @@ class AccessReviewEnv(gym.Env[int, int]):
     - v0: Initial version.
     """
 
-    metadata = {"render_modes": ["ansi", "human", "rgb_array"], "render_fps": 4}  # noqa: RUF012
-
     def __init__(
         self,
         abandonment_prob: float = 0.25,
@@ -237,153 +403,10 @@ class AccessReviewEnv(gym.Env[int, int]):
         render_mode: str | None = None,
     ) -> None:
         """Build the env; the arguments are described in the class docstring."""
-        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
-            raise ValueError(
-                f"render_mode {render_mode!r} is not supported; allowed: None, "
-                + ", ".join(map(repr, self.metadata["render_modes"]))
-            )
-        if not isinstance(exploring_starts, bool):
-            raise TypeError(
-                f"exploring_starts must be a bool, got {exploring_starts!r}"
-            )
-        self.mdp = AccessReviewMDP(
-            abandonment_prob, rewards, invalid_action, invalid_action_reward
+        super().__init__(
+            AccessReviewMDP(
+                abandonment_prob, rewards, invalid_action, invalid_action_reward
+            ),
+            exploring_starts,
+            render_mode,
         )
-        self.exploring_starts = exploring_starts
-        self.render_mode = render_mode
-        # Discrete is typed Space[np.int64]; the env hands out plain Python ints.
-        self.observation_space = spaces.Discrete(len(STATES))  # type: ignore[assignment]
-        self.action_space = spaces.Discrete(len(ACTIONS))  # type: ignore[assignment]
-        self._masks = tuple(np.array(row) for row in self.mdp.valid_action_mask)
-        self._compiled = tuple(
-            tuple(_compile(branches, self._masks) for branches in row)
-            for row in self.mdp.outcomes
-        )
-        self._uniforms: list[float] = []
-        self._state = START_STATE
-        self._outcome = "pending"
-        self._last_action: int | None = None
-        self._last_reward = 0.0
-
-    @property
-    def P(self) -> dict[int, dict[int, list[GymTransition]]]:
-        """Gymnasium's toy-text transition dict, derived from :attr:`mdp`."""
-        return self.mdp.P
-
-    def reset(
-        self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[int, dict[str, Any]]:
-        """Start a new request; see the class docstring for the start states."""
-        if seed is not None:
-            # gym.Env.reset does nothing but seed np_random.
-            super().reset(seed=seed)
-            self._uniforms = []
-        start = check_reset_options(options) if options else None
-        if start is None:
-            start = (
-                NON_TERMINAL_STATES[int(self._uniform() * len(NON_TERMINAL_STATES))]
-                if self.exploring_starts
-                else START_STATE
-            )
-        self._state = start
-        self._outcome = "pending"
-        self._last_action = None
-        if self.render_mode == "human":
-            self.render()
-        return start, {
-            "state": STATES[start],
-            "action_mask": self._masks[start].copy(),
-            "cost": 0.0,
-            "outcome": "pending",
-            "invalid_action": False,
-            "prob": 1.0,
-        }
-
-    def step(
-        self, action: int
-    ) -> tuple[int, SupportsFloat, bool, bool, dict[str, Any]]:
-        """Take ``action`` in the current state, sampling from the MDP table."""
-        if type(action) is not int or not 0 <= action < _N_ACTIONS:
-            action = check_action(action, _N_ACTIONS)
-        compiled = self._compiled[self._state][action]
-        if compiled is None:
-            raise InvalidActionError(
-                invalid_action_message(self._state, action, self._masks[self._state])
-            )
-        threshold, first, second = compiled
-        # self._uniform(), inlined: this is the hot path.
-        if (
-            second is not None
-            and (self._uniforms.pop() if self._uniforms else self._refill())
-            >= threshold
-        ):
-            first = second
-        state, reward, terminated, name, mask, cost, outcome, invalid, prob = first
-        if outcome is None:
-            outcome = self._outcome
-        self._state = state
-        self._outcome = outcome
-        self._last_action = action
-        self._last_reward = reward
-        if self.render_mode == "human":
-            self.render()
-        # truncated is False: the time limit is the TimeLimit wrapper's job.
-        return (
-            state,
-            reward,
-            terminated,
-            False,
-            {
-                "state": name,
-                "action_mask": mask.copy(),
-                "cost": cost,
-                "outcome": outcome,
-                "invalid_action": invalid,
-                "prob": prob,
-            },
-        )
-
-    @property
-    def np_random(self) -> np.random.Generator:
-        """The env's random generator (Gymnasium's, seeded by ``reset(seed=...)``)."""
-        return gym.Env.np_random.fget(self)  # type: ignore[attr-defined,no-any-return]
-
-    @np_random.setter
-    def np_random(self, value: np.random.Generator) -> None:
-        gym.Env.np_random.fset(self, value)  # type: ignore[attr-defined]
-        self._uniforms = []
-
-    def _uniform(self) -> float:
-        return self._uniforms.pop() if self._uniforms else self._refill()
-
-    def _refill(self) -> float:
-        # One scalar Generator.random() costs more than the rest of a step, so
-        # uniforms come from np_random in blocks; reseeding discards the block.
-        self._uniforms = self.np_random.random(_UNIFORM_BLOCK).tolist()
-        return self._uniforms.pop()
-
-    def action_masks(self) -> NDArray[np.int8]:
-        """Return the current state's valid-action mask (MaskablePPO's convention)."""
-        return self._masks[self._state].copy()
-
-    def render(self) -> str | NDArray[np.uint8] | None:
-        """Render the workflow as text (``ansi``), printed (``human``) or an image."""
-        if self.render_mode is None:
-            gym.logger.warn(
-                "render() was called without a render_mode; pass render_mode="
-                '"ansi", "human" or "rgb_array" to gym.make("AccessReview-v0", ...)'
-            )
-            return None
-        if self.render_mode == "rgb_array":
-            return render_rgb(self._state, self._outcome)
-        text = render_text(
-            self._state,
-            self._last_action,
-            self._last_reward,
-            self._outcome,
-            list(np.flatnonzero(self._masks[self._state])),
-        )
-        if self.render_mode == "ansi":
-            return text
-        print(text)
-        return None

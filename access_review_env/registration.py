@@ -23,5 +23,5 @@ def register_access_review() -> None:
         entry_point="access_review_env.env:AccessReviewEnv",
         max_episode_steps=MAX_EPISODE_STEPS,
         reward_threshold=REWARD_THRESHOLD,
-        vector_entry_point="access_review_env.vector_env:AccessReviewVectorEnv",
+        vector_entry_point="access_review_env.vector.env:AccessReviewVectorEnv",
     )

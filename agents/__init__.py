@@ -1,15 +1,30 @@
 """Planners and learners for access-review-env (and any finite MDP given as arrays).
 
-* Planning, exact and pure (never steps an env): :func:`value_iteration`,
-  :func:`policy_evaluation`, :func:`bellman_backup`.
-* Learning, only through ``reset`` / ``step`` / ``info``: :func:`train_q_learning`,
-  :func:`train_reinforce`.
-* Scoring and sharing: :func:`evaluate`, :func:`discounted_return`,
-  :func:`save_agent`, :func:`load_agent`, and the :class:`PolicyPredictor`
-  protocol that our agents, plain functions and SB3 models all satisfy.
+The folders read as the architecture:
+
+* :mod:`agents.planning`: exact and pure (never steps an env):
+  :func:`value_iteration`, :func:`policy_evaluation`, :func:`bellman_backup`.
+* :mod:`agents.learners`: only through ``reset`` / ``step`` / ``info``:
+  :func:`train_q_learning`, :func:`train_reinforce`.
+* :mod:`agents.policies`: the :class:`PolicyPredictor` protocol that our
+  agents, plain functions and SB3 models all satisfy, and action selection.
+* :mod:`agents.evaluation`: :func:`evaluate`, exact scoring, statistics.
+* :mod:`agents.benchmark`: any agent against the exact optimum of a suite.
+* :mod:`agents.persistence`: :func:`save_agent`, :func:`load_agent`, results.
+* :mod:`agents.integrations`: SB3 and plotting (optional extras).
+* :mod:`agents.jobs`: the runnable experiments behind ``scripts/``.
 """
 
-from agents.evaluation import EvaluationResult, evaluate
+from agents.evaluation import EvaluationResult, discounted_return, evaluate
+from agents.learners import (
+    QLearningAgent,
+    QLearningConfig,
+    ReinforceAgent,
+    ReinforceConfig,
+    policy_gradient_step,
+    train_q_learning,
+    train_reinforce,
+)
 from agents.persistence import AgentFileError, load_agent, save_agent
 from agents.planning import (
     PolicyEvaluationResult,
@@ -29,14 +44,6 @@ from agents.policies import (
     masked_argmax,
     masked_softmax,
 )
-from agents.q_learning import QLearningAgent, QLearningConfig, train_q_learning
-from agents.reinforce import (
-    ReinforceAgent,
-    ReinforceConfig,
-    policy_gradient_step,
-    train_reinforce,
-)
-from agents.returns import discounted_return
 
 __all__ = [
     "AgentError",

@@ -1,0 +1,304 @@
+"""A task's table resolved for one configuration, and everything derived from it.
+
+:class:`TaskMDP` resolves a :class:`~access_review_env.tasks.TaskTable` for
+parameter values, a reward specification and an invalid-action rule. From its
+one list of branches per (state, action) it derives Gymnasium's ``P`` dict and
+the dense :class:`~access_review_env.model.tabular.TabularMDP` arrays; both
+envs compile their step tables from the same branches.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Literal, NamedTuple, TypeAlias, cast
+
+import numpy as np
+from numpy.typing import NDArray
+
+from access_review_env.model.tabular import TabularMDP
+from access_review_env.tasks import ACCESS_REVIEW, TaskTable, probability_value
+from access_review_env.validation import check_choice, check_real, check_unit_interval
+
+RewardSpec: TypeAlias = str | Mapping[str, float]
+"""A preset name of the task, or a mapping from rule names to rewards that
+overrides single rules of the task's default preset."""
+
+InvalidActionRule: TypeAlias = Literal["penalize", "raise"]
+INVALID_ACTION_RULES: tuple[InvalidActionRule, ...] = ("penalize", "raise")
+
+GymTransition: TypeAlias = tuple[float, int, float, bool]
+"""Gymnasium's toy-text ``(prob, next_state, reward, terminated)``."""
+
+
+class Branch(NamedTuple):
+    """One possible result of taking an action, as ``step`` reports it."""
+
+    probability: float
+    next_state: int
+    reward: float
+    terminated: bool
+    cost: float
+    outcome: str
+    invalid_action: bool
+
+
+def resolve_rewards(
+    rewards: RewardSpec, table: TaskTable = ACCESS_REVIEW
+) -> dict[str, float]:
+    """Return the reward of every rule of ``table`` for a reward specification.
+
+    Args:
+        rewards: A preset name of the table (for AccessReview-v0,
+            ``"outcome_aware"`` or ``"speed_only"``) or a mapping from rule names
+            to rewards that overrides single rules of the default preset.
+        table: The task.
+
+    Raises:
+        ValueError: For an unknown preset, an unknown rule name or a reward
+            that is not finite.
+        TypeError: For a specification that is neither, or a non-numeric reward.
+    """
+    if isinstance(rewards, str):
+        check_choice("rewards", rewards, tuple(table.reward_presets))
+        return dict(table.reward_presets[rewards])
+    if not isinstance(rewards, Mapping):
+        raise TypeError(
+            "rewards must be a preset name or a mapping from transition names "
+            f"to rewards, got {type(rewards).__name__}"
+        )
+    unknown = sorted(str(key) for key in rewards if key not in table.rule_names)
+    if unknown:
+        raise ValueError(
+            f"unknown transition name(s) {', '.join(unknown)} in rewards; "
+            f"allowed names: {', '.join(table.rule_names)}"
+        )
+    resolved = dict(table.reward_presets[table.default_preset])
+    for name, reward in rewards.items():
+        resolved[name] = check_real(f"rewards[{name!r}]", reward)
+    return resolved
+
+
+@dataclass(frozen=True)
+class TaskMDP:
+    """A task's MDP for one configuration.
+
+    Args:
+        table: The task.
+        parameters: Values of the table's probability parameters, each in
+            [0, 1]; a parameter left out keeps its default.
+        rewards: Reward specification, see :func:`resolve_rewards`; the task's
+            default preset when None.
+        invalid_action: ``"penalize"``: an action not valid in the current state
+            leaves the state unchanged and pays ``invalid_action_reward``;
+            ``"raise"``: such an action is an error and has no transition.
+        invalid_action_reward: The reward of an invalid action under
+            ``"penalize"``.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If an argument has a value outside its allowed set.
+    """
+
+    table: TaskTable = field(repr=False)
+    parameters: Mapping[str, float] = field(default_factory=dict)
+    rewards: RewardSpec | None = None
+    invalid_action: InvalidActionRule = "penalize"
+    invalid_action_reward: float = -10.0
+
+    def __post_init__(self) -> None:
+        """Validate the arguments and resolve parameters and rewards."""
+        if not isinstance(self.parameters, Mapping):
+            raise TypeError(
+                f"parameters must be a mapping, got {type(self.parameters).__name__}"
+            )
+        unknown = sorted(
+            str(k) for k in self.parameters if k not in self.table.parameters
+        )
+        if unknown:
+            raise ValueError(
+                f"unknown parameter(s) {', '.join(unknown)} of {self.table.name}; "
+                f"allowed: {', '.join(self.table.parameters)}"
+            )
+        resolved = dict(self.table.parameters)
+        for name, value in self.parameters.items():
+            resolved[name] = check_unit_interval(name, value)
+        object.__setattr__(self, "parameters", resolved)
+        if self.rewards is None:
+            object.__setattr__(self, "rewards", self.table.default_preset)
+        check_choice("invalid_action", self.invalid_action, INVALID_ACTION_RULES)
+        penalty = check_real("invalid_action_reward", self.invalid_action_reward)
+        object.__setattr__(self, "invalid_action_reward", penalty)
+        reward_spec = cast(RewardSpec, self.rewards)
+        object.__setattr__(
+            self, "_reward_table", resolve_rewards(reward_spec, self.table)
+        )
+
+    @property
+    def gamma(self) -> float:
+        """The task's recommended discount."""
+        return self.table.gamma
+
+    @property
+    def n_states(self) -> int:
+        """Number of states."""
+        return len(self.table.states)
+
+    @property
+    def n_actions(self) -> int:
+        """Number of actions."""
+        return len(self.table.actions)
+
+    @property
+    def reward_table(self) -> dict[str, float]:
+        """The reward of every rule name under this configuration."""
+        return dict(cast(dict[str, float], self.__dict__["_reward_table"]))
+
+    @cached_property
+    def start_distribution(self) -> NDArray[np.float64]:
+        """``(S,)`` probability of starting an episode in each state."""
+        starts = np.zeros(self.n_states)
+        for start in self.table.starts:
+            starts[start.state] += probability_value(start.probability, self.parameters)
+        starts.flags.writeable = False
+        return starts
+
+    @cached_property
+    def branches(self) -> tuple[tuple[tuple[Branch, ...], ...], ...]:
+        """``branches[s][a]``: every possible result of action ``a`` in state ``s``.
+
+        Zero-probability branches are left out. An invalid action has one
+        self-loop branch under ``"penalize"`` and none under ``"raise"``; a
+        terminal state absorbs every action with reward 0.
+        """
+        table = self.table
+        grid: list[list[list[Branch]]] = [
+            [[] for _ in range(self.n_actions)] for _ in range(self.n_states)
+        ]
+        reward_of = self.reward_table
+        terminal = set(table.terminal_states)
+        for rule in table.rules:
+            probability = probability_value(rule.probability, self.parameters)
+            if probability > 0.0:
+                grid[rule.state][rule.action].append(
+                    Branch(
+                        probability,
+                        int(rule.next_state),
+                        reward_of[rule.name],
+                        rule.next_state in terminal,
+                        rule.cost,
+                        rule.outcome,
+                        False,
+                    )
+                )
+        valid = self.valid_action_mask
+        for state in range(self.n_states):
+            for action in range(self.n_actions):
+                if state in terminal:
+                    grid[state][action].append(
+                        Branch(1.0, state, 0.0, True, 0.0, "pending", False)
+                    )
+                elif not valid[state, action] and self.invalid_action == "penalize":
+                    grid[state][action].append(
+                        Branch(
+                            1.0,
+                            state,
+                            self.invalid_action_reward,
+                            False,
+                            0.0,
+                            "pending",
+                            True,
+                        )
+                    )
+        return tuple(tuple(tuple(cell) for cell in row) for row in grid)
+
+    @cached_property
+    def valid_action_mask(self) -> NDArray[np.int8]:
+        """``(S, A)`` int8 mask of each state's valid actions (none when terminal)."""
+        mask = np.zeros((self.n_states, self.n_actions), dtype=np.int8)
+        for rule in self.table.rules:
+            mask[rule.state, rule.action] = 1
+        mask.flags.writeable = False
+        return mask
+
+    @property
+    def P(self) -> dict[int, dict[int, list[GymTransition]]]:
+        """Gymnasium's toy-text ``P[s][a] -> [(prob, next_state, reward, terminated)]``.
+
+        Plain Python numbers throughout; a fresh dict on each access, so callers
+        cannot corrupt the model. Under ``invalid_action="raise"`` an invalid
+        action maps to an empty list (no transition exists).
+        """
+        return {
+            state: {
+                action: [
+                    (b.probability, b.next_state, b.reward, b.terminated)
+                    for b in self.branches[state][action]
+                ]
+                for action in range(self.n_actions)
+            }
+            for state in range(self.n_states)
+        }
+
+    @cached_property
+    def arrays(self) -> TabularMDP:
+        """The dense planning arrays derived from :attr:`branches`."""
+        n_states, n_actions = self.n_states, self.n_actions
+        transitions = np.zeros((n_states, n_actions, n_states))
+        rewards = np.zeros((n_states, n_actions))
+        for state in range(n_states):
+            for action in range(n_actions):
+                for b in self.branches[state][action]:
+                    transitions[state, action, b.next_state] += b.probability
+                    rewards[state, action] += b.probability * b.reward
+        terminal = np.zeros(n_states, dtype=bool)
+        terminal[list(self.table.terminal_states)] = True
+        return TabularMDP(
+            transitions=transitions,
+            rewards=rewards,
+            terminal=terminal,
+            valid_actions=self.valid_action_mask.astype(bool),
+            gamma=self.gamma,
+            initial_distribution=np.array(self.start_distribution),
+            state_names=self.table.state_names,
+            action_names=self.table.action_names,
+        )
+
+
+class AccessReviewMDP(TaskMDP):
+    """The MDP of ``AccessReview-v0`` for one configuration.
+
+    Args:
+        abandonment_prob: Probability ``p`` that a requester asked for evidence
+            abandons the request.
+        rewards: Reward specification, see :func:`resolve_rewards`.
+        invalid_action: ``"penalize"`` or ``"raise"``, see :class:`TaskMDP`.
+        invalid_action_reward: The reward of an invalid action under
+            ``"penalize"``.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If an argument has a value outside its allowed set.
+    """
+
+    def __init__(
+        self,
+        abandonment_prob: float = 0.25,
+        rewards: RewardSpec = "outcome_aware",
+        invalid_action: InvalidActionRule = "penalize",
+        invalid_action_reward: float = -10.0,
+    ) -> None:
+        """Resolve AccessReview-v0's table; the arguments are described above."""
+        super().__init__(
+            ACCESS_REVIEW,
+            {"abandonment_prob": abandonment_prob},
+            rewards,
+            invalid_action,
+            invalid_action_reward,
+        )
+
+    @property
+    def abandonment_prob(self) -> float:
+        """The abandonment probability ``p``."""
+        return self.parameters["abandonment_prob"]

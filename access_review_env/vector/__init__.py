@@ -1,0 +1,16 @@
+"""Native vector envs: a task's step table applied to whole batches with NumPy."""
+
+from access_review_env.vector.env import AccessReviewVectorEnv, TaskVectorEnv
+from access_review_env.vector.step_table import (
+    StepLayout,
+    StepTable,
+    compile_step_table,
+)
+
+__all__ = [
+    "AccessReviewVectorEnv",
+    "StepLayout",
+    "StepTable",
+    "TaskVectorEnv",
+    "compile_step_table",
+]

@@ -1,0 +1,454 @@
+"""Native vector envs: many episodes of a task stepped as NumPy arrays.
+
+:class:`TaskVectorEnv` reads the same :class:`~access_review_env.model.TaskMDP`
+as the single env and steps through its compiled
+:class:`~access_review_env.vector.step_table.StepTable`, so a batched step is a
+handful of whole-array operations: one draw of 32-bit integers, a few small
+integer operations, and four ``np.take`` gathers. A task's vector env class
+only fixes its table and keyword arguments.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, fields
+from typing import Any
+
+import numpy as np
+from gymnasium import spaces
+from gymnasium.vector import AutoresetMode, VectorEnv
+from gymnasium.vector.utils import batch_space
+from numpy.typing import NDArray
+
+from access_review_env.actions import InvalidActionError, invalid_action_message
+from access_review_env.model import (
+    AccessReviewMDP,
+    InvalidActionRule,
+    RewardSpec,
+    TaskMDP,
+)
+from access_review_env.registration import MAX_EPISODE_STEPS
+from access_review_env.reset_options import check_reset_options
+from access_review_env.validation import check_bool, check_integer
+from access_review_env.vector.step_table import (
+    Words,
+    as_words,
+    compile_step_table,
+)
+
+_PARALLEL_MIN_ENVS = 2**18
+"""Below this many sub-envs a step stays on the calling thread: handing work to
+threads costs more than it saves."""
+
+
+@dataclass
+class _Outputs:
+    """The arrays one call returns (fresh per call unless ``copy=False``)."""
+
+    observations: NDArray[np.int64]
+    reward: NDArray[np.float32]
+    terminated: NDArray[np.bool_]
+    truncated: NDArray[np.bool_]
+    action_mask: NDArray[np.int8]
+    cost: NDArray[np.float32]
+    outcome: NDArray[np.int8]
+    invalid: NDArray[np.bool_]
+    reported: NDArray[np.bool_]
+
+    @classmethod
+    def empty(cls, n: int, n_actions: int) -> _Outputs:
+        reported = np.ones(n, dtype=bool)
+        reported.flags.writeable = False
+        return cls(
+            observations=np.empty(n, dtype=np.int64),
+            reward=np.empty(n, dtype=np.float32),
+            terminated=np.empty(n, dtype=bool),
+            truncated=np.empty(n, dtype=bool),
+            action_mask=np.empty((n, n_actions), dtype=np.int8),
+            cost=np.empty(n, dtype=np.float32),
+            outcome=np.empty(n, dtype=np.int8),
+            invalid=np.empty(n, dtype=bool),
+            reported=reported,
+        )
+
+    def part(self, chunk: slice) -> _Outputs:
+        """Views of every array for the sub-envs in ``chunk``."""
+        return _Outputs(**{f.name: getattr(self, f.name)[chunk] for f in fields(self)})
+
+    @property
+    def mask_words(self) -> Words:
+        """``action_mask`` seen as one word per sub-env, to gather into."""
+        return as_words(self.action_mask)
+
+    def info(self) -> dict[str, Any]:
+        """The info dict in Gymnasium's vector convention: every sub-env reports."""
+        info = {
+            "action_mask": self.action_mask,
+            "cost": self.cost,
+            "outcome": self.outcome,
+            "invalid_action": self.invalid,
+        }
+        return info | {f"_{key}": self.reported for key in info}
+
+
+def _check_threads(threads: int | None) -> int:
+    """Worker threads for large batches: ``threads``, or one per CPU when None."""
+    if threads is None:
+        return max(1, min(os.cpu_count() or 1, 8))
+    return check_integer("threads", threads, low=1)
+
+
+class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]]):
+    """The mechanism every task's vector env shares; see :class:`AccessReviewVectorEnv`.
+
+    Args:
+        num_envs: Number of sub-envs.
+        mdp: The task's MDP for one configuration.
+        exploring_starts: Start every episode in a uniformly random
+            non-terminal state.
+        max_episode_steps: Per-sub-env time limit; None for none.
+        copy: Return fresh arrays from every call (else reused buffers).
+        threads: Worker threads for batches of at least 2^18 sub-envs.
+    """
+
+    _executor: ThreadPoolExecutor | None = None
+    """Worker threads, started by the first large step (a class default, so that
+    ``close`` works even on an env whose construction failed)."""
+
+    metadata = {  # noqa: RUF012
+        "autoreset_mode": AutoresetMode.NEXT_STEP,
+        "render_modes": [],
+    }
+
+    def __init__(
+        self,
+        num_envs: int,
+        mdp: TaskMDP,
+        exploring_starts: bool = False,
+        max_episode_steps: int | None = MAX_EPISODE_STEPS,
+        copy: bool = True,
+        threads: int | None = None,
+    ) -> None:
+        """Build ``num_envs`` sub-envs of ``mdp``; see the task's class for details."""
+        self.num_envs = check_integer("num_envs", num_envs, low=1)
+        if max_episode_steps is not None:
+            max_episode_steps = check_integer(
+                "max_episode_steps",
+                max_episode_steps,
+                low=1,
+                high=int(np.iinfo(np.int16).max),
+            )
+        self.mdp = mdp
+        self.exploring_starts = check_bool("exploring_starts", exploring_starts)
+        self.max_episode_steps = max_episode_steps
+        self.copy = check_bool("copy", copy)
+        self.render_mode = None
+        self.metadata = {**self.metadata, "outcomes": mdp.table.outcomes}
+        self.single_observation_space = spaces.Discrete(mdp.n_states)
+        self.single_action_space = spaces.Discrete(mdp.n_actions)
+        self.observation_space = batch_space(
+            self.single_observation_space, self.num_envs
+        )
+        self.action_space = batch_space(self.single_action_space, self.num_envs)
+        start = mdp.start_distribution
+        if np.count_nonzero(start) != 1:
+            raise ValueError("the vector env needs a task with a single start state")
+        self._start_state = int(np.argmax(start))
+        self._table = compile_step_table(mdp, self._start_state)
+        self._non_terminal = np.asarray(mdp.table.non_terminal_states, dtype=np.uint8)
+        reset_bit = self._table.layout.reset_bit
+        self._state = np.full(self.num_envs, reset_bit, dtype=np.uint8)
+        self._elapsed = np.zeros(self.num_envs, dtype=np.int16)
+        # Scratch space for values a step does not return.
+        self._rows = np.empty(self.num_envs, dtype=np.uint8)
+        self._thresholds = np.empty(self.num_envs, dtype=np.uint32)
+        self._flag = np.empty(self.num_envs, dtype=bool)
+        self._other_flag = np.empty(self.num_envs, dtype=bool)
+        self._packed_buffer = np.empty(self.num_envs, dtype=np.uint16)
+        self._scratch = np.empty(self.num_envs, dtype=np.uint16)
+        self._reused = (
+            None if self.copy else _Outputs.empty(self.num_envs, mdp.n_actions)
+        )
+        self.threads = _check_threads(threads)
+        n_chunks = self.threads if self.num_envs >= _PARALLEL_MIN_ENVS else 1
+        bounds = np.linspace(0, self.num_envs, n_chunks + 1).astype(int)
+        self._chunks = [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+
+    def reset(
+        self,
+        *,
+        seed: int | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> tuple[NDArray[np.int64], dict[str, Any]]:
+        """Start every sub-env (see the single env's ``reset`` for the start states).
+
+        Raises:
+            TypeError: If ``seed`` is not an int or None.
+            ValueError: For an unknown option or start state.
+        """
+        if seed is not None and (
+            isinstance(seed, bool) or not isinstance(seed, int | np.integer)
+        ):
+            raise TypeError(
+                "the native vector env draws every sub-env from one generator: "
+                f"pass one int seed (or None), got {seed!r}"
+            )
+        start = check_reset_options(self.mdp.table, options)
+        super().reset(seed=seed)
+        if start is not None:
+            states = np.full(self.num_envs, start, dtype=np.uint8)
+        elif self.exploring_starts:
+            states = self._random_starts(self._draw())
+        else:
+            states = np.full(self.num_envs, self._start_state, dtype=np.uint8)
+        self._state = states
+        self._elapsed[:] = 0
+        out = self._outputs()
+        np.copyto(out.observations, states)
+        np.take(self._table.state_masks, states, out=out.mask_words)
+        out.cost[:] = 0.0
+        out.outcome[:] = 0
+        out.invalid[:] = False
+        return out.observations, out.info()
+
+    def _outputs(self) -> _Outputs:
+        if self._reused is not None:
+            return self._reused
+        return _Outputs.empty(self.num_envs, self.mdp.n_actions)
+
+    def step(
+        self, actions: NDArray[Any]
+    ) -> tuple[
+        NDArray[np.int64],
+        NDArray[np.float32],
+        NDArray[np.bool_],
+        NDArray[np.bool_],
+        dict[str, Any],
+    ]:
+        """Step every sub-env with its action; see the class docstring."""
+        actions = self._check_actions(actions)
+        rows = np.multiply(self._state, np.uint8(self.mdp.n_actions), out=self._rows)
+        rows += actions
+        if self.mdp.invalid_action == "raise":
+            self._check_transitions(rows)
+        draws = self._draw()
+        out = self._outputs()
+        chunks = self._chunks
+        if len(chunks) == 1:
+            self._advance(chunks[0], draws, out)
+        else:
+            for future in [
+                self._pool().submit(self._advance, c, draws, out) for c in chunks
+            ]:
+                future.result()
+        return out.observations, out.reward, out.terminated, out.truncated, out.info()
+
+    def _advance(
+        self, chunk: slice, all_draws: NDArray[np.uint32], out_all: _Outputs
+    ) -> None:
+        """Finish the step for the sub-envs in ``chunk``: elementwise operations."""
+        table, layout = self._table, self._table.layout
+        draws = all_draws[chunk]
+        out = out_all.part(chunk)
+        state = self._state[chunk]
+        j = self._rows[chunk]
+        flag = self._flag[chunk]
+        scratch = self._scratch[chunk]
+        thresholds: NDArray[np.uint32] | np.uint32
+        if table.single_threshold is None:
+            thresholds = np.take(
+                table.threshold, j, mode="clip", out=self._thresholds[chunk]
+            )
+        else:
+            thresholds = table.single_threshold
+        j <<= np.uint8(1)
+        j += np.greater_equal(draws, thresholds, out=flag)
+        packed = np.take(table.packed, j, mode="clip", out=self._packed_buffer[chunk])
+        np.take(table.reward, j, mode="clip", out=out.reward)
+        np.take(table.transition_masks, j, mode="clip", out=out.mask_words)
+        resetting = np.greater_equal(state, np.uint8(layout.reset_bit), out=flag)
+        np.copyto(
+            state,
+            np.bitwise_and(packed, layout.state_mask, out=scratch),
+            casting="unsafe",
+        )
+        if self.exploring_starts and resetting.any():
+            starts = self._random_starts(draws[resetting])
+            state[resetting] = starts
+            out.mask_words[resetting] = np.take(table.state_masks, starts)
+        np.copyto(out.observations, state)
+        np.not_equal(
+            np.bitwise_and(packed, 1 << layout.terminated_shift, out=scratch),
+            0,
+            out=out.terminated,
+        )
+        np.not_equal(
+            np.bitwise_and(packed, 1 << layout.invalid_shift, out=scratch),
+            0,
+            out=out.invalid,
+        )
+        np.copyto(
+            out.cost,
+            np.right_shift(packed, layout.cost_shift, out=scratch),
+            casting="unsafe",
+        )
+        np.right_shift(packed, layout.outcome_shift, out=scratch)
+        np.copyto(
+            out.outcome,
+            np.bitwise_and(scratch, layout.outcome_mask, out=scratch),
+            casting="unsafe",
+        )
+        elapsed = self._elapsed[chunk]
+        elapsed += 1
+        elapsed *= np.logical_not(resetting, out=self._other_flag[chunk])
+        if self.max_episode_steps is None:
+            out.truncated[:] = False
+        else:
+            np.greater_equal(elapsed, self.max_episode_steps, out=out.truncated)
+        ended = np.logical_or(out.terminated, out.truncated, out=flag)
+        state |= np.left_shift(ended.view(np.uint8), layout.state_bits, out=j)
+
+    def _pool(self) -> ThreadPoolExecutor:
+        if self._executor is None:
+            self._executor = ThreadPoolExecutor(max_workers=len(self._chunks))
+        return self._executor
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Stop the worker threads, if any were started."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
+
+    def _draw(self) -> NDArray[np.uint32]:
+        """``num_envs`` uniform 32-bit draws from the env's generator."""
+        raw = self.np_random.bit_generator.random_raw((self.num_envs + 1) // 2)
+        return np.asarray(raw).view(np.uint32)[: self.num_envs]
+
+    def _random_starts(self, draws: NDArray[np.uint32]) -> NDArray[np.uint8]:
+        """Map draws uniformly onto the non-terminal states."""
+        states = self._non_terminal
+        picks = (draws.astype(np.uint64) * len(states)) >> np.uint64(32)
+        return states[picks.astype(np.intp)]
+
+    def _check_actions(self, actions: Any) -> NDArray[np.uint8]:
+        """Return ``actions`` as uint8 if they are ``(num_envs,)`` integers in range.
+
+        Raises:
+            TypeError: For a non-integer dtype (booleans included).
+            ValueError: For a wrong shape or an action out of range.
+        """
+        n_actions = self.mdp.n_actions
+        actions = np.asarray(actions)
+        if actions.dtype.kind not in "iu":
+            raise TypeError(
+                f"actions must be integers in [0, {n_actions - 1}], "
+                f"got dtype {actions.dtype}"
+            )
+        if actions.shape != (self.num_envs,):
+            raise ValueError(
+                f"actions must have shape ({self.num_envs},), got {actions.shape}"
+            )
+        low, high = actions.min(), actions.max()
+        if low < 0 or high >= n_actions:
+            bad = int(low if low < 0 else high)
+            raise ValueError(
+                f"action {bad} is out of range; allowed actions are integers in "
+                f"[0, {n_actions - 1}]"
+            )
+        return np.asarray(actions, dtype=np.uint8)
+
+    def _check_transitions(self, rows: NDArray[np.uint8]) -> None:
+        """Under ``invalid_action="raise"``, refuse actions with no transition."""
+        allowed = np.take(self._table.has_transition, rows, mode="clip")
+        if not allowed.all():
+            index = int(np.argmin(allowed))
+            state, action = divmod(int(rows[index]), self.mdp.n_actions)
+            table = self.mdp.table
+            raise InvalidActionError(
+                f"sub-env {index}: "
+                + invalid_action_message(
+                    state,
+                    action,
+                    self.mdp.valid_action_mask[state],
+                    table.state_names,
+                    table.action_names,
+                )
+            )
+
+    def action_masks(self) -> NDArray[np.int8]:
+        """``(num_envs, A)`` the current valid-action masks (none while resetting)."""
+        words = np.take(self._table.state_masks, self._state, mode="clip")
+        return words.view(np.int8).reshape(self.num_envs, self.mdp.n_actions)
+
+
+class AccessReviewVectorEnv(TaskVectorEnv):
+    """``num_envs`` independent AccessReview-v0 episodes, stepped together.
+
+    Made by ``gym.make_vec("AccessReview-v0", num_envs=N,
+    vectorization_mode="vector_entry_point")``, with the single env's keyword
+    arguments (see ``AccessReviewEnv``) plus:
+
+    - ``max_episode_steps``: per-sub-env time limit (default 20, the registered
+      one; None for no limit);
+    - ``copy``: as in ``SyncVectorEnv``; ``True`` (default) returns fresh arrays
+      from every call, ``False`` returns buffers the next call overwrites
+      (faster for large batches: no page faults on new memory);
+    - ``threads``: worker threads for batches of at least 2^18 sub-envs (default
+      one per CPU, at most 8). Draws are made before the work is split, so
+      results do not depend on the thread count.
+
+    Semantics match ``SyncVectorEnv`` over ``gym.make("AccessReview-v0")`` in
+    Gymnasium's default ``NEXT_STEP`` autoreset mode: the step after a sub-env
+    terminates or is truncated resets it, ignores its action and returns its
+    start observation with reward 0 and ``terminated = truncated = False``.
+
+    Data types: observations are ``int64``; rewards are ``float32`` (exact for
+    the presets); branch draws are 32-bit, so a transition probability is
+    honoured to within ``2**-32``.
+
+    ``info`` holds, in Gymnasium's vector convention (each key ``k`` beside a
+    boolean ``_k`` saying which sub-envs report it; here all do):
+
+    - ``action_mask`` ``(N, 4)`` int8;
+    - ``cost`` ``(N,)`` float32, 1.0 for a policy violation;
+    - ``outcome`` ``(N,)`` int8, an index into ``access_review_env.OUTCOMES``
+      (``0``, ``"pending"``, until a request closes);
+    - ``invalid_action`` ``(N,)`` bool.
+
+    Seeding: ``reset(seed=s)`` seeds one generator that draws for every sub-env,
+    so the same seed and actions give the same batch of trajectories. A list of
+    per-env seeds is not supported.
+    """
+
+    def __init__(
+        self,
+        num_envs: int,
+        abandonment_prob: float = 0.25,
+        rewards: RewardSpec = "outcome_aware",
+        invalid_action: InvalidActionRule = "penalize",
+        invalid_action_reward: float = -10.0,
+        exploring_starts: bool = False,
+        render_mode: str | None = None,
+        max_episode_steps: int | None = MAX_EPISODE_STEPS,
+        copy: bool = True,
+        threads: int | None = None,
+    ) -> None:
+        """Build ``num_envs`` sub-envs; see the class docstring for the arguments."""
+        if render_mode is not None:
+            raise ValueError(
+                f"render_mode {render_mode!r} is not supported by the vector env; "
+                "render a single AccessReviewEnv instead"
+            )
+        check_integer("num_envs", num_envs, low=1)
+        super().__init__(
+            num_envs,
+            AccessReviewMDP(
+                abandonment_prob, rewards, invalid_action, invalid_action_reward
+            ),
+            exploring_starts,
+            max_episode_steps,
+            copy,
+            threads,
+        )

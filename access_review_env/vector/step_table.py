@@ -1,0 +1,210 @@
+"""The vector env's step table: a task's branches compiled into flat lookup arrays.
+
+A batched step gathers from these arrays by row ``2 * (code * A + a) + k``,
+where ``code`` is a sub-env's stored state and ``k`` the branch a 32-bit draw
+selects. A stored state with the :attr:`StepLayout.reset_bit` set is *parked*:
+its episode ended, and every action of it leads to the start state with reward
+0, which is Gymnasium's ``NEXT_STEP`` autoreset as one more row of the table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from access_review_env.model import TaskMDP
+
+Words = NDArray[np.void]
+"""``(K,)`` action masks seen as one opaque word each, so a gather is one take."""
+
+THRESHOLD_SCALE = 2**32
+"""Draws are 32-bit: a branch probability is honoured to within ``2**-32``."""
+
+
+@dataclass(frozen=True)
+class StepLayout:
+    """Where each field sits in a packed uint16 transition, and the parked bit.
+
+    Low bits hold the next state, then one bit each for terminated and invalid
+    action, then the outcome's index, then one bit for a nonzero cost.
+    """
+
+    n_states: int
+    n_outcomes: int
+
+    @property
+    def state_bits(self) -> int:
+        """Bits of a state index."""
+        return max(1, (self.n_states - 1).bit_length())
+
+    @property
+    def state_mask(self) -> int:
+        """Mask of the next-state bits."""
+        return (1 << self.state_bits) - 1
+
+    @property
+    def reset_bit(self) -> int:
+        """Set on the stored state of a parked sub-env."""
+        return 1 << self.state_bits
+
+    @property
+    def n_codes(self) -> int:
+        """Stored-state codes: every state, parked or not."""
+        return 2 * self.reset_bit
+
+    @property
+    def terminated_shift(self) -> int:
+        """Bit of ``terminated``."""
+        return self.state_bits
+
+    @property
+    def invalid_shift(self) -> int:
+        """Bit of ``invalid_action``."""
+        return self.state_bits + 1
+
+    @property
+    def outcome_shift(self) -> int:
+        """Lowest bit of the outcome index."""
+        return self.state_bits + 2
+
+    @property
+    def outcome_mask(self) -> int:
+        """Mask of the outcome index once shifted down."""
+        return (1 << max(1, (self.n_outcomes - 1).bit_length())) - 1
+
+    @property
+    def cost_shift(self) -> int:
+        """Bit of a nonzero cost."""
+        return self.outcome_shift + self.outcome_mask.bit_length()
+
+    def check(self) -> None:
+        """Refuse a task too large for uint8 state codes and uint16 transitions."""
+        if self.n_codes > 256 or self.cost_shift >= 16:
+            raise ValueError(
+                f"the vector env packs at most 128 states and 64 outcomes; got "
+                f"{self.n_states} states and {self.n_outcomes} outcomes"
+            )
+
+    def pack(
+        self,
+        next_state: int,
+        terminated: bool,
+        invalid_action: bool,
+        outcome: int,
+        cost: float,
+    ) -> int:
+        """One transition as a packed integer."""
+        return (
+            next_state
+            | int(terminated) << self.terminated_shift
+            | int(invalid_action) << self.invalid_shift
+            | outcome << self.outcome_shift
+            | int(cost != 0.0) << self.cost_shift
+        )
+
+
+def as_words(masks: NDArray[np.int8]) -> Words:
+    """View ``(K, A)`` int8 masks as ``(K,)`` words, so gathering masks is one take.
+
+    A view, never a copy: gathers write through it into output buffers.
+
+    Raises:
+        ValueError: If ``masks`` is not a C-contiguous int8 array.
+    """
+    if masks.dtype != np.int8 or not masks.flags.c_contiguous:
+        raise ValueError("mask words need a C-contiguous int8 array")
+    return masks.view(np.dtype((np.void, masks.shape[-1]))).reshape(-1)
+
+
+@dataclass(frozen=True)
+class StepTable:
+    """A task's branches as flat arrays (see the module docstring).
+
+    Attributes:
+        layout: The bit layout of ``packed`` and of stored states.
+        threshold: ``(rows,)`` uint32; a draw at or above it takes branch 1.
+        single_threshold: The one threshold every two-branch row shares, if so
+            (then one scalar comparison decides every branch), else None.
+        has_transition: ``(rows,)`` False where an action has no transition.
+        packed: ``(2 * rows,)`` uint16 packed transitions.
+        reward: ``(2 * rows,)`` float32 rewards.
+        transition_masks: ``(2 * rows,)`` the next state's action-mask words.
+        state_masks: ``(n_codes,)`` each stored state's action-mask words.
+    """
+
+    layout: StepLayout
+    threshold: NDArray[np.uint32]
+    single_threshold: np.uint32 | None
+    has_transition: NDArray[np.bool_]
+    packed: NDArray[np.uint16]
+    reward: NDArray[np.float32]
+    transition_masks: Words
+    state_masks: Words
+
+
+def compile_step_table(mdp: TaskMDP, start_state: int) -> StepTable:
+    """Flatten ``mdp.branches`` into a :class:`StepTable`.
+
+    Args:
+        mdp: The task's MDP for one configuration.
+        start_state: Where a parked sub-env restarts (the vector env draws
+            random starts separately).
+
+    Raises:
+        ValueError: If a (state, action) has more than two branches, or the
+            task is too large for the packed layout.
+    """
+    layout = StepLayout(mdp.n_states, len(mdp.table.outcomes))
+    layout.check()
+    n_actions = mdp.n_actions
+    n_rows = layout.n_codes * n_actions
+    valid = mdp.valid_action_mask
+    threshold = np.zeros(n_rows, dtype=np.uint32)
+    has_transition = np.ones(n_rows, dtype=bool)
+    packed = np.full(2 * n_rows, start_state, dtype=np.uint16)
+    reward = np.zeros(2 * n_rows, dtype=np.float32)
+    masks = np.tile(valid[start_state], (2 * n_rows, 1))
+    two_branch_thresholds: set[int] = set()
+    outcomes = mdp.table.outcomes
+    for state in range(mdp.n_states):
+        for action in range(n_actions):
+            row = state * n_actions + action
+            branches = mdp.branches[state][action]
+            if not branches:
+                has_transition[row] = False
+                continue
+            if len(branches) > 2:
+                raise ValueError("the vector env samples at most two branches")
+            first = branches[0].probability if len(branches) == 2 else 1.0
+            threshold[row] = min(round(first * THRESHOLD_SCALE), THRESHOLD_SCALE - 1)
+            if len(branches) == 2:
+                two_branch_thresholds.add(int(threshold[row]))
+            # A single branch fills both slots, so the draw cannot matter.
+            for slot, branch in enumerate((branches[0], branches[-1])):
+                j = 2 * row + slot
+                packed[j] = layout.pack(
+                    branch.next_state,
+                    branch.terminated,
+                    branch.invalid_action,
+                    outcomes.index(branch.outcome),
+                    branch.cost,
+                )
+                reward[j] = branch.reward
+                masks[j] = valid[branch.next_state]
+    parked = np.zeros((layout.n_codes - mdp.n_states, n_actions), np.int8)
+    return StepTable(
+        layout=layout,
+        threshold=threshold,
+        single_threshold=(
+            np.uint32(next(iter(two_branch_thresholds), 0))
+            if len(two_branch_thresholds) <= 1
+            else None
+        ),
+        has_transition=has_transition,
+        packed=packed,
+        reward=reward,
+        transition_masks=as_words(masks),
+        state_masks=as_words(np.vstack([valid, parked])),
+    )

@@ -1,0 +1,59 @@
+"""The agent benchmark: any agent trained and scored against the exact optimum.
+
+* :mod:`.suite`: the configurations (data).
+* :mod:`.factories`: how our agents are trained for it.
+* :mod:`.plugins`: finding an agent by name, a user's ``module:callable`` included.
+* :mod:`.runner`: training and scoring every (configuration, seed).
+* :mod:`.summary`: typed summaries and aggregate statistics.
+* :mod:`.report`: the Markdown tables.
+"""
+
+from agents.benchmark.factories import (
+    BUILT_IN,
+    AgentFactory,
+    Trained,
+    q_learning_agent,
+    random_agent,
+    reinforce_agent,
+    train_with_checkpoints,
+)
+from agents.benchmark.plugins import load_factory, resolve_agent
+from agents.benchmark.report import markdown
+from agents.benchmark.runner import (
+    RunRecord,
+    run_suite,
+    score_matrix,
+    steps_to_zero_regret,
+)
+from agents.benchmark.suite import SUITE, Configuration
+from agents.benchmark.summary import (
+    AgentSummary,
+    Aggregate,
+    ConfigurationSummary,
+    Estimate,
+    summarize,
+)
+
+__all__ = [
+    "BUILT_IN",
+    "SUITE",
+    "AgentFactory",
+    "AgentSummary",
+    "Aggregate",
+    "Configuration",
+    "ConfigurationSummary",
+    "Estimate",
+    "RunRecord",
+    "Trained",
+    "load_factory",
+    "markdown",
+    "q_learning_agent",
+    "random_agent",
+    "reinforce_agent",
+    "resolve_agent",
+    "run_suite",
+    "score_matrix",
+    "steps_to_zero_regret",
+    "summarize",
+    "train_with_checkpoints",
+]

@@ -1,0 +1,276 @@
+"""Stable-Baselines3 on AccessReview-v0: train, read values, compare with the optimum.
+
+Importable only with the ``sb3`` extra (``pip install 'access-review-env[sb3]'``).
+The settings below are the ones that learned the optimal policy at both
+abandonment probabilities on seed after seed (``scripts/sb3_crosscheck.py``);
+they are ordinary SB3 hyperparameters plus two env choices:
+
+* rewards scaled by 0.01 with Gymnasium's ``TransformReward`` (SB3's DQN Huber
+  loss and A2C's critic fail on returns of order 100); values read back from a
+  model are divided by the scale before comparing them with exact ones;
+* exploring starts for A2C, so that it sees the state the optimal policy never
+  visits (``evidence_ready`` at p = 0.25, ``review_queue`` at p = 0).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+from numpy.typing import NDArray
+
+try:
+    import torch
+    from sb3_contrib import MaskablePPO
+    from stable_baselines3 import A2C, DQN, PPO
+    from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecEnv
+except ImportError as error:  # pragma: no cover - exercised without the extra
+    raise ImportError(
+        "agents.sb3 needs stable-baselines3 and sb3-contrib: "
+        "pip install torch==2.13.0 'access-review-env[sb3]' (install torch first; "
+        "see the README for CPU-only machines)"
+    ) from error
+
+from access_review_env import ENV_ID, RECOMMENDED_GAMMA, TaskMDP
+from agents.planning import value_iteration
+from agents.policies import policy_table
+
+REWARD_SCALE = 0.01
+"""Factor applied to rewards during SB3 training; learned values are divided by it."""
+
+
+@dataclass(frozen=True)
+class SB3Setting:
+    """How one SB3 algorithm is trained on AccessReview-v0."""
+
+    algorithm: type[BaseAlgorithm]
+    n_envs: int
+    total_timesteps: int
+    hyperparameters: dict[str, Any] = field(default_factory=dict)
+    exploring_starts: bool = False
+
+    @property
+    def name(self) -> str:
+        """The algorithm's class name, e.g. ``"PPO"``."""
+        return self.algorithm.__name__
+
+
+_ON_POLICY = {
+    "n_steps": 64,
+    "batch_size": 128,
+    "n_epochs": 10,
+    "learning_rate": 1e-3,
+    "ent_coef": 0.01,
+}
+
+SETTINGS: dict[str, SB3Setting] = {
+    "PPO": SB3Setting(PPO, 8, 6_144, _ON_POLICY),
+    "MaskablePPO": SB3Setting(MaskablePPO, 8, 6_144, _ON_POLICY),
+    "A2C": SB3Setting(
+        A2C,
+        8,
+        8_192,
+        {"n_steps": 8, "learning_rate": 1e-3, "normalize_advantage": True},
+        exploring_starts=True,
+    ),
+    "DQN": SB3Setting(
+        DQN,
+        4,
+        6_000,
+        {
+            "learning_rate": 1e-3,
+            "buffer_size": 20_000,
+            "learning_starts": 500,
+            "batch_size": 64,
+            "train_freq": 1,
+            "target_update_interval": 250,
+            "exploration_fraction": 0.5,
+            "exploration_final_eps": 0.05,
+        },
+    ),
+}
+"""The four cross-checked learners and their settings."""
+
+
+def _scale_rewards(env: gym.Env[Any, Any], scale: float) -> gym.Env[Any, Any]:
+    return gym.wrappers.TransformReward(env, lambda reward: float(reward) * scale)
+
+
+def make_sb3_env(
+    n_envs: int,
+    seed: int,
+    env_kwargs: dict[str, Any] | None = None,
+    reward_scale: float = REWARD_SCALE,
+) -> VecEnv:
+    """An SB3 ``VecEnv`` of AccessReview-v0 with rewards scaled by ``reward_scale``.
+
+    ``Monitor`` (added by ``make_vec_env``) sits inside the scaling, so episode
+    statistics stay in the task's units.
+    """
+    return make_vec_env(
+        ENV_ID,
+        n_envs=n_envs,
+        seed=seed,
+        env_kwargs=env_kwargs or {},
+        wrapper_class=partial(_scale_rewards, scale=reward_scale),
+    )
+
+
+def train_sb3(
+    name: str,
+    abandonment_prob: float = 0.25,
+    seed: int = 0,
+    total_timesteps: int | None = None,
+    env_kwargs: dict[str, Any] | None = None,
+) -> tuple[BaseAlgorithm, float]:
+    """Train one SB3 algorithm of :data:`SETTINGS`; return the model and seconds taken.
+
+    Args:
+        name: A key of :data:`SETTINGS`.
+        abandonment_prob: The env's ``p``.
+        seed: Seed of the env and the model.
+        total_timesteps: Training budget; the setting's when None.
+        env_kwargs: Further env kwargs (they override ``abandonment_prob``).
+
+    Raises:
+        ValueError: For an algorithm name not in :data:`SETTINGS`.
+    """
+    if name not in SETTINGS:
+        raise ValueError(
+            f"unknown algorithm {name!r}; choose from {', '.join(SETTINGS)}"
+        )
+    setting = SETTINGS[name]
+    torch.set_num_threads(1)
+    env_kwargs = {"abandonment_prob": abandonment_prob, **(env_kwargs or {})}
+    if setting.exploring_starts:
+        env_kwargs["exploring_starts"] = True
+    env = make_sb3_env(setting.n_envs, seed, env_kwargs)
+    model = setting.algorithm(  # type: ignore[call-arg]
+        "MlpPolicy",
+        env,
+        gamma=RECOMMENDED_GAMMA,
+        seed=seed,
+        device="cpu",
+        policy_kwargs={"net_arch": [64, 64]},
+        verbose=0,
+        **setting.hyperparameters,
+    )
+    start = time.perf_counter()
+    model.learn(total_timesteps=total_timesteps or setting.total_timesteps)
+    seconds = time.perf_counter() - start
+    env.close()
+    return model, seconds
+
+
+def greedy_actions(model: BaseAlgorithm, mdp: TaskMDP) -> NDArray[np.int64]:
+    """``(S,)`` the model's deterministic action in each state (0 in ``closed``).
+
+    Read through :func:`agents.policies.policy_table`, which hands MaskablePPO
+    each state's mask (without it, its greedy action can be invalid).
+    """
+    table = policy_table(model, mdp, name=type(model).__name__)
+    if table is None:
+        raise RuntimeError(
+            f"{type(model).__name__} could not be queried state by state"
+        )
+    return np.asarray(np.argmax(table, axis=1), dtype=np.int64)
+
+
+def learned_value(
+    model: BaseAlgorithm, state: int, reward_scale: float = REWARD_SCALE
+) -> float:
+    """The model's value of ``state`` in the task's units.
+
+    The critic's ``V`` for actor-critics, ``max_a Q`` for DQN.
+    """
+    observation, _ = model.policy.obs_to_tensor(np.array([state]))
+    with torch.no_grad():
+        if isinstance(model, DQN):
+            value = model.q_net(observation).max()
+        else:
+            value = model.policy.predict_values(observation)  # type: ignore[operator]
+    return float(value) / reward_scale
+
+
+@dataclass(frozen=True)
+class CrossCheck:
+    """One trained model against value iteration.
+
+    Attributes:
+        algorithm: SB3 algorithm name.
+        abandonment_prob: The env's ``p``.
+        seed: Training seed.
+        greedy: ``(S,)`` the model's greedy actions.
+        optimal: ``(S,)`` value iteration's policy.
+        value: The model's value of ``new_request``.
+        exact_value: ``V*(new_request)``.
+        timesteps: Training steps.
+        seconds: Training time.
+        agrees: The greedy action is optimal in every non-terminal state.
+    """
+
+    algorithm: str
+    abandonment_prob: float
+    seed: int
+    greedy: list[int]
+    optimal: list[int]
+    value: float
+    exact_value: float
+    timesteps: int
+    seconds: float
+
+    agrees: bool
+
+
+def cross_check(name: str, abandonment_prob: float, seed: int) -> CrossCheck:
+    """Train ``name`` on the env and compare it with value iteration."""
+    env = gym.make(ENV_ID, abandonment_prob=abandonment_prob)
+    mdp = env.unwrapped.mdp  # type: ignore[attr-defined]
+    exact = value_iteration(mdp.arrays)
+    model, seconds = train_sb3(name, abandonment_prob, seed)
+    start = int(np.argmax(mdp.start_distribution))
+    greedy = greedy_actions(model, mdp)
+    return CrossCheck(
+        algorithm=name,
+        abandonment_prob=abandonment_prob,
+        seed=seed,
+        greedy=greedy.tolist(),
+        optimal=exact.policy.tolist(),
+        value=learned_value(model, start),
+        exact_value=float(exact.V[start]),
+        timesteps=int(model.num_timesteps),
+        seconds=seconds,
+        agrees=all(greedy[s] == exact.policy[s] for s in mdp.table.non_terminal_states),
+    )
+
+
+def sb3_agent(name: str) -> Callable[[gym.Env[Any, Any], int], BaseAlgorithm]:
+    """An agent factory (see :mod:`agents.benchmark.factories`) for SB3's ``name``.
+
+    It trains on the configuration of the env it is given. Only MaskablePPO
+    can keep to the valid actions while exploring, so the others train with
+    invalid actions penalized even where the configuration raises on them; they
+    are scored under the configuration's own rule.
+    """
+    if name not in SETTINGS:
+        raise ValueError(
+            f"unknown algorithm {name!r}; choose from {', '.join(SETTINGS)}"
+        )
+
+    def factory(env: gym.Env[Any, Any], seed: int) -> BaseAlgorithm:
+        kwargs = dict(env.spec.kwargs) if env.spec is not None else {}
+        kwargs.pop("render_mode", None)
+        if name != "MaskablePPO":
+            kwargs["invalid_action"] = "penalize"
+        model, _ = train_sb3(name, seed=seed, env_kwargs=kwargs)
+        return model
+
+    factory.__name__ = f"sb3_{name}"
+    return factory

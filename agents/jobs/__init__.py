@@ -1,0 +1,11 @@
+"""The runnable experiments; each module is one job with ``main(argv)``.
+
+* :mod:`.main_job`: solve, train every learner, compare, plot.
+* :mod:`.lesson`: every lab of the lesson, one function per lab.
+* :mod:`.sb3_crosscheck`: SB3's learners against value iteration.
+* :mod:`.benchmark_agents`: any agent against the exact optimum of a suite.
+* :mod:`.speed`: side-by-side speed ratios (with :mod:`.speed_baselines`).
+* :mod:`.arguments`: command-line argument types they share.
+
+The files in ``scripts/`` only call these ``main`` functions.
+"""

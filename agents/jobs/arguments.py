@@ -1,0 +1,48 @@
+"""Command-line argument types shared by the jobs: each names what is allowed."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def integer_at_least(low: int) -> Callable[[str], int]:
+    """An argparse type for integers >= ``low``."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is not an integer (allowed: integers >= {low})"
+            ) from None
+        if value < low:
+            raise argparse.ArgumentTypeError(
+                f"{text!r} is too small (allowed: integers >= {low})"
+            )
+        return value
+
+    parse.__name__ = f"integer >= {low}"
+    return parse
+
+
+positive_int = integer_at_least(1)
+"""An integer >= 1."""
+
+seed = integer_at_least(0)
+"""A seed: an integer >= 0, as NumPy's generators take."""
+
+
+def probability(text: str) -> float:
+    """A number in [0, 1]."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number (allowed: numbers in [0, 1])"
+        ) from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is outside [0, 1] (allowed: numbers in [0, 1])"
+        )
+    return value

@@ -1,0 +1,144 @@
+"""Cross-check: do SB3's learners find the policy value iteration proves optimal?
+
+For each algorithm, abandonment probability and seed, trains through the
+ordinary SB3 API (settings in ``agents.sb3.SETTINGS``), then compares the
+greedy action in every non-terminal state with value iteration's policy and the
+learned value of ``new_request`` with the exact ``V*``.
+
+    python scripts/sb3_crosscheck.py                    # 10 seeds, both p
+    python scripts/sb3_crosscheck.py --seeds 2 --algorithms PPO DQN
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from agents.integrations.sb3 import SETTINGS, CrossCheck, cross_check
+from agents.jobs import arguments
+from agents.persistence import run_metadata, write_json
+
+
+@dataclass
+class Config:
+    """What to run."""
+
+    seeds: int = 10
+    """Seeds 0 .. seeds-1 per algorithm and p."""
+    algorithms: list[str] = field(default_factory=lambda: list(SETTINGS))
+    """Algorithms from agents.sb3.SETTINGS."""
+    abandonment_probs: list[float] = field(default_factory=lambda: [0.25, 0.0])
+    """Values of the env's abandonment_prob."""
+    output: Path = Path("sb3_crosscheck.json")
+    """Where the JSON record goes."""
+
+
+@dataclass(frozen=True)
+class CrossCheckRow:
+    """One (algorithm, p) over its seeds."""
+
+    algorithm: str
+    abandonment_prob: float
+    seeds: int
+    agreement: float
+    value_mean: float
+    value_min: float
+    value_max: float
+    exact_value: float
+    timesteps: int
+    seconds_mean: float
+
+
+def summarize(runs: list[CrossCheck]) -> list[CrossCheckRow]:
+    """One row per (algorithm, p): success rate, values, timesteps, seconds."""
+    rows = []
+    keys = sorted({(r.algorithm, r.abandonment_prob) for r in runs}, key=str)
+    for algorithm, p in keys:
+        group = [r for r in runs if (r.algorithm, r.abandonment_prob) == (algorithm, p)]
+        values = [r.value for r in group]
+        rows.append(
+            CrossCheckRow(
+                algorithm=algorithm,
+                abandonment_prob=p,
+                seeds=len(group),
+                agreement=sum(r.agrees for r in group) / len(group),
+                value_mean=statistics.fmean(values),
+                value_min=min(values),
+                value_max=max(values),
+                exact_value=group[0].exact_value,
+                timesteps=group[0].timesteps,
+                seconds_mean=statistics.fmean(r.seconds for r in group),
+            )
+        )
+    return rows
+
+
+def markdown(rows: list[CrossCheckRow]) -> str:
+    """The summary as a Markdown table."""
+    lines = [
+        "| algorithm | p | seeds | greedy policy = optimal "
+        "| V(new_request) mean [min, max] | exact V* | timesteps | seconds / run |",
+        "|---|---:|---:|---:|---|---:|---:|---:|",
+    ]
+    for row in rows:
+        lines.append(
+            f"| {row.algorithm} | {row.abandonment_prob} | {row.seeds} | "
+            f"{row.agreement:.0%} | {row.value_mean:.1f} "
+            f"[{row.value_min:.1f}, {row.value_max:.1f}] | "
+            f"{row.exact_value:.2f} | {row.timesteps:,} | "
+            f"{row.seconds_mean:.1f} |"
+        )
+    return "\n".join(lines)
+
+
+def run(config: Config) -> list[CrossCheckRow]:
+    """Train every combination, print the table, write the JSON record."""
+    jobs = [
+        (algorithm, p, seed)
+        for algorithm in config.algorithms
+        for p in config.abandonment_probs
+        for seed in range(config.seeds)
+    ]
+    runs = []
+    progress = tqdm(jobs, desc="SB3 cross-check", unit="run")
+    for algorithm, p, seed in progress:
+        progress.set_postfix_str(f"{algorithm} p={p} seed={seed}")
+        runs.append(cross_check(algorithm, p, seed))
+    rows = summarize(runs)
+    print(markdown(rows))
+    record = {**run_metadata(), "config": config, "summary": rows, "runs": runs}
+    path = write_json(config.output, record)
+    print(f"\nwrote {path}")
+    return rows
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The cross-check's command line."""
+    parser = argparse.ArgumentParser(
+        description=(__doc__ or "").split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument("--seeds", type=arguments.positive_int, default=Config.seeds)
+    parser.add_argument(
+        "--algorithms", nargs="+", choices=list(SETTINGS), default=list(SETTINGS)
+    )
+    parser.add_argument(
+        "--abandonment-probs",
+        nargs="+",
+        type=arguments.probability,
+        default=[0.25, 0.0],
+    )
+    parser.add_argument("--output", type=Path, default=Config.output)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the cross-check from the command line."""
+    args = build_parser().parse_args(argv)
+    run(Config(args.seeds, args.algorithms, args.abandonment_probs, args.output))
+    return 0

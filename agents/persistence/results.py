@@ -1,0 +1,110 @@
+"""Writing results to disk: atomic files, strict JSON, the metadata of every run.
+
+A file is written to a temporary file beside its target and renamed over it, so
+an interrupted write never leaves a half-written file. JSON is strict (no
+``NaN`` or ``Infinity``: non-finite numbers become ``null``), so any JSON parser
+reads it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import math
+import os
+import platform
+import tempfile
+from collections.abc import Callable, Mapping
+from enum import Enum
+from pathlib import Path
+from typing import IO, Any
+
+import gymnasium as gym
+import numpy as np
+
+import access_review_env
+
+
+def write_atomic(
+    path: str | os.PathLike[str], write: Callable[[IO[bytes]], Any]
+) -> Path:
+    """Write a file through ``write(stream)`` atomically; return its path.
+
+    The data goes to a hidden temporary file in the same folder, is flushed to
+    disk, then renamed over ``path``. On any error (Ctrl-C included) the
+    temporary file is removed and an existing file at ``path`` is untouched.
+    """
+    path = Path(path)
+    handle, temporary = tempfile.mkstemp(
+        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+    )
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            write(stream)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    return path
+
+
+def to_jsonable(value: Any) -> Any:
+    """``value`` as plain JSON types; non-finite floats become None.
+
+    Dataclasses become dicts; NumPy values, enums and paths their plain values.
+
+    Raises:
+        TypeError: For a value with no JSON form.
+    """
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {
+            field.name: to_jsonable(getattr(value, field.name))
+            for field in dataclasses.fields(value)
+        }
+    if isinstance(value, Mapping):
+        return {str(key): to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, list | tuple | set | frozenset):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, np.ndarray):
+        return to_jsonable(value.tolist())
+    if isinstance(value, Enum):
+        return to_jsonable(value.value)
+    if isinstance(value, np.generic):
+        return to_jsonable(value.item())
+    if isinstance(value, Path):
+        return str(value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    raise TypeError(f"cannot write {type(value).__name__} to JSON")
+
+
+def dumps(value: Any) -> str:
+    """Strict, indented JSON of ``value`` (see :func:`to_jsonable`)."""
+    return json.dumps(to_jsonable(value), indent=2, allow_nan=False)
+
+
+def write_json(path: str | os.PathLike[str], value: Any) -> Path:
+    """Write ``value`` as strict JSON to ``path`` atomically; return the path."""
+    text = dumps(value).encode()
+    return write_atomic(path, lambda stream: stream.write(text))
+
+
+def run_metadata(
+    env_id: str | None = None, env_kwargs: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """What every run records beside its results: env and library versions."""
+    metadata: dict[str, Any] = {}
+    if env_id is not None:
+        metadata["env_id"] = env_id
+        metadata["env_kwargs"] = dict(env_kwargs or {})
+    metadata["versions"] = {
+        "python": platform.python_version(),
+        "access_review_env": access_review_env.__version__,
+        "gymnasium": gym.__version__,
+        "numpy": np.__version__,
+    }
+    return metadata

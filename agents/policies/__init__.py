@@ -1,0 +1,54 @@
+"""Policies: the interface every policy meets, and how actions are chosen.
+
+* :mod:`.predictor`: SB3's ``PolicyPredictor`` protocol, adapters for plain
+  functions and action tables, and the one place a policy's answer is checked.
+* :mod:`.selection`: epsilon-greedy, masked softmax and argmax, sampling.
+* :mod:`.tabular`: the base of the learned agents (a table read as a policy).
+* :mod:`.random`: uniformly random among the valid actions.
+* :mod:`.table`: any policy read as an ``(S, A)`` probability table.
+"""
+
+from agents.policies.predictor import (
+    AgentError,
+    FunctionPolicy,
+    PolicyLike,
+    PolicyPredictor,
+    StochasticPolicy,
+    accepts_action_masks,
+    as_predictor,
+    call_predict,
+    predict_action,
+)
+from agents.policies.random import RandomPolicy
+from agents.policies.selection import (
+    UniformStream,
+    epsilon_greedy,
+    masked_argmax,
+    masked_softmax,
+    sample_index,
+    valid_actions,
+)
+from agents.policies.table import deterministic_table, policy_table
+from agents.policies.tabular import TabularPolicy
+
+__all__ = [
+    "AgentError",
+    "FunctionPolicy",
+    "PolicyLike",
+    "PolicyPredictor",
+    "RandomPolicy",
+    "StochasticPolicy",
+    "TabularPolicy",
+    "UniformStream",
+    "accepts_action_masks",
+    "as_predictor",
+    "call_predict",
+    "deterministic_table",
+    "epsilon_greedy",
+    "masked_argmax",
+    "masked_softmax",
+    "policy_table",
+    "predict_action",
+    "sample_index",
+    "valid_actions",
+]

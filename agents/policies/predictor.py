@@ -1,0 +1,170 @@
+"""The policy interface: what a policy is, and how any policy is asked for an action.
+
+:class:`PolicyPredictor` mirrors Stable-Baselines3's structural interface of the
+same name, so our learned tables, a plain function of the state, and an SB3
+model are all evaluated the same way (see :func:`as_predictor`).
+:class:`StochasticPolicy` is the optional interface of a policy that can say its
+action probabilities, so that its exact value can be computed.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+import numpy as np
+from numpy.typing import NDArray
+
+
+class AgentError(RuntimeError):
+    """A policy broke the interface: an action that is not one integer in range."""
+
+
+@runtime_checkable
+class PolicyPredictor(Protocol):
+    """SB3's ``PolicyPredictor``: anything with a ``predict`` of this signature."""
+
+    def predict(
+        self,
+        observation: NDArray[Any] | dict[str, NDArray[Any]],
+        state: tuple[NDArray[Any], ...] | None = None,
+        episode_start: NDArray[Any] | None = None,
+        deterministic: bool = False,
+    ) -> tuple[NDArray[Any], tuple[NDArray[Any], ...] | None]:
+        """Return the action for ``observation`` and the next recurrent state."""
+        ...
+
+
+@runtime_checkable
+class StochasticPolicy(Protocol):
+    """A policy that can state its action probabilities in every state."""
+
+    def action_probabilities(
+        self, state: int, mask: NDArray[Any]
+    ) -> NDArray[np.float64]:
+        """``(A,)`` the probability of each action in ``state`` (0 where masked)."""
+        ...
+
+
+class FunctionPolicy:
+    """A plain function ``state -> action`` as a :class:`PolicyPredictor`."""
+
+    def __init__(self, function: Callable[[int], int]) -> None:
+        """Wrap ``function``."""
+        self.function = function
+
+    def predict(
+        self,
+        observation: NDArray[Any] | dict[str, NDArray[Any]],
+        state: tuple[NDArray[Any], ...] | None = None,
+        episode_start: NDArray[Any] | None = None,
+        deterministic: bool = False,
+    ) -> tuple[NDArray[Any], tuple[NDArray[Any], ...] | None]:
+        """Apply ``function`` to one observation or to each of a batch.
+
+        The results are returned as they come (no conversion), so that
+        :func:`predict_action` can refuse a non-integer action.
+        """
+        observations = np.asarray(observation, dtype=np.int64)
+        actions = np.asarray([self.function(int(s)) for s in observations.reshape(-1)])
+        if actions.size == observations.size:
+            actions = actions.reshape(observations.shape)
+        return actions, None
+
+
+PolicyLike = PolicyPredictor | Callable[[int], int] | NDArray[Any] | Sequence[int]
+"""What :func:`as_predictor` accepts."""
+
+
+def as_predictor(policy: PolicyLike) -> PolicyPredictor:
+    """Adapt a policy to :class:`PolicyPredictor`.
+
+    Args:
+        policy: An object with SB3's ``predict`` (our agents, SB3 models), a
+            function ``state -> action``, or an ``(S,)`` action table.
+
+    Raises:
+        TypeError: If ``policy`` is none of these.
+    """
+    if isinstance(policy, PolicyPredictor):
+        return policy
+    if callable(policy):
+        return FunctionPolicy(policy)
+    if isinstance(policy, np.ndarray | list | tuple):
+        table = np.asarray(policy)
+        return FunctionPolicy(lambda state: table[state])
+    raise TypeError(
+        "policy must have SB3's predict(observation, ...) method, be a function "
+        f"state -> action, or be an action table; got {type(policy).__name__}"
+    )
+
+
+def accepts_action_masks(predictor: PolicyPredictor) -> bool:
+    """Whether ``predictor.predict`` takes ``action_masks=``, as MaskablePPO's does."""
+    try:
+        return "action_masks" in inspect.signature(predictor.predict).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def predict_action(
+    predictor: PolicyPredictor,
+    observation: int,
+    action_mask: NDArray[np.int8] | None = None,
+    deterministic: bool = True,
+    masked: bool = False,
+    name: str = "policy",
+) -> int:
+    """One action from ``predictor`` for a single integer observation.
+
+    Args:
+        predictor: The policy.
+        observation: The state.
+        action_mask: The env's ``info["action_mask"]``, handed to predictors
+            that accept ``action_masks=``; its length is the number of actions.
+        deterministic: Ask for the greedy action.
+        masked: Whether ``predictor`` accepts ``action_masks=`` (see
+            :func:`accepts_action_masks`; pass it once rather than inspecting
+            the signature every step).
+        name: How an error names the policy.
+
+    Raises:
+        AgentError: If the answer is not one integer (booleans and floats are
+            refused, never truncated) or lies outside ``[0, len(action_mask))``.
+    """
+    action, _ = call_predict(
+        predictor, np.asarray(observation), deterministic, action_mask, masked
+    )
+    value = np.asarray(action).reshape(-1)
+    n_actions = None if action_mask is None else len(action_mask)
+    if (
+        value.size != 1
+        or value.dtype.kind not in "iu"
+        or (n_actions is not None and not 0 <= value[0] < n_actions)
+    ):
+        allowed = (
+            "an integer"
+            if n_actions is None
+            else f"one integer in [0, {n_actions - 1}]"
+        )
+        raise AgentError(
+            f"{name} returned action {np.asarray(action).tolist()!r} in state "
+            f"{observation}; allowed: {allowed}"
+        )
+    return int(value[0])
+
+
+def call_predict(
+    predictor: PolicyPredictor,
+    observation: NDArray[Any],
+    deterministic: bool,
+    action_masks: NDArray[Any] | None,
+    masked: bool,
+) -> tuple[NDArray[Any], tuple[NDArray[Any], ...] | None]:
+    """``predictor.predict``, handing it ``action_masks`` only if it takes them."""
+    if masked and action_masks is not None:
+        return predictor.predict(  # type: ignore[call-arg]
+            observation, deterministic=deterministic, action_masks=action_masks
+        )
+    return predictor.predict(observation, deterministic=deterministic)

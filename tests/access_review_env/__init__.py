@@ -1,0 +1,1 @@
+"""Specifications of the tasks, the model and the envs."""

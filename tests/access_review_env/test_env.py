@@ -1,0 +1,399 @@
+"""The environment through Gymnasium's API: checkers, seeding, rules and info."""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.utils.env_checker import check_env
+from gymnasium.utils.env_match import check_environments_match
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy import stats
+
+import access_review_env
+from access_review_env import (
+    ENV_ID,
+    MAX_EPISODE_STEPS,
+    STATES,
+    AccessReviewEnv,
+    InvalidActionError,
+)
+
+pytestmark = pytest.mark.env
+
+CHI_SQUARE_LEVEL = 0.001
+"""Significance level of the sampling tests: a correct env fails 1 in 1,000 seeds;
+the seeds are fixed, so a pass is repeatable."""
+
+
+def test_gymnasium_checker_passes_without_warnings() -> None:
+    """Gymnasium checker passes without warnings."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(gym.make(ENV_ID).unwrapped)
+
+
+def test_sb3_checker_passes_without_warnings() -> None:
+    """Sb3 checker passes without warnings."""
+    from stable_baselines3.common.env_checker import check_env as sb3_check_env
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sb3_check_env(AccessReviewEnv())
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        "import gymnasium as gym, access_review_env; env = gym.make('AccessReview-v0')",
+        "import gymnasium as gym; env = gym.make('access_review_env:AccessReview-v0')",
+    ],
+)
+def test_make_works_in_a_fresh_interpreter(code: str, tmp_path: Path) -> None:
+    """Make works in a fresh interpreter."""
+    check = code + "; print(env.reset(seed=0)[0], env.spec.max_episode_steps)"
+    result = subprocess.run(
+        [sys.executable, "-W", "error", "-c", check],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["0", str(MAX_EPISODE_STEPS)]
+
+
+def test_registration_is_idempotent() -> None:
+    """Registration is idempotent."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        access_review_env.register_access_review()
+    spec = gym.spec(ENV_ID)
+    assert spec.max_episode_steps == MAX_EPISODE_STEPS
+    assert spec.reward_threshold == access_review_env.REWARD_THRESHOLD
+
+
+def test_wrappers_hide_P_but_unwrapped_and_get_wrapper_attr_reach_it() -> None:
+    """Wrappers hide P but unwrapped and get wrapper attr reach it."""
+    env = gym.make(ENV_ID)
+    with pytest.raises(AttributeError):
+        _ = env.P  # type: ignore[attr-defined]
+    assert env.get_wrapper_attr("P") == env.unwrapped.P  # type: ignore[attr-defined]
+
+
+def test_same_seed_gives_same_trajectory() -> None:
+    """Same seed gives same trajectory."""
+    check_environments_match(gym.make(ENV_ID), gym.make(ENV_ID), num_steps=500, seed=7)
+
+
+def test_different_seeds_give_different_trajectories() -> None:
+    """Different seeds give different trajectories."""
+
+    def route(seed: int) -> list[int]:
+        env = gym.make(ENV_ID)
+        env.reset(seed=seed)
+        states = []
+        for _ in range(200):
+            states.append(env.step(1)[0])
+            env.reset()
+        return states
+
+    assert route(0) != route(1)
+
+
+def test_env_pickles_mid_episode_and_continues_identically() -> None:
+    """Env pickles mid episode and continues identically."""
+    env = gym.make(ENV_ID, exploring_starts=True)
+    env.reset(seed=3)
+    clone = pickle.loads(pickle.dumps(env))
+    for _ in range(50):
+        a, b = env.step(1), clone.step(1)
+        assert a[:4] == b[:4]
+        if a[2] or a[3]:
+            assert env.reset()[0] == clone.reset()[0]
+
+
+def test_runs_under_async_vector_env() -> None:
+    """Runs under async vector env."""
+    envs = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode="async")
+    try:
+        observations, _ = envs.reset(seed=0)
+        assert observations.tolist() == [0, 0]
+        observations, rewards, *_ = envs.step(np.array([2, 2]))
+        assert observations.tolist() == [2, 2]
+        assert rewards.tolist() == [-18.0, -18.0]
+    finally:
+        envs.close()
+
+
+def test_sampled_transitions_match_P() -> None:
+    """Sampled transitions match P."""
+    env = AccessReviewEnv(abandonment_prob=0.3)
+    env.reset(seed=11)
+    n_samples = 20_000
+    counts = np.zeros(len(STATES))
+    for _ in range(n_samples):
+        env.reset()
+        next_state, *_ = env.step(1)
+        counts[next_state] += 1
+    expected = np.array([0.0, 0.7, 0.0, 0.3]) * n_samples
+    observed_states = expected > 0
+    assert counts[~observed_states].sum() == 0
+    p_value = stats.chisquare(counts[observed_states], expected[observed_states]).pvalue
+    assert p_value > CHI_SQUARE_LEVEL
+
+
+def test_reset_starts_at_new_request(env: gym.Env[int, int]) -> None:
+    """Reset starts at new request."""
+    state, info = env.reset(seed=1)
+    assert (state, info["state"]) == (0, "new_request")
+
+
+def test_exploring_starts_cover_all_non_terminal_states_uniformly() -> None:
+    """Exploring starts cover all non terminal states uniformly."""
+    env = AccessReviewEnv(exploring_starts=True)
+    env.reset(seed=5)
+    counts = np.bincount([env.reset()[0] for _ in range(6_000)], minlength=4)
+    assert counts[3] == 0
+    assert stats.chisquare(counts[:3]).pvalue > CHI_SQUARE_LEVEL
+
+
+@pytest.mark.parametrize("start", [1, "evidence_ready", np.int64(2), "review_queue"])
+def test_start_state_option(start: object) -> None:
+    """Start state option."""
+    state, info = AccessReviewEnv().reset(seed=0, options={"start_state": start})
+    assert STATES[state] == info["state"]
+    assert state == (STATES.index(start) if isinstance(start, str) else int(start))  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("start", [3, "closed", "nowhere", -1, True, 1.0])
+def test_bad_start_state_names_the_allowed_states(start: object) -> None:
+    """Bad start state names the allowed states."""
+    with pytest.raises(
+        ValueError, match=r"allowed: 0 \(new_request\), 1 \(evidence_ready\)"
+    ):
+        AccessReviewEnv().reset(options={"start_state": start})
+
+
+def test_unknown_reset_option_is_rejected() -> None:
+    """Unknown reset option is rejected."""
+    with pytest.raises(ValueError, match=r"unknown reset option.*'start'"):
+        AccessReviewEnv().reset(options={"start": 1})
+
+
+@pytest.mark.parametrize("action", [1, np.int64(1), np.int8(1), np.array(1)])
+def test_integer_actions_are_accepted(action: Any) -> None:
+    """Integer actions are accepted."""
+    env = AccessReviewEnv(abandonment_prob=0.0)
+    env.reset(seed=0)
+    assert env.step(action)[0] == 1
+
+
+@pytest.mark.parametrize(
+    ("action", "error", "message"),
+    [
+        (1.0, TypeError, "must be an integer in \\[0, 3\\], got 1.0"),
+        (True, TypeError, "got True"),
+        (np.bool_(True), TypeError, "got "),
+        (None, TypeError, "got None"),
+        ("1", TypeError, "got '1'"),
+        (4, ValueError, "action 4 is out of range.*\\[0, 3\\]"),
+        (-1, ValueError, "action -1 is out of range"),
+        (np.array([1]), ValueError, "array of shape \\(1,\\)"),
+        (np.array([[1, 2]]), ValueError, "array of shape \\(1, 2\\)"),
+        (np.array(1.0), TypeError, "must be an integer"),
+    ],
+)
+def test_bad_actions_raise_clear_errors(action: Any, error: type, message: str) -> None:
+    """Bad actions raise clear errors."""
+    env = AccessReviewEnv()
+    env.reset(seed=0)
+    with pytest.raises(error, match=message):
+        env.step(action)
+
+
+def test_invalid_action_is_penalized_by_default() -> None:
+    """Invalid action is penalized by default."""
+    env = AccessReviewEnv(invalid_action_reward=-7.0)
+    env.reset(seed=0)
+    state, reward, terminated, truncated, info = env.step(3)
+    assert (state, reward, terminated, truncated) == (0, -7.0, False, False)
+    assert info["invalid_action"] is True
+    assert info["outcome"] == "pending"
+
+
+def test_invalid_action_raises_naming_state_and_valid_actions() -> None:
+    """Invalid action raises naming state and valid actions."""
+    env = AccessReviewEnv(invalid_action="raise")
+    env.reset(seed=0, options={"start_state": "review_queue"})
+    with pytest.raises(
+        InvalidActionError, match=r"review_queue.*3 \(approve_rotation\)"
+    ):
+        env.step(0)
+
+
+def test_time_limit_truncates_a_stalled_episode(env: gym.Env[int, int]) -> None:
+    """Time limit truncates a stalled episode."""
+    for _ in range(MAX_EPISODE_STEPS - 1):
+        assert env.step(3)[2:4] == (False, False)
+    assert env.step(3)[2:4] == (False, True)
+
+
+@pytest.mark.parametrize(
+    ("p", "actions", "outcome", "cost", "rewards"),
+    [
+        (0.25, [0], "unsupported_approval", 1.0, [-120.0]),
+        (0.0, [1, 0], "evidence_approval", 0.0, [-4.0, 70.0]),
+        (0.0, [1, 2, 3], "reviewed_approval", 0.0, [-4.0, -10.0, 80.0]),
+        (0.25, [2, 3], "reviewed_approval", 0.0, [-18.0, 80.0]),
+        (1.0, [1], "abandoned", 0.0, [-54.0]),
+    ],
+)
+def test_routes_give_outcomes_costs_and_rewards(
+    p: float, actions: list[int], outcome: str, cost: float, rewards: list[float]
+) -> None:
+    """Routes give outcomes costs and rewards."""
+    env = AccessReviewEnv(abandonment_prob=p)
+    env.reset(seed=0)
+    seen_rewards, costs = [], []
+    for i, action in enumerate(actions):
+        _, reward, terminated, _, info = env.step(action)
+        seen_rewards.append(reward)
+        costs.append(info["cost"])
+        assert terminated == (i == len(actions) - 1)
+        assert info["outcome"] == (outcome if terminated else "pending")
+    assert seen_rewards == rewards
+    assert sum(costs) == cost
+
+
+def test_speed_only_preset_rewards_the_unsupported_approval() -> None:
+    """Speed only preset rewards the unsupported approval."""
+    env = AccessReviewEnv(rewards="speed_only")
+    env.reset(seed=0)
+    assert env.step(0)[1] == 100.0
+
+
+def test_reward_override_is_used_by_step() -> None:
+    """Reward override is used by step."""
+    env = AccessReviewEnv(abandonment_prob=1.0, rewards={"abandoned": -99.0})
+    env.reset(seed=0)
+    assert env.step(1)[1] == -99.0
+
+
+INFO_TYPES = {
+    "state": str,
+    "action_mask": np.ndarray,
+    "cost": float,
+    "outcome": str,
+    "invalid_action": bool,
+    "prob": float,
+}
+
+
+def _check_info(info: dict[str, Any], state: int, env: AccessReviewEnv) -> None:
+    assert {key: type(value) for key, value in info.items()} == INFO_TYPES
+    assert info["action_mask"].dtype == np.int8
+    np.testing.assert_array_equal(info["action_mask"], env.mdp.valid_action_mask[state])
+    np.testing.assert_array_equal(env.action_masks(), info["action_mask"])
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    seed=st.integers(0, 2**16),
+    actions=st.lists(st.integers(0, 3), min_size=1, max_size=30),
+    p=st.sampled_from([0.0, 0.25, 1.0]),
+)
+def test_info_keys_and_types_are_stable_at_reset_and_every_step(
+    seed: int, actions: list[int], p: float
+) -> None:
+    """Info keys and types are stable at reset and every step."""
+    env = AccessReviewEnv(abandonment_prob=p, exploring_starts=True)
+    state, info = env.reset(seed=seed)
+    _check_info(info, state, env)
+    masks_seen = [info["action_mask"]]
+    for action in actions:
+        state, reward, terminated, truncated, info = env.step(action)
+        assert type(state) is int and type(reward) is float
+        assert type(terminated) is bool and type(truncated) is bool
+        _check_info(info, state, env)
+        assert all(info["action_mask"] is not seen for seen in masks_seen)
+        masks_seen.append(info["action_mask"])
+        assert info["cost"] == (
+            1.0 if info["outcome"] == "unsupported_approval" else 0.0
+        )
+        if terminated:
+            assert info["outcome"] != "pending"
+            state, info = env.reset()
+            _check_info(info, state, env)
+
+
+def test_ansi_render_shows_state_and_last_transition() -> None:
+    """Ansi render shows state and last transition."""
+    env = AccessReviewEnv(abandonment_prob=0.0, render_mode="ansi")
+    env.reset(seed=0)
+    env.step(1)
+    text = env.render()
+    assert isinstance(text, str)
+    assert "[evidence_ready]" in text
+    assert "last: request_evidence -> evidence_ready (reward -4.0)" in text
+    assert "valid: auto_approve, human_review" in text
+
+
+def test_human_render_prints(capsys: pytest.CaptureFixture[str]) -> None:
+    """Human render prints."""
+    env = AccessReviewEnv(render_mode="human")
+    env.reset(seed=0)
+    assert "[new_request]" in capsys.readouterr().out
+
+
+def test_unknown_render_mode_is_rejected() -> None:
+    """A render mode the env cannot produce is an error listing the allowed ones."""
+    with pytest.raises(
+        ValueError,
+        match=r"render_mode must be one of None, 'ansi', 'human', 'rgb_array'",
+    ):
+        AccessReviewEnv(render_mode="rgb")
+
+
+def test_rgb_array_render_highlights_state_and_colours_the_outcome() -> None:
+    """rgb_array returns an RGB image; closed turns green or red by outcome."""
+    env = AccessReviewEnv(render_mode="rgb_array")
+    env.reset(seed=0)
+    image = env.render()
+    assert isinstance(image, np.ndarray) and image.dtype == np.uint8
+    assert image.ndim == 3 and image.shape[2] == 3
+    closed_box = (image.shape[0] // 2, image.shape[1] - 30)
+    assert tuple(image[closed_box]) == (215, 220, 228)
+    env.step(0)
+    assert tuple(env.render()[closed_box]) == (219, 68, 55)  # type: ignore[index]
+    env.reset()
+    env.step(2)
+    env.step(3)
+    assert tuple(env.render()[closed_box]) == (15, 157, 88)  # type: ignore[index]
+
+
+def test_recommended_gamma_is_readable_by_agents(env: gym.Env[int, int]) -> None:
+    """Recommended gamma is readable by agents."""
+    assert env.unwrapped.mdp.gamma == 0.9  # type: ignore[attr-defined]
+
+
+def test_replacing_np_random_discards_buffered_draws() -> None:
+    """Replacing np random discards buffered draws."""
+    a, b = AccessReviewEnv(), AccessReviewEnv()
+    a.reset(seed=0)
+    a.step(1)
+    b.reset(seed=99)
+    for env in (a, b):
+        env.np_random = np.random.default_rng(4)
+    for _ in range(30):
+        env_a, env_b = a.reset(), b.reset()
+        assert env_a[0] == env_b[0]
+        assert a.step(1)[0] == b.step(1)[0]

@@ -1,0 +1,232 @@
+"""The MDP table: validation, reward specifications, ``P`` and the dense arrays."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from access_review_env import (
+    ACTIONS,
+    REWARD_PRESETS,
+    STATES,
+    TERMINAL_STATE,
+    TRANSITION_NAMES,
+    AccessReviewMDP,
+    TabularMDP,
+)
+
+pytestmark = pytest.mark.env
+
+
+def test_default_table_matches_spec_section_1() -> None:
+    """Default table matches spec section 1."""
+    P = AccessReviewMDP().P
+    assert P[0][0] == [(1.0, 3, -120.0, True)]
+    assert P[0][1] == [(0.75, 1, -4.0, False), (0.25, 3, -54.0, True)]
+    assert P[0][2] == [(1.0, 2, -18.0, False)]
+    assert P[1][0] == [(1.0, 3, 70.0, True)]
+    assert P[1][2] == [(1.0, 2, -10.0, False)]
+    assert P[2][3] == [(1.0, 3, 80.0, True)]
+
+
+def test_closed_absorbs_every_action_with_zero_reward() -> None:
+    """Closed absorbs every action with zero reward."""
+    P = AccessReviewMDP().P
+    for action in range(len(ACTIONS)):
+        assert P[TERMINAL_STATE][action] == [(1.0, TERMINAL_STATE, 0.0, True)]
+
+
+def test_penalized_invalid_actions_self_loop_in_P() -> None:
+    """Penalized invalid actions self loop in P."""
+    P = AccessReviewMDP(invalid_action_reward=-3.0).P
+    assert P[0][3] == [(1.0, 0, -3.0, False)]
+    assert P[2][0] == [(1.0, 2, -3.0, False)]
+
+
+def test_raised_invalid_actions_have_no_transition_in_P() -> None:
+    """Raised invalid actions have no transition in P."""
+    P = AccessReviewMDP(invalid_action="raise").P
+    assert P[0][3] == []
+    assert P[1][1] == []
+
+
+@settings(max_examples=50, deadline=None)
+@given(
+    p=st.floats(0.0, 1.0),
+    invalid_action=st.sampled_from(["penalize", "raise"]),
+    preset=st.sampled_from(sorted(REWARD_PRESETS)),
+)
+def test_P_invariants(p: float, invalid_action: str, preset: str) -> None:
+    """P invariants."""
+    mdp = AccessReviewMDP(p, preset, invalid_action)  # type: ignore[arg-type]
+    for state, row in mdp.P.items():
+        for action, transitions in row.items():
+            if transitions:
+                assert math.isclose(sum(t[0] for t in transitions), 1.0)
+            elif invalid_action == "raise":
+                assert not mdp.valid_action_mask[state, action]
+            for prob, next_state, reward, terminated in transitions:
+                assert type(prob) is float and 0.0 < prob <= 1.0
+                assert type(next_state) is int and 0 <= next_state < len(STATES)
+                assert type(reward) is float and math.isfinite(reward)
+                assert type(terminated) is bool
+                assert terminated == (next_state == TERMINAL_STATE)
+
+
+@settings(max_examples=50, deadline=None)
+@given(p=st.floats(0.0, 1.0), invalid_action=st.sampled_from(["penalize", "raise"]))
+def test_dense_arrays_agree_with_P(p: float, invalid_action: str) -> None:
+    """Dense arrays agree with P."""
+    mdp = AccessReviewMDP(p, invalid_action=invalid_action)  # type: ignore[arg-type]
+    arrays = mdp.arrays
+    for state, row in mdp.P.items():
+        for action, transitions in row.items():
+            expected_next = np.zeros(len(STATES))
+            expected_reward = 0.0
+            for prob, next_state, reward, _ in transitions:
+                expected_next[next_state] += prob
+                expected_reward += prob * reward
+            np.testing.assert_allclose(arrays.transitions[state, action], expected_next)
+            assert math.isclose(arrays.rewards[state, action], expected_reward)
+    np.testing.assert_array_equal(arrays.terminal, [False, False, False, True])
+    np.testing.assert_array_equal(arrays.valid_actions, mdp.valid_action_mask == 1)
+    assert arrays.gamma == 0.9
+
+
+def test_valid_action_mask_is_int8_and_matches_spec() -> None:
+    """Valid action mask is int8 and matches spec."""
+    mask = AccessReviewMDP().valid_action_mask
+    assert mask.dtype == np.int8
+    np.testing.assert_array_equal(
+        mask, [[1, 1, 1, 0], [1, 0, 1, 0], [0, 0, 0, 1], [0, 0, 0, 0]]
+    )
+
+
+def test_P_is_a_fresh_copy_each_time() -> None:
+    """P is a fresh copy each time."""
+    mdp = AccessReviewMDP()
+    mdp.P[0][0].clear()
+    assert mdp.P[0][0] == [(1.0, 3, -120.0, True)]
+
+
+def test_dense_arrays_are_read_only() -> None:
+    """Dense arrays are read only."""
+    with pytest.raises(ValueError):
+        AccessReviewMDP().arrays.rewards[0, 0] = 0.0
+
+
+@pytest.mark.parametrize("p", [0.0, 0.25, 1.0])
+def test_speed_only_routes_score_100_45_15_at_any_p(p: float) -> None:
+    """Under speed_only the first actions are worth 100 / 45 / 15 whatever p is."""
+    arrays = AccessReviewMDP(p, "speed_only").arrays
+    after = {1: 50.0, 2: 50.0}  # the best single step from each successor
+    q = [
+        arrays.rewards[0, a]
+        + 0.9 * sum(arrays.transitions[0, a, s] * after.get(s, 0.0) for s in range(4))
+        for a in range(3)
+    ]
+    np.testing.assert_allclose(q, [100.0, 45.0, 15.0])
+
+
+def test_reward_override_changes_only_named_transition() -> None:
+    """Reward override changes only named transition."""
+    table = AccessReviewMDP(rewards={"abandoned": -80}).reward_table
+    assert table["abandoned"] == -80.0
+    rest = {k: v for k, v in table.items() if k != "abandoned"}
+    default = {
+        k: v for k, v in REWARD_PRESETS["outcome_aware"].items() if k != "abandoned"
+    }
+    assert rest == default
+
+
+@pytest.mark.parametrize("p", [-0.1, 1.5, math.nan, math.inf])
+def test_bad_abandonment_prob_is_rejected(p: float) -> None:
+    """Bad abandonment prob is rejected."""
+    with pytest.raises(ValueError, match=r"abandonment_prob must be"):
+        AccessReviewMDP(abandonment_prob=p)
+
+
+@pytest.mark.parametrize("p", ["0.3", None, True])
+def test_non_numeric_abandonment_prob_is_rejected(p: object) -> None:
+    """Non numeric abandonment prob is rejected."""
+    with pytest.raises(
+        TypeError, match="abandonment_prob must be a finite real number in \\[0, 1\\]"
+    ):
+        AccessReviewMDP(abandonment_prob=p)  # type: ignore[arg-type]
+
+
+def test_unknown_preset_names_the_allowed_ones() -> None:
+    """Unknown preset names the allowed ones."""
+    with pytest.raises(
+        ValueError, match="rewards must be one of 'outcome_aware', 'speed_only'"
+    ):
+        AccessReviewMDP(rewards="fastest")
+
+
+def test_unknown_transition_name_names_the_allowed_ones() -> None:
+    """Unknown transition name names the allowed ones."""
+    with pytest.raises(ValueError, match=r"unknown transition name.*reviewed_approval"):
+        AccessReviewMDP(rewards={"approve": 1.0})
+
+
+@pytest.mark.parametrize("reward", [math.nan, math.inf, -math.inf])
+def test_non_finite_reward_is_rejected(reward: float) -> None:
+    """Non finite reward is rejected."""
+    with pytest.raises(
+        ValueError, match=r"rewards\['abandoned'\] must be a finite real number"
+    ):
+        AccessReviewMDP(rewards={"abandoned": reward})
+
+
+def test_non_finite_invalid_action_reward_is_rejected() -> None:
+    """Non finite invalid action reward is rejected."""
+    with pytest.raises(
+        ValueError, match="invalid_action_reward must be a finite real number"
+    ):
+        AccessReviewMDP(invalid_action_reward=math.nan)
+
+
+def test_unknown_invalid_action_rule_is_rejected() -> None:
+    """Unknown invalid action rule is rejected."""
+    with pytest.raises(ValueError, match="'penalize', 'raise'"):
+        AccessReviewMDP(invalid_action="ignore")  # type: ignore[arg-type]
+
+
+def test_every_transition_has_a_reward_in_every_preset() -> None:
+    """Every transition has a reward in every preset."""
+    for preset in REWARD_PRESETS.values():
+        assert set(preset) == set(TRANSITION_NAMES)
+
+
+def test_tabular_mdp_rejects_inconsistent_shapes() -> None:
+    """Tabular mdp rejects inconsistent shapes."""
+    arrays = AccessReviewMDP().arrays
+    with pytest.raises(ValueError, match="terminal has shape"):
+        TabularMDP(
+            arrays.transitions,
+            arrays.rewards,
+            np.zeros(3, dtype=bool),
+            arrays.valid_actions,
+            0.9,
+            arrays.initial_distribution,
+        )
+
+
+def test_tabular_mdp_rejects_rows_that_are_not_distributions() -> None:
+    """Tabular mdp rejects rows that are not distributions."""
+    arrays = AccessReviewMDP().arrays
+    transitions = arrays.transitions.copy()
+    transitions[0, 1] *= 0.5
+    with pytest.raises(ValueError, match="probability vector"):
+        TabularMDP(
+            transitions,
+            arrays.rewards,
+            arrays.terminal,
+            arrays.valid_actions,
+            0.9,
+            arrays.initial_distribution,
+        )

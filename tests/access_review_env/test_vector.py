@@ -1,0 +1,300 @@
+"""The native vector env: Gymnasium semantics and equivalence with SyncVectorEnv."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from gymnasium.vector import AutoresetMode
+from scipy import stats
+
+from access_review_env import (
+    ENV_ID,
+    OUTCOMES,
+    AccessReviewVectorEnv,
+    InvalidActionError,
+)
+
+pytestmark = pytest.mark.env
+
+LEVEL = 0.001
+"""Significance level of the distribution tests (fixed seeds: a pass repeats)."""
+
+
+def native(num_envs: int, **kwargs: Any) -> Any:
+    """``gym.make_vec`` in vector_entry_point mode."""
+    return gym.make_vec(
+        ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
+    )
+
+
+def sync(num_envs: int, **kwargs: Any) -> Any:
+    """``gym.make_vec`` in sync mode, over ``gym.make`` with its wrappers."""
+    return gym.make_vec(ENV_ID, num_envs=num_envs, vectorization_mode="sync", **kwargs)
+
+
+def test_make_vec_returns_the_native_env_with_gymnasium_spaces() -> None:
+    """The registered vector entry point builds our env, with batched spaces."""
+    envs = native(8)
+    assert isinstance(envs, AccessReviewVectorEnv)
+    assert envs.single_observation_space == gym.spaces.Discrete(4)
+    assert envs.single_action_space == gym.spaces.Discrete(4)
+    assert envs.observation_space == gym.spaces.MultiDiscrete([4] * 8)
+    assert envs.action_space == gym.spaces.MultiDiscrete([4] * 8)
+    assert envs.metadata["autoreset_mode"] == AutoresetMode.NEXT_STEP
+    assert envs.max_episode_steps == gym.spec(ENV_ID).max_episode_steps
+
+
+def test_kwargs_reach_the_shared_table() -> None:
+    """Env kwargs configure the same MDP the single env uses."""
+    envs = native(4, abandonment_prob=1.0, rewards={"abandoned": -77.0})
+    envs.reset(seed=0)
+    _, reward, terminated, _, info = envs.step(np.ones(4, dtype=np.int64))
+    assert reward.tolist() == [-77.0] * 4 and terminated.all()
+    assert [OUTCOMES[code] for code in info["outcome"]] == ["abandoned"] * 4
+
+
+@pytest.mark.parametrize("p", [0.0, 1.0])
+@pytest.mark.parametrize("max_episode_steps", [3, 20])
+def test_deterministic_dynamics_match_sync_vector_env_exactly(
+    p: float, max_episode_steps: int
+) -> None:
+    """With no randomness left, every array equals SyncVectorEnv's, step by step.
+
+    Random actions (invalid ones included) exercise termination, truncation by
+    the time limit and NEXT_STEP autoreset.
+    """
+    n_envs = 16
+    ours = native(n_envs, abandonment_prob=p, max_episode_steps=max_episode_steps)
+    reference = sync(n_envs, abandonment_prob=p, max_episode_steps=max_episode_steps)
+    observed, reference_obs = ours.reset(seed=0)[0], reference.reset(seed=0)[0]
+    np.testing.assert_array_equal(observed, reference_obs)
+    rng = np.random.default_rng(0)
+    saw = {"terminated": 0, "truncated": 0}
+    for _ in range(300):
+        actions = rng.integers(0, 4, n_envs)
+        a = ours.step(actions)
+        b = reference.step(actions)
+        for index in range(4):
+            np.testing.assert_array_equal(a[index], b[index])
+        np.testing.assert_array_equal(a[4]["action_mask"], b[4]["action_mask"])
+        np.testing.assert_array_equal(a[4]["cost"], b[4]["cost"])
+        np.testing.assert_array_equal(a[4]["invalid_action"], b[4]["invalid_action"])
+        assert [OUTCOMES[c] for c in a[4]["outcome"]] == list(b[4]["outcome"])
+        saw["terminated"] += int(a[2].sum())
+        saw["truncated"] += int(a[3].sum())
+    assert saw["terminated"] > 0
+    assert saw["truncated"] > 0 or max_episode_steps == 20
+
+
+def _episodes(envs: Any, n_steps: int, seed: int) -> dict[str, list[Any]]:
+    """Roll a uniform random policy; collect episode and transition statistics."""
+    n_envs = envs.num_envs
+    observations, _ = envs.reset(seed=seed)
+    # Gymnasium's np_random(seed) is default_rng(seed): a policy generator with
+    # the env's seed would draw the very bits the env draws, correlating them.
+    rng = np.random.default_rng([seed, 1])
+    returns = np.zeros(n_envs)
+    lengths = np.zeros(n_envs, dtype=int)
+    resetting = np.zeros(n_envs, dtype=bool)
+    record: dict[str, list[Any]] = {
+        "returns": [],
+        "lengths": [],
+        "outcomes": [],
+        "moves": [],
+    }
+    for _ in range(n_steps):
+        actions = rng.integers(0, 4, n_envs)
+        following, reward, terminated, truncated, info = envs.step(actions)
+        outcomes = [
+            code if isinstance(code, str) else OUTCOMES[code]
+            for code in info["outcome"]
+        ]
+        for i in np.flatnonzero(~resetting):
+            record["moves"].append(
+                (int(observations[i]), int(actions[i]), int(following[i]))
+            )
+            returns[i] += reward[i]
+            lengths[i] += 1
+            if terminated[i] or truncated[i]:
+                record["returns"].append(float(returns[i]))
+                record["lengths"].append(int(lengths[i]))
+                record["outcomes"].append(outcomes[i])
+                returns[i], lengths[i] = 0.0, 0
+        resetting = terminated | truncated
+        observations = following
+    return record
+
+
+def _same_distribution(a: list[Any], b: list[Any]) -> float:
+    """p-value of a chi-square test that two categorical samples share a law."""
+    categories = sorted(set(a) | set(b), key=str)
+    table = np.array(
+        [[a.count(c) for c in categories], [b.count(c) for c in categories]]
+    )
+    table = table[:, table.sum(axis=0) >= 10]
+    return float(stats.chi2_contingency(table).pvalue)
+
+
+@pytest.mark.parametrize(
+    "kwargs", [{}, {"max_episode_steps": 2}, {"exploring_starts": True}]
+)
+def test_random_policy_statistics_match_sync_vector_env(kwargs: dict[str, Any]) -> None:
+    """Returns, lengths, outcomes and transitions have the same distributions."""
+    ours = _episodes(native(64, **kwargs), 1_500, seed=1)
+    reference = _episodes(sync(64, **kwargs), 1_500, seed=2)
+    for key in ("returns", "lengths", "outcomes", "moves"):
+        assert _same_distribution(ours[key], reference[key]) > LEVEL, key
+
+
+def test_next_step_autoreset_ignores_the_action_and_pays_nothing() -> None:
+    """The step after termination returns the start state, reward 0, no flags."""
+    envs = native(2)
+    envs.reset(seed=0)
+    _, _, terminated, _, _ = envs.step(np.array([0, 2]))
+    assert terminated.tolist() == [True, False]
+    observations, reward, terminated, truncated, info = envs.step(np.array([3, 3]))
+    assert observations.tolist() == [0, 3]
+    assert reward.tolist() == [0.0, 80.0]
+    assert terminated.tolist() == [False, True] and not truncated.any()
+    assert info["action_mask"][0].tolist() == [1, 1, 1, 0]
+
+
+def test_truncation_counts_steps_per_sub_env() -> None:
+    """Each sub-env's time limit runs from its own reset."""
+    envs = native(2, max_episode_steps=2)
+    envs.reset(seed=0)
+    assert envs.step(np.array([0, 3]))[3].tolist() == [False, False]
+    assert envs.step(np.array([3, 3]))[3].tolist() == [False, True]
+    assert envs.step(np.array([3, 3]))[3].tolist() == [False, False]
+    assert envs.step(np.array([3, 3]))[3].tolist() == [True, False]
+
+
+def test_info_follows_the_vector_convention() -> None:
+    """Every key has a boolean _key array; masks are int8 (N, 4)."""
+    envs = native(5)
+    for info in (envs.reset(seed=0)[1], envs.step(np.zeros(5, dtype=np.int64))[4]):
+        for key in ("action_mask", "cost", "outcome", "invalid_action"):
+            assert info[f"_{key}"].dtype == bool and info[f"_{key}"].all()
+        assert info["action_mask"].dtype == np.int8
+        assert info["action_mask"].shape == (5, 4)
+        assert info["cost"].dtype == np.float32
+
+
+def test_invalid_actions_are_penalized_like_the_single_env() -> None:
+    """An invalid action keeps the state, pays the penalty and is flagged."""
+    envs = native(3, invalid_action_reward=-3.0)
+    envs.reset(seed=0)
+    observations, reward, _, _, info = envs.step(np.array([3, 3, 2]))
+    assert observations.tolist() == [0, 0, 2]
+    assert reward.tolist() == [-3.0, -3.0, -18.0]
+    assert info["invalid_action"].tolist() == [True, True, False]
+
+
+def test_invalid_actions_raise_when_asked_naming_the_sub_env() -> None:
+    """Under invalid_action='raise' the error names the sub-env and its state."""
+    envs = native(3, invalid_action="raise")
+    envs.reset(seed=0)
+    with pytest.raises(
+        InvalidActionError, match=r"sub-env 1: action 3 \(approve_rotation\)"
+    ):
+        envs.step(np.array([2, 3, 2]))
+
+
+@pytest.mark.parametrize(
+    ("actions", "error", "message"),
+    [
+        (np.array([0.0, 1.0, 2.0]), TypeError, "integers"),
+        (np.array([True, False, True]), TypeError, "integers"),
+        (np.array([0, 1]), ValueError, r"shape \(3,\)"),
+        (np.array([[0, 1, 2]]), ValueError, r"shape \(3,\)"),
+        (np.array([0, 4, 1]), ValueError, "action 4 is out of range"),
+        (np.array([0, -1, 1]), ValueError, "action -1 is out of range"),
+    ],
+)
+def test_bad_action_batches_raise_clear_errors(
+    actions: np.ndarray, error: type, message: str
+) -> None:
+    """Wrong dtype, shape or range is refused before anything moves."""
+    envs = native(3)
+    envs.reset(seed=0)
+    with pytest.raises(error, match=message):
+        envs.step(actions)
+
+
+def test_same_seed_same_batch_of_trajectories() -> None:
+    """Reseeding reproduces the trajectories, whatever the worker threads."""
+
+    def roll(threads: int) -> list[Any]:
+        envs = AccessReviewVectorEnv(2**18, exploring_starts=True, threads=threads)
+        envs.reset(seed=9)
+        rng = np.random.default_rng(0)
+        result = []
+        for _ in range(6):
+            observations, reward, *_ = envs.step(rng.integers(0, 4, envs.num_envs))
+            result += [observations.copy(), reward.copy()]
+        envs.close()
+        return result
+
+    for a, b in zip(roll(1), roll(2), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_copy_false_reuses_buffers_and_copy_true_does_not() -> None:
+    """As in SyncVectorEnv, copy=False returns arrays the next step overwrites."""
+    fresh, reused = native(4), native(4, copy=False)
+    for envs in (fresh, reused):
+        envs.reset(seed=0)
+    first = fresh.step(np.zeros(4, dtype=np.int64))[0]
+    assert fresh.step(np.zeros(4, dtype=np.int64))[0] is not first
+    first = reused.step(np.zeros(4, dtype=np.int64))[0]
+    assert reused.step(np.zeros(4, dtype=np.int64))[0] is first
+
+
+def test_exploring_starts_and_start_state_option() -> None:
+    """Resets start in each non-terminal state with equal frequency, or where asked."""
+    envs = native(30_000, exploring_starts=True)
+    observations, _ = envs.reset(seed=0)
+    counts = np.bincount(observations, minlength=4)
+    assert counts[3] == 0 and stats.chisquare(counts[:3]).pvalue > LEVEL
+    observations, info = native(3).reset(
+        seed=0, options={"start_state": "review_queue"}
+    )
+    assert observations.tolist() == [2, 2, 2]
+    assert info["action_mask"].tolist() == [[0, 0, 0, 1]] * 3
+
+
+def test_abandonment_frequency_matches_the_table() -> None:
+    """request_evidence from new_request abandons with probability p (chi-square)."""
+    envs = native(40_000, abandonment_prob=0.3)
+    envs.reset(seed=4)
+    observations = envs.step(np.ones(envs.num_envs, dtype=np.int64))[0]
+    counts = np.array([(observations == 1).sum(), (observations == 3).sum()])
+    assert counts.sum() == envs.num_envs
+    assert stats.chisquare(counts, [0.7 * 40_000, 0.3 * 40_000]).pvalue > LEVEL
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"num_envs": 0}, "num_envs must be an integer >= 1"),
+        ({"num_envs": 2, "max_episode_steps": 0}, "max_episode_steps"),
+        ({"num_envs": 2, "threads": 0}, "threads"),
+        ({"num_envs": 2, "render_mode": "ansi"}, "not supported by the vector env"),
+        ({"num_envs": 2, "abandonment_prob": 2.0}, "abandonment_prob"),
+    ],
+)
+def test_bad_constructor_arguments_are_rejected(
+    kwargs: dict[str, Any], message: str
+) -> None:
+    """Bad arguments are errors naming the argument."""
+    with pytest.raises(ValueError, match=message):
+        AccessReviewVectorEnv(**kwargs)
+
+
+def test_a_list_of_seeds_is_refused() -> None:
+    """One generator serves every sub-env, so one int seed is the only seed."""
+    with pytest.raises(TypeError, match="one int seed"):
+        native(2).reset(seed=[1, 2])

@@ -1,0 +1,1 @@
+"""Specifications of the planners, learners, evaluation and benchmark."""

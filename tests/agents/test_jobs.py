@@ -1,0 +1,221 @@
+"""The jobs behind scripts/: the lesson's labs, the main job, the benchmarks."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from tests.helpers import png_size
+
+SCRIPTS = Path(__file__).resolve().parents[2] / "scripts"
+
+
+def run(script: str, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """Run a script in a fresh interpreter; fail with its stderr if it fails."""
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / script), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result
+
+
+@pytest.fixture(scope="module")
+def lesson() -> Any:
+    """The lesson's labs (the module behind scripts/lesson.py)."""
+    from agents.jobs import lesson
+
+    return lesson
+
+
+@pytest.fixture
+def config(lesson: Any) -> Any:
+    """Small budgets for the sampled labs."""
+    return lesson.Config(seed=7, routes=4_000, episodes=20_000, pulls=400)
+
+
+def test_lab_discounted_returns(lesson: Any, config: Any) -> None:
+    """Routes are worth -120, 59 and 54."""
+    assert lesson.lab_discounted_returns(config) == {
+        "auto_approve": -120.0,
+        "request_evidence": 59.0,
+        "human_review": 54.0,
+    }
+
+
+def test_lab_bellman_backup(lesson: Any, config: Any) -> None:
+    """Q = -120 / 59 / 54, greedy request_evidence."""
+    assert lesson.lab_bellman_backup(config) == {
+        "q": [-120.0, 59.0, 54.0],
+        "greedy": "request_evidence",
+    }
+
+
+def test_lab_value_iteration(lesson: Any, config: Any) -> None:
+    """Sweeps -4/70/80, 59/70/80, unchanged; the lesson's policy."""
+    result = lesson.lab_value_iteration(config)
+    assert result["history"] == [
+        [-4.0, 70.0, 80.0],
+        [59.0, 70.0, 80.0],
+        [59.0, 70.0, 80.0],
+    ]
+    assert result["policy"] == {
+        "new_request": "request_evidence",
+        "evidence_ready": "auto_approve",
+        "review_queue": "approve_rotation",
+    }
+
+
+def test_lab_stochastic_backup(lesson: Any, config: Any) -> None:
+    """request_evidence 30.75, human_review 54, choice human_review."""
+    assert lesson.lab_stochastic_backup(config) == {
+        "request_evidence": 30.75,
+        "human_review": 54.0,
+        "choice": "human_review",
+    }
+
+
+def test_lab_monte_carlo(lesson: Any, config: Any) -> None:
+    """The mean lies within 4 standard errors of 30.75; abandonments near a quarter."""
+    result = lesson.lab_monte_carlo(config)
+    assert abs(result["mean"] - 30.75) < 4 * result["se"]
+    assert abs(result["abandoned"] - 1_000) < 4 * np.sqrt(4_000 * 0.25 * 0.75)
+
+
+def test_lab_q_learning(lesson: Any, config: Any) -> None:
+    """Q(new_request) near -120 / 30.75 / 54 (tolerance as in test_learners)."""
+    result = lesson.lab_q_learning(config)
+    auto, request, human = result["q"]
+    assert auto == pytest.approx(-120.0) and human == pytest.approx(54.0)
+    assert abs(request - 30.75) < 15.0
+    assert result["start_action"] == "human_review"
+
+
+def test_lab_exploration(lesson: Any, config: Any) -> None:
+    """Epsilon 0 locks onto request_evidence (1 / 399 / 0); 0.1 finds human_review."""
+    result = lesson.lab_exploration(config)
+    assert result[0.0] == {"visits": [1, 399, 0], "selected": "request_evidence"}
+    assert result[0.1]["selected"] == "human_review"
+
+
+def test_lab_reward_specification(lesson: Any, config: Any) -> None:
+    """speed_only picks auto_approve (100); outcome_aware human_review (54)."""
+    assert lesson.lab_reward_specification(config) == {
+        "speed_only": {"choice": "auto_approve", "value": 100.0},
+        "outcome_aware": {"choice": "human_review", "value": 54.0},
+    }
+
+
+def test_lab_reinforce_update(lesson: Any, config: Any) -> None:
+    """0.333 each -> 0.089 / 0.403 / 0.508."""
+    result = lesson.lab_reinforce_update(config)
+    np.testing.assert_allclose(result["after"], [0.089, 0.403, 0.508], atol=5e-4)
+
+
+def test_lab_held_out_evaluation(lesson: Any, config: Any) -> None:
+    """always_auto -25 with 2 severe errors; always_review 54, 0; risk_aware 62, 0."""
+    assert lesson.lab_held_out_evaluation(config) == {
+        "always_auto": {"mean": -25.0, "severe_errors": 2},
+        "always_review": {"mean": 54.0, "severe_errors": 0},
+        "risk_aware": {"mean": 62.0, "severe_errors": 0},
+    }
+
+
+def test_lab_abandonment_threshold(lesson: Any, config: Any) -> None:
+    """Bisection finds 5/113; the sweep's first winning p is the next grid point."""
+    result = lesson.lab_abandonment_threshold(config)
+    assert result["bisection"] == pytest.approx(5 / 113, abs=1e-12)
+    assert 5 / 113 < result["sweep"] <= 5 / 113 + 0.001
+
+
+def test_lesson_script_prints_all_eleven_labs(tmp_path: Path) -> None:
+    """The lesson script run without options prints every lab."""
+    result = run(
+        "lesson.py",
+        "--routes",
+        "500",
+        "--episodes",
+        "500",
+        "--pulls",
+        "50",
+        cwd=tmp_path,
+    )
+    assert result.stdout.count("\n## ") == 11
+
+
+def test_lesson_script_rejects_unknown_labs(tmp_path: Path) -> None:
+    """An unknown lab name is refused with the valid choices."""
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "lesson.py"), "--lab", "nope"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2 and "invalid choice" in result.stderr
+
+
+def test_main_job_writes_its_table_plots_and_record(tmp_path: Path) -> None:
+    """Small budgets, no SB3: a table, four 800x450 PNGs and main.json."""
+    output = tmp_path / "out"
+    result = run(
+        "main.py",
+        "--no-sb3",
+        "--q-episodes",
+        "3000",
+        "--reinforce-episodes",
+        "3000",
+        "--output",
+        str(output),
+        cwd=tmp_path,
+    )
+    assert "| Q-learning (agents) |" in result.stdout
+    assert str(output.resolve()) in result.stdout
+    for name in ("value_iteration", "q_learning", "reinforce", "abandonment"):
+        assert png_size(output / f"{name}.png") == (800, 450)
+    record = json.loads((output / "main.json").read_text())
+    assert record["exact"]["policy"] == [
+        "human_review",
+        "auto_approve",
+        "approve_rotation",
+    ]
+    assert [row["learner"] for row in record["learners"]][:1] == ["Q-learning (agents)"]
+
+
+def test_benchmark_script_runs_and_writes_json(tmp_path: Path) -> None:
+    """--quick prints the table and writes every row's ratio."""
+    result = run(
+        "benchmark.py", "--quick", "--output", str(tmp_path / "b.json"), cwd=tmp_path
+    )
+    assert "| comparison | ours | baseline | ratio | target |" in result.stdout
+    record = json.loads((tmp_path / "b.json").read_text())
+    assert all(row["ratio"] > 0 for row in record["rows"])
+
+
+@pytest.mark.sb3
+def test_sb3_crosscheck_script_runs(tmp_path: Path) -> None:
+    """One seed of A2C at p = 0.25 through the script: a table and a JSON record."""
+    result = run(
+        "sb3_crosscheck.py",
+        "--seeds",
+        "1",
+        "--algorithms",
+        "A2C",
+        "--abandonment-probs",
+        "0.25",
+        "--output",
+        str(tmp_path / "x.json"),
+        cwd=tmp_path,
+    )
+    assert "| A2C | 0.25 | 1 | 100% |" in result.stdout
+    record = json.loads((tmp_path / "x.json").read_text())
+    assert record["runs"][0]["agrees"] is True
