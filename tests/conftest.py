@@ -1,11 +1,10 @@
-"""Shared fixtures: every test gets a seeded environment or generator."""
+"""Shared fixtures."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 
 import gymnasium as gym
-import numpy as np
 import pytest
 
 import access_review_env
@@ -18,9 +17,3 @@ def env() -> Iterator[gym.Env[int, int]]:
     made.reset(seed=0)
     yield made
     made.close()
-
-
-@pytest.fixture
-def rng() -> np.random.Generator:
-    """A generator with a fixed seed."""
-    return np.random.default_rng(12345)

@@ -38,7 +38,7 @@ def random_mdps(draw: st.DrawFn, max_gamma: float = 0.95) -> TabularMDP:
 
 
 def sample_discounted_returns(
-    mdp: TabularMDP,
+    arrays: TabularMDP,
     policy: np.ndarray,
     start: int,
     n_episodes: int,
@@ -53,16 +53,16 @@ def sample_discounted_returns(
     returns = np.zeros(n_episodes)
     weight = 1.0
     for _ in range(horizon):
-        live = ~mdp.terminal[states]
+        live = ~arrays.terminal[states]
         if not live.any():
             break
         actions = policy[states]
-        returns += np.where(live, weight * mdp.rewards[states, actions], 0.0)
-        cumulative = mdp.transitions[states, actions].cumsum(axis=1)
+        returns += np.where(live, weight * arrays.rewards[states, actions], 0.0)
+        cumulative = arrays.transitions[states, actions].cumsum(axis=1)
         draws = rng.random(n_episodes)[:, None]
-        following = np.minimum((draws >= cumulative).sum(axis=1), mdp.n_states - 1)
+        following = np.minimum((draws >= cumulative).sum(axis=1), arrays.n_states - 1)
         states = np.where(live, following, states)
-        weight *= mdp.gamma
+        weight *= arrays.gamma
     return returns
 
 

@@ -46,3 +46,11 @@ def probability(text: str) -> float:
             f"{text!r} is outside [0, 1] (allowed: numbers in [0, 1])"
         )
     return value
+
+
+def job_parser(doc: str | None) -> argparse.ArgumentParser:
+    """A job's parser: its docstring's first line as description, defaults shown."""
+    return argparse.ArgumentParser(
+        description=(doc or "").split("\n")[0],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )

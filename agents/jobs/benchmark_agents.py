@@ -47,10 +47,7 @@ def default_agents() -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The agent benchmark's command line."""
-    parser = argparse.ArgumentParser(
-        description=(__doc__ or "").split("\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = arguments.job_parser(__doc__)
     parser.add_argument(
         "--agents",
         nargs="+",

@@ -103,9 +103,9 @@ def lab_discounted_returns(config: Config) -> dict[str, float]:
 
 def lab_bellman_backup(config: Config) -> dict[str, Any]:
     """One backup at new_request from the successors' values (p = 0)."""
-    mdp = AccessReviewMDP(abandonment_prob=0.0).arrays
-    successors = value_iteration(mdp).V
-    q = bellman_backup(mdp, successors)[NEW]
+    arrays = AccessReviewMDP(abandonment_prob=0.0).arrays
+    successors = value_iteration(arrays).V
+    q = bellman_backup(arrays, successors)[NEW]
     greedy = ACTIONS[int(np.argmax(q))]
     show(
         "One Bellman backup at new_request (p = 0)",
@@ -135,8 +135,8 @@ def lab_value_iteration(config: Config) -> dict[str, Any]:
 
 def lab_stochastic_backup(config: Config) -> dict[str, Any]:
     """The same backup once a quarter of evidence requests are abandoned."""
-    mdp = AccessReviewMDP(abandonment_prob=0.25).arrays
-    q = bellman_backup(mdp, value_iteration(mdp).V)[NEW]
+    arrays = AccessReviewMDP(abandonment_prob=0.25).arrays
+    q = bellman_backup(arrays, value_iteration(arrays).V)[NEW]
     choice = ACTIONS[HUMAN if q[HUMAN] > q[REQUEST] else REQUEST]
     show(
         "Stochastic backup (p = 0.25)",
@@ -364,10 +364,7 @@ LABS: dict[str, Callable[[Config], Any]] = {
 
 def build_parser() -> argparse.ArgumentParser:
     """The command line of the lesson's labs."""
-    parser = argparse.ArgumentParser(
-        description=(__doc__ or "").split("\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = arguments.job_parser(__doc__)
     parser.add_argument(
         "--lab", choices=list(LABS), action="append", help="repeatable; default: all"
     )

@@ -251,10 +251,7 @@ def run(config: Config) -> list[LearnerRow]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The main job's command line."""
-    parser = argparse.ArgumentParser(
-        description=(__doc__ or "").split("\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = arguments.job_parser(__doc__)
     parser.add_argument(
         "--output", type=Path, default=Config.output, help="folder for plots and JSON"
     )

@@ -119,10 +119,7 @@ def run(config: Config) -> list[CrossCheckRow]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The cross-check's command line."""
-    parser = argparse.ArgumentParser(
-        description=(__doc__ or "").split("\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = arguments.job_parser(__doc__)
     parser.add_argument("--seeds", type=arguments.positive_int, default=Config.seeds)
     parser.add_argument(
         "--algorithms", nargs="+", choices=list(SETTINGS), default=list(SETTINGS)

@@ -376,10 +376,7 @@ def run(config: Config) -> list[Row]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The speed benchmark's command line."""
-    parser = argparse.ArgumentParser(
-        description=(__doc__ or "").split("\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
-    )
+    parser = arguments.job_parser(__doc__)
     parser.add_argument(
         "--repeats", type=arguments.positive_int, default=Config.repeats
     )

@@ -35,14 +35,14 @@ the seeds are fixed, so a pass is repeatable."""
 
 
 def test_gymnasium_checker_passes_without_warnings() -> None:
-    """Gymnasium checker passes without warnings."""
+    """Gymnasium's check_env passes on the unwrapped env with warnings as errors."""
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         check_env(gym.make(ENV_ID).unwrapped)
 
 
 def test_sb3_checker_passes_without_warnings() -> None:
-    """Sb3 checker passes without warnings."""
+    """SB3's check_env passes on AccessReviewEnv() with warnings turned into errors."""
     from stable_baselines3.common.env_checker import check_env as sb3_check_env
 
     with warnings.catch_warnings():
@@ -58,7 +58,12 @@ def test_sb3_checker_passes_without_warnings() -> None:
     ],
 )
 def test_make_works_in_a_fresh_interpreter(code: str, tmp_path: Path) -> None:
-    """Make works in a fresh interpreter."""
+    """A fresh ``python -W error`` can gym.make the env by either ID, warning-free.
+
+    Both ``AccessReview-v0`` after ``import access_review_env`` and
+    ``access_review_env:AccessReview-v0`` work; reset(seed=0) gives state 0 and
+    spec.max_episode_steps is MAX_EPISODE_STEPS.
+    """
     check = code + "; print(env.reset(seed=0)[0], env.spec.max_episode_steps)"
     result = subprocess.run(
         [sys.executable, "-W", "error", "-c", check],
@@ -72,7 +77,11 @@ def test_make_works_in_a_fresh_interpreter(code: str, tmp_path: Path) -> None:
 
 
 def test_registration_is_idempotent() -> None:
-    """Registration is idempotent."""
+    """Calling register_access_review() again raises no warning and keeps the spec.
+
+    The spec still has max_episode_steps == MAX_EPISODE_STEPS and reward_threshold ==
+    REWARD_THRESHOLD.
+    """
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         access_review_env.register_access_review()
@@ -82,7 +91,7 @@ def test_registration_is_idempotent() -> None:
 
 
 def test_wrappers_hide_P_but_unwrapped_and_get_wrapper_attr_reach_it() -> None:
-    """Wrappers hide P but unwrapped and get wrapper attr reach it."""
+    """A made env hides .P (AttributeError); get_wrapper_attr('P') == unwrapped.P."""
     env = gym.make(ENV_ID)
     with pytest.raises(AttributeError):
         _ = env.P  # type: ignore[attr-defined]
@@ -90,12 +99,12 @@ def test_wrappers_hide_P_but_unwrapped_and_get_wrapper_attr_reach_it() -> None:
 
 
 def test_same_seed_gives_same_trajectory() -> None:
-    """Same seed gives same trajectory."""
+    """Two made envs seeded 7 match in obs, reward, flags and info over 500 steps."""
     check_environments_match(gym.make(ENV_ID), gym.make(ENV_ID), num_steps=500, seed=7)
 
 
 def test_different_seeds_give_different_trajectories() -> None:
-    """Different seeds give different trajectories."""
+    """Seeds 0 and 1 give different request_evidence outcomes over 200 episodes."""
 
     def route(seed: int) -> list[int]:
         env = gym.make(ENV_ID)
@@ -110,7 +119,11 @@ def test_different_seeds_give_different_trajectories() -> None:
 
 
 def test_env_pickles_mid_episode_and_continues_identically() -> None:
-    """Env pickles mid episode and continues identically."""
+    """A pickled copy of a running env steps and resets exactly like the original.
+
+    With exploring starts, seed 3 and 50 request_evidence steps, observation, reward,
+    terminated and truncated match, and so do the states after each reset.
+    """
     env = gym.make(ENV_ID, exploring_starts=True)
     env.reset(seed=3)
     clone = pickle.loads(pickle.dumps(env))
@@ -122,7 +135,7 @@ def test_env_pickles_mid_episode_and_continues_identically() -> None:
 
 
 def test_runs_under_async_vector_env() -> None:
-    """Runs under async vector env."""
+    """Two async vector envs reset to [0, 0]; human_review moves both to 2 for -18."""
     envs = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode="async")
     try:
         observations, _ = envs.reset(seed=0)
@@ -135,7 +148,11 @@ def test_runs_under_async_vector_env() -> None:
 
 
 def test_sampled_transitions_match_P() -> None:
-    """Sampled transitions match P."""
+    """At p=0.3 request_evidence leads to evidence_ready 70% and closed 30% of the time.
+
+    Over 20,000 samples no other state is reached and the chi-square p-value is above
+    CHI_SQUARE_LEVEL.
+    """
     env = AccessReviewEnv(abandonment_prob=0.3)
     env.reset(seed=11)
     n_samples = 20_000
@@ -152,13 +169,13 @@ def test_sampled_transitions_match_P() -> None:
 
 
 def test_reset_starts_at_new_request(env: gym.Env[int, int]) -> None:
-    """Reset starts at new request."""
+    """reset(seed=1) returns state 0 with info['state'] == 'new_request'."""
     state, info = env.reset(seed=1)
     assert (state, info["state"]) == (0, "new_request")
 
 
 def test_exploring_starts_cover_all_non_terminal_states_uniformly() -> None:
-    """Exploring starts cover all non terminal states uniformly."""
+    """exploring_starts resets never start in closed and hit states 0-2 uniformly."""
     env = AccessReviewEnv(exploring_starts=True)
     env.reset(seed=5)
     counts = np.bincount([env.reset()[0] for _ in range(6_000)], minlength=4)
@@ -168,7 +185,10 @@ def test_exploring_starts_cover_all_non_terminal_states_uniformly() -> None:
 
 @pytest.mark.parametrize("start", [1, "evidence_ready", np.int64(2), "review_queue"])
 def test_start_state_option(start: object) -> None:
-    """Start state option."""
+    """options={'start_state': s} starts at s, given as an int, np.int64 or state name.
+
+    The observation is that state's index and info['state'] is its name.
+    """
     state, info = AccessReviewEnv().reset(seed=0, options={"start_state": start})
     assert STATES[state] == info["state"]
     assert state == (STATES.index(start) if isinstance(start, str) else int(start))  # type: ignore[call-overload]
@@ -176,7 +196,10 @@ def test_start_state_option(start: object) -> None:
 
 @pytest.mark.parametrize("start", [3, "closed", "nowhere", -1, True, 1.0])
 def test_bad_start_state_names_the_allowed_states(start: object) -> None:
-    """Bad start state names the allowed states."""
+    """A closed, unknown, negative, bool or float start_state raises ValueError.
+
+    The message lists the allowed states: 0 (new_request), 1 (evidence_ready), ...
+    """
     with pytest.raises(
         ValueError, match=r"allowed: 0 \(new_request\), 1 \(evidence_ready\)"
     ):
@@ -184,14 +207,14 @@ def test_bad_start_state_names_the_allowed_states(start: object) -> None:
 
 
 def test_unknown_reset_option_is_rejected() -> None:
-    """Unknown reset option is rejected."""
+    """An unknown reset option key raises ValueError naming the key ('start')."""
     with pytest.raises(ValueError, match=r"unknown reset option.*'start'"):
         AccessReviewEnv().reset(options={"start": 1})
 
 
 @pytest.mark.parametrize("action", [1, np.int64(1), np.int8(1), np.array(1)])
 def test_integer_actions_are_accepted(action: Any) -> None:
-    """Integer actions are accepted."""
+    """A Python int, np.int64, np.int8 or 0-d integer array all step as action 1."""
     env = AccessReviewEnv(abandonment_prob=0.0)
     env.reset(seed=0)
     assert env.step(action)[0] == 1
@@ -213,7 +236,10 @@ def test_integer_actions_are_accepted(action: Any) -> None:
     ],
 )
 def test_bad_actions_raise_clear_errors(action: Any, error: type, message: str) -> None:
-    """Bad actions raise clear errors."""
+    """Non-integer actions raise TypeError; out-of-range or shaped arrays ValueError.
+
+    Messages quote the value given, the range [0, 3] or the array's shape.
+    """
     env = AccessReviewEnv()
     env.reset(seed=0)
     with pytest.raises(error, match=message):
@@ -221,7 +247,11 @@ def test_bad_actions_raise_clear_errors(action: Any, error: type, message: str) 
 
 
 def test_invalid_action_is_penalized_by_default() -> None:
-    """Invalid action is penalized by default."""
+    """By default an invalid action pays invalid_action_reward and stays in place.
+
+    Neither terminated nor truncated; info['invalid_action'] is True and info['outcome']
+    is 'pending'.
+    """
     env = AccessReviewEnv(invalid_action_reward=-7.0)
     env.reset(seed=0)
     state, reward, terminated, truncated, info = env.step(3)
@@ -231,7 +261,11 @@ def test_invalid_action_is_penalized_by_default() -> None:
 
 
 def test_invalid_action_raises_naming_state_and_valid_actions() -> None:
-    """Invalid action raises naming state and valid actions."""
+    """Under invalid_action='raise' an invalid action raises InvalidActionError.
+
+    For auto_approve in review_queue the message names the state and the valid actions,
+    e.g. '3 (approve_rotation)'.
+    """
     env = AccessReviewEnv(invalid_action="raise")
     env.reset(seed=0, options={"start_state": "review_queue"})
     with pytest.raises(
@@ -241,7 +275,7 @@ def test_invalid_action_raises_naming_state_and_valid_actions() -> None:
 
 
 def test_time_limit_truncates_a_stalled_episode(env: gym.Env[int, int]) -> None:
-    """Time limit truncates a stalled episode."""
+    """Repeated invalid actions truncate at step MAX_EPISODE_STEPS, never terminate."""
     for _ in range(MAX_EPISODE_STEPS - 1):
         assert env.step(3)[2:4] == (False, False)
     assert env.step(3)[2:4] == (False, True)
@@ -260,7 +294,13 @@ def test_time_limit_truncates_a_stalled_episode(env: gym.Env[int, int]) -> None:
 def test_routes_give_outcomes_costs_and_rewards(
     p: float, actions: list[int], outcome: str, cost: float, rewards: list[float]
 ) -> None:
-    """Routes give outcomes costs and rewards."""
+    """Each route yields its spec rewards and outcome; only auto-approval costs 1.
+
+    Only the last step terminates and info['outcome'] is 'pending' before it, e.g.
+    auto_approve: -120, unsupported_approval; request_evidence, auto_approve: -4, +70,
+    evidence_approval; human_review, approve_rotation: -18, +80, reviewed_approval;
+    request_evidence at p=1: -54, abandoned.
+    """
     env = AccessReviewEnv(abandonment_prob=p)
     env.reset(seed=0)
     seen_rewards, costs = [], []
@@ -275,14 +315,14 @@ def test_routes_give_outcomes_costs_and_rewards(
 
 
 def test_speed_only_preset_rewards_the_unsupported_approval() -> None:
-    """Speed only preset rewards the unsupported approval."""
+    """Under the speed_only preset auto_approve from new_request pays +100."""
     env = AccessReviewEnv(rewards="speed_only")
     env.reset(seed=0)
     assert env.step(0)[1] == 100.0
 
 
 def test_reward_override_is_used_by_step() -> None:
-    """Reward override is used by step."""
+    """With rewards={'abandoned': -99.0} and p=1, request_evidence returns -99.0."""
     env = AccessReviewEnv(abandonment_prob=1.0, rewards={"abandoned": -99.0})
     env.reset(seed=0)
     assert env.step(1)[1] == -99.0
@@ -314,7 +354,12 @@ def _check_info(info: dict[str, Any], state: int, env: AccessReviewEnv) -> None:
 def test_info_keys_and_types_are_stable_at_reset_and_every_step(
     seed: int, actions: list[int], p: float
 ) -> None:
-    """Info keys and types are stable at reset and every step."""
+    """Info has the same six keys and types after reset and after every step.
+
+    The action mask is a fresh int8 array equal to valid_action_mask[state] and
+    action_masks(); cost is 1.0 only for unsupported_approval; a terminal step's outcome
+    is never 'pending'; observations are int, rewards float, flags bool.
+    """
     env = AccessReviewEnv(abandonment_prob=p, exploring_starts=True)
     state, info = env.reset(seed=seed)
     _check_info(info, state, env)
@@ -336,7 +381,7 @@ def test_info_keys_and_types_are_stable_at_reset_and_every_step(
 
 
 def test_ansi_render_shows_state_and_last_transition() -> None:
-    """Ansi render shows state and last transition."""
+    """ANSI render shows [state], the last transition with its reward, valid actions."""
     env = AccessReviewEnv(abandonment_prob=0.0, render_mode="ansi")
     env.reset(seed=0)
     env.step(1)
@@ -348,7 +393,7 @@ def test_ansi_render_shows_state_and_last_transition() -> None:
 
 
 def test_human_render_prints(capsys: pytest.CaptureFixture[str]) -> None:
-    """Human render prints."""
+    """In human render mode reset prints the rendering, [new_request], to stdout."""
     env = AccessReviewEnv(render_mode="human")
     env.reset(seed=0)
     assert "[new_request]" in capsys.readouterr().out
@@ -381,12 +426,16 @@ def test_rgb_array_render_highlights_state_and_colours_the_outcome() -> None:
 
 
 def test_recommended_gamma_is_readable_by_agents(env: gym.Env[int, int]) -> None:
-    """Recommended gamma is readable by agents."""
+    """A made env exposes the recommended discount as unwrapped.mdp.gamma == 0.9."""
     assert env.unwrapped.mdp.gamma == 0.9  # type: ignore[attr-defined]
 
 
 def test_replacing_np_random_discards_buffered_draws() -> None:
-    """Replacing np random discards buffered draws."""
+    """Assigning np_random discards buffered draws, so equal generators agree.
+
+    Two envs with different seeds and histories, given equal new generators, give the
+    same reset states and next states for 30 episodes.
+    """
     a, b = AccessReviewEnv(), AccessReviewEnv()
     a.reset(seed=0)
     a.step(1)

@@ -23,7 +23,10 @@ pytestmark = pytest.mark.env
 
 
 def test_default_table_matches_spec_section_1() -> None:
-    """Default table matches spec section 1."""
+    """P holds the lesson's seven transitions at the defaults.
+
+    Probabilities, next states and rewards (-120, -4/-54, -18, +70, -10, +80).
+    """
     P = AccessReviewMDP().P
     assert P[0][0] == [(1.0, 3, -120.0, True)]
     assert P[0][1] == [(0.75, 1, -4.0, False), (0.25, 3, -54.0, True)]
@@ -34,21 +37,21 @@ def test_default_table_matches_spec_section_1() -> None:
 
 
 def test_closed_absorbs_every_action_with_zero_reward() -> None:
-    """Closed absorbs every action with zero reward."""
+    """Every action in closed stays in closed with reward 0.0 and terminated True."""
     P = AccessReviewMDP().P
     for action in range(len(ACTIONS)):
         assert P[TERMINAL_STATE][action] == [(1.0, TERMINAL_STATE, 0.0, True)]
 
 
 def test_penalized_invalid_actions_self_loop_in_P() -> None:
-    """Penalized invalid actions self loop in P."""
+    """Penalized invalid actions stay put with prob 1, invalid_action_reward, no end."""
     P = AccessReviewMDP(invalid_action_reward=-3.0).P
     assert P[0][3] == [(1.0, 0, -3.0, False)]
     assert P[2][0] == [(1.0, 2, -3.0, False)]
 
 
 def test_raised_invalid_actions_have_no_transition_in_P() -> None:
-    """Raised invalid actions have no transition in P."""
+    """Under invalid_action='raise', P has an empty list for each invalid action."""
     P = AccessReviewMDP(invalid_action="raise").P
     assert P[0][3] == []
     assert P[1][1] == []
@@ -61,7 +64,12 @@ def test_raised_invalid_actions_have_no_transition_in_P() -> None:
     preset=st.sampled_from(sorted(REWARD_PRESETS)),
 )
 def test_P_invariants(p: float, invalid_action: str, preset: str) -> None:
-    """P invariants."""
+    """For any p, preset and rule, every P entry is a well-typed distribution.
+
+    Probabilities are floats in (0, 1] summing to 1, next states are ints in range,
+    rewards are finite floats and terminated is True exactly on reaching closed; empty
+    lists occur only for masked actions under 'raise'.
+    """
     mdp = AccessReviewMDP(p, preset, invalid_action)  # type: ignore[arg-type]
     for state, row in mdp.P.items():
         for action, transitions in row.items():
@@ -80,7 +88,11 @@ def test_P_invariants(p: float, invalid_action: str, preset: str) -> None:
 @settings(max_examples=50, deadline=None)
 @given(p=st.floats(0.0, 1.0), invalid_action=st.sampled_from(["penalize", "raise"]))
 def test_dense_arrays_agree_with_P(p: float, invalid_action: str) -> None:
-    """Dense arrays agree with P."""
+    """Dense transitions and rewards equal P's next-state and expected-reward sums.
+
+    Holds for any p and invalid-action rule; terminal marks only closed, valid_actions
+    equals valid_action_mask == 1 and gamma is 0.9.
+    """
     mdp = AccessReviewMDP(p, invalid_action=invalid_action)  # type: ignore[arg-type]
     arrays = mdp.arrays
     for state, row in mdp.P.items():
@@ -98,7 +110,7 @@ def test_dense_arrays_agree_with_P(p: float, invalid_action: str) -> None:
 
 
 def test_valid_action_mask_is_int8_and_matches_spec() -> None:
-    """Valid action mask is int8 and matches spec."""
+    """valid_action_mask is int8: rows 1110, 1010, 0001 for states 0-2, 0000 closed."""
     mask = AccessReviewMDP().valid_action_mask
     assert mask.dtype == np.int8
     np.testing.assert_array_equal(
@@ -107,14 +119,14 @@ def test_valid_action_mask_is_int8_and_matches_spec() -> None:
 
 
 def test_P_is_a_fresh_copy_each_time() -> None:
-    """P is a fresh copy each time."""
+    """Mutating a returned P leaves the next mdp.P unchanged."""
     mdp = AccessReviewMDP()
     mdp.P[0][0].clear()
     assert mdp.P[0][0] == [(1.0, 3, -120.0, True)]
 
 
 def test_dense_arrays_are_read_only() -> None:
-    """Dense arrays are read only."""
+    """Writing into mdp.arrays.rewards raises ValueError: the arrays are read-only."""
     with pytest.raises(ValueError):
         AccessReviewMDP().arrays.rewards[0, 0] = 0.0
 
@@ -133,7 +145,7 @@ def test_speed_only_routes_score_100_45_15_at_any_p(p: float) -> None:
 
 
 def test_reward_override_changes_only_named_transition() -> None:
-    """Reward override changes only named transition."""
+    """rewards={'abandoned': -80} sets that reward; others keep outcome_aware values."""
     table = AccessReviewMDP(rewards={"abandoned": -80}).reward_table
     assert table["abandoned"] == -80.0
     rest = {k: v for k, v in table.items() if k != "abandoned"}
@@ -145,14 +157,14 @@ def test_reward_override_changes_only_named_transition() -> None:
 
 @pytest.mark.parametrize("p", [-0.1, 1.5, math.nan, math.inf])
 def test_bad_abandonment_prob_is_rejected(p: float) -> None:
-    """Bad abandonment prob is rejected."""
+    """An abandonment_prob below 0, above 1, NaN or inf raises ValueError."""
     with pytest.raises(ValueError, match=r"abandonment_prob must be"):
         AccessReviewMDP(abandonment_prob=p)
 
 
 @pytest.mark.parametrize("p", ["0.3", None, True])
 def test_non_numeric_abandonment_prob_is_rejected(p: object) -> None:
-    """Non numeric abandonment prob is rejected."""
+    """A str, None or bool abandonment_prob raises TypeError citing the [0, 1] range."""
     with pytest.raises(
         TypeError, match="abandonment_prob must be a finite real number in \\[0, 1\\]"
     ):
@@ -160,7 +172,7 @@ def test_non_numeric_abandonment_prob_is_rejected(p: object) -> None:
 
 
 def test_unknown_preset_names_the_allowed_ones() -> None:
-    """Unknown preset names the allowed ones."""
+    """An unknown preset raises ValueError listing 'outcome_aware', 'speed_only'."""
     with pytest.raises(
         ValueError, match="rewards must be one of 'outcome_aware', 'speed_only'"
     ):
@@ -168,14 +180,14 @@ def test_unknown_preset_names_the_allowed_ones() -> None:
 
 
 def test_unknown_transition_name_names_the_allowed_ones() -> None:
-    """Unknown transition name names the allowed ones."""
+    """An unknown key in a rewards dict raises ValueError listing the valid names."""
     with pytest.raises(ValueError, match=r"unknown transition name.*reviewed_approval"):
         AccessReviewMDP(rewards={"approve": 1.0})
 
 
 @pytest.mark.parametrize("reward", [math.nan, math.inf, -math.inf])
 def test_non_finite_reward_is_rejected(reward: float) -> None:
-    """Non finite reward is rejected."""
+    """A NaN or infinite reward raises ValueError naming rewards['abandoned']."""
     with pytest.raises(
         ValueError, match=r"rewards\['abandoned'\] must be a finite real number"
     ):
@@ -183,7 +195,7 @@ def test_non_finite_reward_is_rejected(reward: float) -> None:
 
 
 def test_non_finite_invalid_action_reward_is_rejected() -> None:
-    """Non finite invalid action reward is rejected."""
+    """invalid_action_reward=NaN raises ValueError: it must be a finite real number."""
     with pytest.raises(
         ValueError, match="invalid_action_reward must be a finite real number"
     ):
@@ -191,19 +203,19 @@ def test_non_finite_invalid_action_reward_is_rejected() -> None:
 
 
 def test_unknown_invalid_action_rule_is_rejected() -> None:
-    """Unknown invalid action rule is rejected."""
+    """An invalid_action rule other than 'penalize' or 'raise' raises ValueError."""
     with pytest.raises(ValueError, match="'penalize', 'raise'"):
         AccessReviewMDP(invalid_action="ignore")  # type: ignore[arg-type]
 
 
 def test_every_transition_has_a_reward_in_every_preset() -> None:
-    """Every transition has a reward in every preset."""
+    """Every reward preset has exactly one reward per name in TRANSITION_NAMES."""
     for preset in REWARD_PRESETS.values():
         assert set(preset) == set(TRANSITION_NAMES)
 
 
 def test_tabular_mdp_rejects_inconsistent_shapes() -> None:
-    """Tabular mdp rejects inconsistent shapes."""
+    """TabularMDP raises ValueError when terminal's shape does not match the states."""
     arrays = AccessReviewMDP().arrays
     with pytest.raises(ValueError, match="terminal has shape"):
         TabularMDP(
@@ -217,7 +229,7 @@ def test_tabular_mdp_rejects_inconsistent_shapes() -> None:
 
 
 def test_tabular_mdp_rejects_rows_that_are_not_distributions() -> None:
-    """Tabular mdp rejects rows that are not distributions."""
+    """TabularMDP raises ValueError when a transition row does not sum to 1."""
     arrays = AccessReviewMDP().arrays
     transitions = arrays.transitions.copy()
     transitions[0, 1] *= 0.5

@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from access_review_env import ENV_ID
+from access_review_env import ENV_ID, Action, State
 from agents import (
     QLearningConfig,
     ReinforceConfig,
@@ -19,8 +19,8 @@ from agents import (
     train_reinforce,
 )
 
-NEW, EVIDENCE, REVIEW = range(3)
-AUTO, REQUEST, HUMAN, ROTATION = range(4)
+NEW, EVIDENCE, REVIEW, CLOSED = State
+AUTO, REQUEST, HUMAN, ROTATION = Action
 
 Q_REQUEST_TOLERANCE = 15.0
 """Q(new_request, request_evidence) after 20,000 episodes: over seeds 0-19 its

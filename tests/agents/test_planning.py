@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import access_review_env
-from access_review_env import AccessReviewMDP, TabularMDP
+from access_review_env import AccessReviewMDP, Action, State, TabularMDP
 from agents import (
     bellman_backup,
     bellman_optimality_operator,
@@ -20,14 +20,14 @@ from agents import (
 )
 from tests.helpers import random_mdps, sample_discounted_returns
 
-NEW, EVIDENCE, REVIEW, CLOSED = range(4)
-AUTO, REQUEST, HUMAN, ROTATION = range(4)
+NEW, EVIDENCE, REVIEW, CLOSED = State
+AUTO, REQUEST, HUMAN, ROTATION = Action
 
 
 def test_one_bellman_backup_at_new_request_without_abandonment() -> None:
     """With V = (?, 70, 80, 0): Q(new) = -120 / 59 / 54, greedy request_evidence."""
-    mdp = AccessReviewMDP(abandonment_prob=0.0).arrays
-    Q = bellman_backup(mdp, np.array([0.0, 70.0, 80.0, 0.0]))
+    arrays = AccessReviewMDP(abandonment_prob=0.0).arrays
+    Q = bellman_backup(arrays, np.array([0.0, 70.0, 80.0, 0.0]))
     np.testing.assert_allclose(Q[NEW, :3], [-120.0, 59.0, 54.0])
     assert np.argmax(Q[NEW]) == REQUEST
 
@@ -88,7 +88,7 @@ def test_terminal_self_loop_rewards_are_not_bootstrapped() -> None:
     transitions = np.zeros((2, 1, 2))
     transitions[0, 0, 1] = 1.0
     transitions[1, 0, 1] = 1.0
-    mdp = TabularMDP(
+    arrays = TabularMDP(
         transitions,
         np.array([[1.0], [100.0]]),
         np.array([False, True]),
@@ -96,8 +96,8 @@ def test_terminal_self_loop_rewards_are_not_bootstrapped() -> None:
         0.9,
         np.array([1.0, 0.0]),
     )
-    assert value_iteration(mdp).V.tolist() == [1.0, 0.0]
-    assert policy_evaluation(mdp, np.array([0, 0])).V.tolist() == [1.0, 0.0]
+    assert value_iteration(arrays).V.tolist() == [1.0, 0.0]
+    assert policy_evaluation(arrays, np.array([0, 0])).V.tolist() == [1.0, 0.0]
 
 
 def test_value_iteration_accepts_a_wrapped_env_and_rejects_other_objects() -> None:
@@ -191,41 +191,63 @@ def test_policy_evaluation_of_a_never_ending_undiscounted_policy_fails_clearly()
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(mdp=random_mdps())
+@given(arrays=random_mdps())
 def test_value_iteration_satisfies_the_bellman_optimality_equation(
-    mdp: TabularMDP,
+    arrays: TabularMDP,
 ) -> None:
     """V* = max_a [R + gamma P V*] to 1e-9 on live states; V* = 0 on terminal ones."""
-    result = value_iteration(mdp, tol=1e-12)
+    result = value_iteration(arrays, tol=1e-12)
     assert result.converged
     np.testing.assert_allclose(
-        bellman_optimality_operator(mdp, result.V), result.V, rtol=0, atol=1e-9
+        bellman_optimality_operator(arrays, result.V), result.V, rtol=0, atol=1e-9
     )
-    assert np.all(result.V[mdp.terminal] == 0.0)
-    assert np.all(mdp.valid_actions[~mdp.terminal, result.policy[~mdp.terminal]])
+    assert np.all(result.V[arrays.terminal] == 0.0)
+    assert np.all(
+        arrays.valid_actions[~arrays.terminal, result.policy[~arrays.terminal]]
+    )
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(mdp=random_mdps(), seed=st.integers(0, 2**32 - 1))
-def test_bellman_operator_is_a_gamma_contraction(mdp: TabularMDP, seed: int) -> None:
+@given(arrays=random_mdps(), seed=st.integers(0, 2**32 - 1))
+def test_bellman_operator_is_a_gamma_contraction(arrays: TabularMDP, seed: int) -> None:
     """||T V1 - T V2||_inf <= gamma ||V1 - V2||_inf (Sutton & Barto, section 4.4)."""
     rng = np.random.default_rng(seed)
-    v1, v2 = rng.normal(0, 50, size=(2, mdp.n_states))
+    v1, v2 = rng.normal(0, 50, size=(2, arrays.n_states))
     lhs = np.max(
         np.abs(
-            bellman_optimality_operator(mdp, v1) - bellman_optimality_operator(mdp, v2)
+            bellman_optimality_operator(arrays, v1)
+            - bellman_optimality_operator(arrays, v2)
         )
     )
-    assert lhs <= mdp.gamma * np.max(np.abs(v1 - v2)) + 1e-9
+    assert lhs <= arrays.gamma * np.max(np.abs(v1 - v2)) + 1e-9
 
 
 @settings(max_examples=60, deadline=None, derandomize=True)
-@given(mdp=random_mdps())
-def test_policy_evaluation_of_the_greedy_policy_gives_v_star(mdp: TabularMDP) -> None:
+@given(arrays=random_mdps(), seed=st.integers(0, 2**32 - 1))
+def test_bellman_operator_is_monotone(arrays: TabularMDP, seed: int) -> None:
+    """V1 <= V2 in every state implies T V1 <= T V2 in every state.
+
+    Monotonicity and contraction together make value iteration converge
+    (Puterman, 1994, section 6.2).
+    """
+    rng = np.random.default_rng(seed)
+    v1 = rng.normal(0, 50, size=arrays.n_states)
+    v2 = v1 + rng.exponential(10, size=arrays.n_states)
+    difference = bellman_optimality_operator(arrays, v2) - bellman_optimality_operator(
+        arrays, v1
+    )
+    assert np.all(difference >= -1e-9)
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(arrays=random_mdps())
+def test_policy_evaluation_of_the_greedy_policy_gives_v_star(
+    arrays: TabularMDP,
+) -> None:
     """Evaluating value iteration's policy returns value iteration's values."""
-    result = value_iteration(mdp, tol=1e-12)
+    result = value_iteration(arrays, tol=1e-12)
     np.testing.assert_allclose(
-        policy_evaluation(mdp, result.policy).V, result.V, atol=1e-8
+        policy_evaluation(arrays, result.policy).V, result.V, atol=1e-8
     )
 
 
@@ -235,13 +257,15 @@ fails one example in about 16,000; the examples are derandomized, so a pass repe
 
 
 @settings(max_examples=25, deadline=None, derandomize=True)
-@given(mdp=random_mdps(max_gamma=0.8), seed=st.integers(0, 2**32 - 1))
-def test_policy_evaluation_agrees_with_monte_carlo(mdp: TabularMDP, seed: int) -> None:
+@given(arrays=random_mdps(max_gamma=0.8), seed=st.integers(0, 2**32 - 1))
+def test_policy_evaluation_agrees_with_monte_carlo(
+    arrays: TabularMDP, seed: int
+) -> None:
     """Exact V^pi(s0) lies within MC_Z standard errors of 2,000 sampled returns."""
     rng = np.random.default_rng(seed)
-    policy = np.array([rng.choice(np.flatnonzero(row)) for row in mdp.valid_actions])
-    exact = policy_evaluation(mdp, policy).V[0]
+    policy = np.array([rng.choice(np.flatnonzero(row)) for row in arrays.valid_actions])
+    exact = policy_evaluation(arrays, policy).V[0]
     horizon = 80  # gamma <= 0.8: the cut tail is below 0.8**80 * 50 / 0.2 < 1e-5
-    returns = sample_discounted_returns(mdp, policy, 0, 2_000, rng, horizon)
+    returns = sample_discounted_returns(arrays, policy, 0, 2_000, rng, horizon)
     standard_error = returns.std(ddof=1) / np.sqrt(returns.size)
     assert abs(returns.mean() - exact) <= MC_Z * standard_error + 1e-4
