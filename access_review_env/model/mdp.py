@@ -9,6 +9,7 @@ envs compile their step tables from the same branches.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -243,26 +244,47 @@ class TaskMDP:
 
     @cached_property
     def arrays(self) -> TabularMDP:
-        """The dense planning arrays derived from :attr:`branches`."""
+        """The dense arrays of the MDP that ``step`` implements.
+
+        Every action with a transition is available: under ``"penalize"`` an
+        invalid action is a real action (the state stays, the penalty is paid),
+        so a planner weighs it like any other; under ``"raise"`` it is absent.
+        There is no time limit here (``horizon`` is None): the ``TimeLimit``
+        wrapper adds one, and :func:`agents.planning.as_tabular` of a made env
+        reads it.
+        """
         n_states, n_actions = self.n_states, self.n_actions
         transitions = np.zeros((n_states, n_actions, n_states))
         rewards = np.zeros((n_states, n_actions))
+        available = np.zeros((n_states, n_actions), dtype=bool)
         for state in range(n_states):
             for action in range(n_actions):
                 for b in self.branches[state][action]:
                     transitions[state, action, b.next_state] += b.probability
                     rewards[state, action] += b.probability * b.reward
+                    available[state, action] = True
         terminal = np.zeros(n_states, dtype=bool)
         terminal[list(self.table.terminal_states)] = True
         return TabularMDP(
             transitions=transitions,
             rewards=rewards,
             terminal=terminal,
-            valid_actions=self.valid_action_mask.astype(bool),
+            available_actions=available,
             gamma=self.gamma,
-            initial_distribution=np.array(self.start_distribution),
+            initial_distribution=self.start_distribution,
             state_names=self.table.state_names,
             action_names=self.table.action_names,
+        )
+
+    @cached_property
+    def workflow_arrays(self) -> TabularMDP:
+        """The workflow as the lesson draws it: only valid actions, no time limit.
+
+        Invalid actions are unavailable whatever ``invalid_action`` says, so
+        their ``Q`` is ``-inf``; this is the MDP of the lesson's planning labs.
+        """
+        return dataclasses.replace(
+            self.arrays, available_actions=self.valid_action_mask.astype(bool)
         )
 
 

@@ -3,13 +3,15 @@
 * :mod:`.suite`: the configurations (data).
 * :mod:`.factories`: how our agents are trained for it.
 * :mod:`.plugins`: finding an agent by name, a user's ``module:callable`` included.
-* :mod:`.runner`: training and scoring every (configuration, seed).
+* :mod:`.runner`: training and scoring one run, or every (configuration, seed).
+* :mod:`.store`: finished runs as JSON Lines, written as each run ends.
 * :mod:`.summary`: typed summaries and aggregate statistics.
 * :mod:`.report`: the Markdown tables.
 """
 
 from agents.benchmark.factories import (
     BUILT_IN,
+    N_CHECKPOINTS,
     AgentFactory,
     Trained,
     q_learning_agent,
@@ -21,8 +23,10 @@ from agents.benchmark.plugins import load_factory, resolve_agent
 from agents.benchmark.report import markdown
 from agents.benchmark.runner import (
     RunRecord,
+    RunSpec,
+    run_one,
     run_suite,
-    score_matrix,
+    score_rows,
     steps_to_zero_regret,
 )
 from agents.benchmark.suite import SUITE, Configuration
@@ -36,6 +40,7 @@ from agents.benchmark.summary import (
 
 __all__ = [
     "BUILT_IN",
+    "N_CHECKPOINTS",
     "SUITE",
     "AgentFactory",
     "AgentSummary",
@@ -44,6 +49,7 @@ __all__ = [
     "ConfigurationSummary",
     "Estimate",
     "RunRecord",
+    "RunSpec",
     "Trained",
     "load_factory",
     "markdown",
@@ -51,8 +57,9 @@ __all__ = [
     "random_agent",
     "reinforce_agent",
     "resolve_agent",
+    "run_one",
     "run_suite",
-    "score_matrix",
+    "score_rows",
     "steps_to_zero_regret",
     "summarize",
     "train_with_checkpoints",

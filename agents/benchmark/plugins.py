@@ -10,6 +10,9 @@ from agents.benchmark.factories import BUILT_IN, AgentFactory
 def load_factory(spec: str) -> AgentFactory:
     """Import an agent factory named ``"package.module:callable"``.
 
+    The module is imported from ``sys.path``; the benchmark job puts the
+    current folder there, as ``python -m`` would.
+
     Raises:
         ValueError: If ``spec`` is not of that form.
         ImportError: If the module cannot be imported.
@@ -54,4 +57,10 @@ def resolve_agent(name: str) -> AgentFactory:
         from agents.integrations.sb3 import sb3_agent
 
         return sb3_agent(name.removeprefix("sb3:"))
+    if ":" not in name:
+        raise ValueError(
+            f"unknown agent {name!r}: built-in agents are {', '.join(BUILT_IN)}; "
+            "SB3 agents look like sb3:PPO (the sb3 extra); your own agent spec "
+            "must look like 'package.module:callable'"
+        )
     return load_factory(name)

@@ -19,11 +19,15 @@ def markdown(summaries: Sequence[AgentSummary]) -> str:
     ]
     for s in summaries:
         a = s.aggregate
+        if a is None:
+            lines.append(f"| {s.agent} | every run failed | | |")
+            continue
+        failed = f" ({s.failed_runs} failed runs left out)" if s.failed_runs else ""
         lines.append(
-            f"| {s.agent} | {_estimate(a.mean)} | {_estimate(a.iqm)} | "
+            f"| {s.agent}{failed} | {_estimate(a.mean)} | {_estimate(a.iqm)} | "
             f"{_estimate(a.optimality_gap)} |"
         )
-    names = [c.name for c in summaries[0].configurations]
+    names = list(dict.fromkeys(c.name for s in summaries for c in s.configurations))
     lines += [
         "",
         "Mean normalized score per configuration (share of seeds with zero regret; "
@@ -34,11 +38,19 @@ def markdown(summaries: Sequence[AgentSummary]) -> str:
     ]
     for s in summaries:
         cells = []
-        for c in s.configurations:
-            crashed = f", {c.crashed_runs} crashed" if c.crashed_runs else ""
+        by_name = {c.name: c for c in s.configurations}
+        for name in names:
+            c = by_name.get(name)
+            if c is None:
+                cells.append("-")
+                continue
+            failed = f", FAILED {c.failed_runs} of {c.runs}" if c.failed_runs else ""
+            if c.failed_runs == c.runs:
+                cells.append(f"FAILED {c.runs} of {c.runs}")
+                continue
             cells.append(
                 f"{c.mean_score:.2f} ({c.zero_regret_rate:.0%}; "
-                f"{c.violations_per_episode:.2f}{crashed})"
+                f"{c.violations_per_episode:.2f}{failed})"
             )
         lines.append(f"| {s.agent} | " + " | ".join(cells) + " |")
     return "\n".join(lines)

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from agents.benchmark.runner import RunRecord, score_matrix
+from agents.benchmark.runner import RunRecord, score_rows
 from agents.evaluation.statistics import (
     interquartile_mean,
     mean_score,
@@ -50,6 +50,8 @@ class ConfigurationSummary:
         crashed_runs: Runs whose policy took an action the env refused.
         median_steps_to_zero_regret: Median training steps to zero regret, over
             the runs that reached it (None when none did or none reported).
+        failed_runs: Runs that failed (the statistics above leave them out).
+        runs: All runs of this configuration, failed ones included.
     """
 
     name: str
@@ -61,15 +63,30 @@ class ConfigurationSummary:
     invalid_action_rate: float
     crashed_runs: int
     median_steps_to_zero_regret: float | None
+    failed_runs: int = 0
+    runs: int = 0
 
 
 @dataclass(frozen=True)
 class AgentSummary:
-    """One agent over a suite."""
+    """One agent over a suite.
+
+    Attributes:
+        agent: The agent's name.
+        aggregate: Aggregates over every successful run; None if every run failed.
+        configurations: One summary per configuration.
+        errors: One line per failed run: configuration, seed and error.
+    """
 
     agent: str
-    aggregate: Aggregate
+    aggregate: Aggregate | None
     configurations: tuple[ConfigurationSummary, ...]
+    errors: tuple[str, ...] = ()
+
+    @property
+    def failed_runs(self) -> int:
+        """Failed runs over every configuration."""
+        return sum(c.failed_runs for c in self.configurations)
 
 
 def _nanmean(values: list[float]) -> float:
@@ -80,47 +97,67 @@ def _nanmean(values: list[float]) -> float:
 def summarize_configuration(
     name: str, runs: Sequence[RunRecord]
 ) -> ConfigurationSummary:
-    """Statistics of one configuration's runs."""
-    scores = np.array([r.score.normalized_score for r in runs])
+    """Statistics of one configuration's successful runs, and its failure count."""
+    scores = [r.score for r in runs if r.score is not None and not r.failed]
     reached = [
-        r.steps_to_zero_regret for r in runs if r.steps_to_zero_regret is not None
+        r.steps_to_zero_regret
+        for r in runs
+        if r.steps_to_zero_regret is not None and not r.failed
     ]
+    nan = float("nan")
+    normalized = np.array([s.normalized_score for s in scores])
     return ConfigurationSummary(
         name=name,
-        mean_score=float(scores.mean()),
-        iqm_score=interquartile_mean(scores[None, :]),
-        zero_regret_rate=float(np.mean([abs(r.score.regret) <= 1e-9 for r in runs])),
+        mean_score=float(normalized.mean()) if scores else nan,
+        iqm_score=interquartile_mean(normalized[None, :]) if scores else nan,
+        zero_regret_rate=float(np.mean([abs(s.regret) <= 1e-9 for s in scores]))
+        if scores
+        else nan,
         optimal_in_every_state_rate=float(
             np.mean(
                 [
-                    r.score.agreement is not None
-                    and bool(r.score.agreement)
-                    and all(r.score.agreement.values())
-                    for r in runs
+                    s.agreement is not None
+                    and bool(s.agreement)
+                    and all(s.agreement.values())
+                    for s in scores
                 ]
             )
-        ),
-        violations_per_episode=_nanmean([r.score.violations_per_episode for r in runs]),
-        invalid_action_rate=_nanmean([r.score.invalid_action_rate for r in runs]),
-        crashed_runs=sum(r.score.crashed for r in runs),
+        )
+        if scores
+        else nan,
+        violations_per_episode=_nanmean([s.violations_per_episode for s in scores]),
+        invalid_action_rate=_nanmean([s.invalid_action_rate for s in scores]),
+        crashed_runs=sum(r.score is not None and r.score.crashed for r in runs),
         median_steps_to_zero_regret=float(np.median(reached)) if reached else None,
+        failed_runs=sum(r.failed for r in runs),
+        runs=len(runs),
     )
 
 
 def summarize(records: Sequence[RunRecord], rng: np.random.Generator) -> AgentSummary:
-    """Per-configuration and aggregate statistics of one agent's records."""
-    names, scores = score_matrix(records)
-    estimates = []
-    for statistic in (mean_score, interquartile_mean, optimality_gap):
-        low, high = stratified_bootstrap_ci(scores, statistic, rng)
-        estimates.append(Estimate(statistic(scores), low, high))
+    """Per-configuration and aggregate statistics of one agent's records.
+
+    Failed runs are counted and listed, and left out of every statistic.
+    """
+    _, rows = score_rows(records)
+    aggregate = None
+    if rows:
+        estimates = []
+        for statistic in (mean_score, interquartile_mean, optimality_gap):
+            low, high = stratified_bootstrap_ci(rows, statistic, rng)
+            estimates.append(Estimate(statistic(rows), low, high))
+        aggregate = Aggregate(*estimates)
+    all_names = list(dict.fromkeys(r.configuration for r in records))
     return AgentSummary(
         agent=records[0].agent,
-        aggregate=Aggregate(*estimates),
+        aggregate=aggregate,
         configurations=tuple(
             summarize_configuration(
                 name, [r for r in records if r.configuration == name]
             )
-            for name in names
+            for name in all_names
+        ),
+        errors=tuple(
+            f"{r.configuration} (seed {r.seed}): {r.error}" for r in records if r.failed
         ),
     )

@@ -12,6 +12,7 @@ import numpy as np
 
 from access_review_env import RECOMMENDED_GAMMA
 from access_review_env.validation import check_integer
+from agents.planning.bellman import time_limit
 from agents.policies.predictor import (
     PolicyLike,
     accepts_action_masks,
@@ -61,6 +62,10 @@ class EvaluationResult:
         return self.violations / self.n_episodes
 
 
+DEFAULT_MAX_STEPS = 1_000
+"""The episode cut of :func:`evaluate` for an env with no time limit at all."""
+
+
 def standard_error(values: np.ndarray) -> float:
     """Standard error of the mean (0 for fewer than two values)."""
     if values.size < 2:
@@ -77,6 +82,7 @@ def evaluate(
     gamma: float | None = None,
     deterministic: bool = True,
     name: str = "policy",
+    max_steps: int | None = None,
 ) -> EvaluationResult:
     """Roll ``policy`` out for ``n_episodes`` episodes and score it.
 
@@ -90,6 +96,10 @@ def evaluate(
         gamma: Discount of ``mean_discounted_return``; the task's when None.
         deterministic: Ask the policy for its greedy action.
         name: How an error names the policy.
+        max_steps: Steps after which an episode is cut (counted as truncated),
+            so that an env without a time limit (``env.unwrapped``) cannot hang
+            the evaluation. Default: the env's ``TimeLimit``, else its spec's
+            ``max_episode_steps``, else :data:`DEFAULT_MAX_STEPS`.
 
     Returns:
         An :class:`EvaluationResult`.
@@ -98,6 +108,14 @@ def evaluate(
         AgentError: If the policy returns anything but one valid action index.
     """
     n_episodes = check_integer("n_episodes", n_episodes, low=1)
+    if max_steps is None:
+        spec = getattr(env, "spec", None)
+        max_steps = (
+            time_limit(env)
+            or (spec.max_episode_steps if spec is not None else None)
+            or DEFAULT_MAX_STEPS
+        )
+    max_steps = check_integer("max_steps", max_steps, low=1)
     if gamma is None:
         gamma = getattr(getattr(env.unwrapped, "mdp", None), "gamma", RECOMMENDED_GAMMA)
     predictor = as_predictor(policy)
@@ -122,7 +140,7 @@ def evaluate(
             lengths[episode] += 1
             violations += info["cost"]
             invalid += bool(info.get("invalid_action", False))
-            if terminated or truncated:
+            if terminated or truncated or lengths[episode] >= max_steps:
                 outcomes[info["outcome"]] += 1
                 break
     return EvaluationResult(

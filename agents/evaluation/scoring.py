@@ -2,7 +2,9 @@
 
 Unlike most benchmark envs, this one knows its optimum, so a score is exact
 regret where the policy can be read as a table, and a Monte Carlo estimate with
-a confidence interval in any case.
+a confidence interval in any case. Exact values are those of the env as
+``gym.make`` registers it: every action ``step`` accepts (invalid actions too,
+under ``"penalize"``) and its time limit as a finite horizon.
 """
 
 from __future__ import annotations
@@ -17,7 +19,13 @@ from numpy.typing import NDArray
 
 from access_review_env import ENV_ID, InvalidActionError
 from agents.evaluation.rollouts import evaluate
-from agents.planning import policy_evaluation, start_value, value_iteration
+from agents.planning import (
+    as_tabular,
+    horizon_text,
+    policy_evaluation,
+    start_value,
+    value_iteration,
+)
 from agents.policies import (
     PolicyLike,
     RandomPolicy,
@@ -33,7 +41,7 @@ class PolicyScore:
     """A policy on one configuration, against the configuration's optimum.
 
     Attributes:
-        optimal_value: Exact ``V*(s0)``.
+        optimal_value: Exact ``V*(s0)`` of the env as registered.
         random_value: Exact value of :class:`RandomPolicy`, the score-0 point.
         exact_value: Exact ``V^pi(s0)``, when the policy reads as a table and
             runs from the start (see :func:`start_value`).
@@ -51,6 +59,8 @@ class PolicyScore:
         crashed: During the rollouts the policy took an action the env refused
             (``invalid_action="raise"``).
         n_episodes: Monte Carlo episodes.
+        horizon: The time limit the exact values are computed for (None: none).
+        crash_message: What the env said when it refused an action.
     """
 
     optimal_value: float
@@ -66,6 +76,13 @@ class PolicyScore:
     outcomes: dict[str, int] = field(default_factory=dict)
     crashed: bool = False
     n_episodes: int = 0
+    horizon: int | None = None
+    crash_message: str | None = None
+
+    @property
+    def horizon_text(self) -> str:
+        """Which values the exact figures are: infinite or finite horizon."""
+        return horizon_text(self.horizon)
 
 
 def prefers(probabilities: NDArray[np.float64], action: int) -> bool:
@@ -101,7 +118,7 @@ def score_policy(
     env_kwargs = dict(env_kwargs or {})
     env = gym.make(env_id, **env_kwargs)
     mdp = env.unwrapped.mdp  # type: ignore[attr-defined]
-    arrays = mdp.arrays
+    arrays = as_tabular(env)
     optimum = value_iteration(arrays)
     start = arrays.initial_distribution
     optimal_value = float(start @ optimum.V)
@@ -123,9 +140,7 @@ def score_policy(
         exact_value = start_value(arrays, table)
     try:
         rollout = evaluate(env, policy, n_episodes, seed, name=agent)
-    except InvalidActionError:
-        rollout = None
-    if rollout is None:
+    except InvalidActionError as error:
         return PolicyScore(
             optimal_value=optimal_value,
             random_value=random_value,
@@ -138,6 +153,8 @@ def score_policy(
             violations_per_episode=math.nan,
             invalid_action_rate=math.nan,
             crashed=True,
+            horizon=arrays.horizon,
+            crash_message=str(error),
         )
     half_width = Z_95 * rollout.discounted_return_se
     value = exact_value if exact_value is not None else rollout.mean_discounted_return
@@ -160,4 +177,5 @@ def score_policy(
         / (rollout.mean_length * n_episodes),
         outcomes=rollout.outcomes,
         n_episodes=n_episodes,
+        horizon=arrays.horizon,
     )

@@ -24,6 +24,7 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
 
 from access_review_env import ACCESS_REVIEW, TaskTable
 from agents.benchmark.summary import AgentSummary
+from agents.persistence import write_atomic
 
 FIGURE_SIZE = (8.0, 4.5)
 DPI = 100
@@ -35,11 +36,14 @@ _ACTION_COLOURS = {
 
 
 def _save(figure: Figure, path: str | Path) -> Path:
+    """Write ``figure`` as a PNG atomically: an interrupted write leaves no file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
-    figure.savefig(path, dpi=DPI)
-    plt.close(figure)
+    try:
+        write_atomic(path, lambda stream: figure.savefig(stream, dpi=DPI, format="png"))
+    finally:
+        plt.close(figure)
     return path
 
 
@@ -194,16 +198,19 @@ def plot_abandonment_sweep(
 def plot_benchmark(summaries: Sequence[AgentSummary], path: str | Path) -> Path:
     """Aggregate normalized scores per agent with 95 % bootstrap CIs (rliable style).
 
+    Agents whose every run failed have no aggregate and are left out.
+
     Args:
         summaries: :func:`agents.benchmark.summarize` results, one per agent.
         path: Where to write the PNG.
     """
     metrics = (("iqm", "IQM"), ("mean", "mean"), ("optimality_gap", "optimality gap"))
     figure, axes = plt.subplots(1, len(metrics), figsize=FIGURE_SIZE, sharey=True)
-    names = [summary.agent for summary in summaries]
+    scored = [(s.agent, s.aggregate) for s in summaries if s.aggregate is not None]
+    names = [name for name, _ in scored]
     for axis, (key, title) in zip(axes, metrics, strict=True):
-        for row, summary in enumerate(summaries):
-            estimate = getattr(summary.aggregate, key)
+        for row, (_, aggregate) in enumerate(scored):
+            estimate = getattr(aggregate, key)
             axis.plot(
                 [estimate.low, estimate.high],
                 [row, row],

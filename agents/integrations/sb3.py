@@ -29,6 +29,7 @@ try:
     from sb3_contrib import MaskablePPO
     from stable_baselines3 import A2C, DQN, PPO
     from stable_baselines3.common.base_class import BaseAlgorithm
+    from stable_baselines3.common.callbacks import BaseCallback
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecEnv
 except ImportError as error:  # pragma: no cover - exercised without the extra
@@ -39,6 +40,7 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
     ) from error
 
 from access_review_env import ENV_ID, RECOMMENDED_GAMMA, TaskMDP
+from agents.benchmark.factories import N_CHECKPOINTS, Trained
 from agents.planning import value_iteration
 from agents.policies import policy_table
 
@@ -108,14 +110,15 @@ def make_sb3_env(
     seed: int,
     env_kwargs: dict[str, Any] | None = None,
     reward_scale: float = REWARD_SCALE,
+    env_id: str = ENV_ID,
 ) -> VecEnv:
-    """An SB3 ``VecEnv`` of AccessReview-v0 with rewards scaled by ``reward_scale``.
+    """An SB3 ``VecEnv`` of a task with rewards scaled by ``reward_scale``.
 
     ``Monitor`` (added by ``make_vec_env``) sits inside the scaling, so episode
     statistics stay in the task's units.
     """
     return make_vec_env(
-        ENV_ID,
+        env_id,
         n_envs=n_envs,
         seed=seed,
         env_kwargs=env_kwargs or {},
@@ -129,6 +132,9 @@ def train_sb3(
     seed: int = 0,
     total_timesteps: int | None = None,
     env_kwargs: dict[str, Any] | None = None,
+    *,
+    env_id: str = ENV_ID,
+    callback: BaseCallback | None = None,
 ) -> tuple[BaseAlgorithm, float]:
     """Train one SB3 algorithm of :data:`SETTINGS`; return the model and seconds taken.
 
@@ -138,6 +144,8 @@ def train_sb3(
         seed: Seed of the env and the model.
         total_timesteps: Training budget; the setting's when None.
         env_kwargs: Further env kwargs (they override ``abandonment_prob``).
+        env_id: The registered task.
+        callback: An SB3 callback for ``learn``.
 
     Raises:
         ValueError: For an algorithm name not in :data:`SETTINGS`.
@@ -151,7 +159,7 @@ def train_sb3(
     env_kwargs = {"abandonment_prob": abandonment_prob, **(env_kwargs or {})}
     if setting.exploring_starts:
         env_kwargs["exploring_starts"] = True
-    env = make_sb3_env(setting.n_envs, seed, env_kwargs)
+    env = make_sb3_env(setting.n_envs, seed, env_kwargs, env_id=env_id)
     model = setting.algorithm(  # type: ignore[call-arg]
         "MlpPolicy",
         env,
@@ -163,7 +171,9 @@ def train_sb3(
         **setting.hyperparameters,
     )
     start = time.perf_counter()
-    model.learn(total_timesteps=total_timesteps or setting.total_timesteps)
+    model.learn(
+        total_timesteps=total_timesteps or setting.total_timesteps, callback=callback
+    )
     seconds = time.perf_counter() - start
     env.close()
     return model, seconds
@@ -251,26 +261,65 @@ def cross_check(name: str, abandonment_prob: float, seed: int) -> CrossCheck:
     )
 
 
-def sb3_agent(name: str) -> Callable[[gym.Env[Any, Any], int], BaseAlgorithm]:
+class GreedyCheckpoints(BaseCallback):  # type: ignore[misc]
+    """Records the model's greedy action per state every ``every`` timesteps.
+
+    Args:
+        mdp: The task's model, for its states and action masks.
+        every: Timesteps between checkpoints.
+    """
+
+    def __init__(self, mdp: TaskMDP, every: int) -> None:
+        """Record nothing yet."""
+        super().__init__()
+        self.mdp = mdp
+        self.every = every
+        self.next_checkpoint = every
+        self.checkpoints: list[tuple[int, NDArray[np.int64]]] = []
+
+    def _on_step(self) -> bool:
+        if self.num_timesteps >= self.next_checkpoint:
+            self.checkpoints.append(
+                (int(self.num_timesteps), greedy_actions(self.model, self.mdp))
+            )
+            self.next_checkpoint += self.every
+        return True
+
+
+def sb3_agent(name: str) -> Callable[[gym.Env[Any, Any], int], Trained]:
     """An agent factory (see :mod:`agents.benchmark.factories`) for SB3's ``name``.
 
-    It trains on the configuration of the env it is given. Only MaskablePPO
-    can keep to the valid actions while exploring, so the others train with
-    invalid actions penalized even where the configuration raises on them; they
-    are scored under the configuration's own rule.
+    It trains on the configuration of the env it is given, and records the
+    greedy actions at :data:`~agents.benchmark.factories.N_CHECKPOINTS`
+    checkpoints, so the benchmark reports its training steps to zero regret.
+    Only MaskablePPO can keep to the valid actions while exploring, so the
+    others train with invalid actions penalized even where the configuration
+    raises on them; they are scored under the configuration's own rule.
     """
     if name not in SETTINGS:
         raise ValueError(
             f"unknown algorithm {name!r}; choose from {', '.join(SETTINGS)}"
         )
 
-    def factory(env: gym.Env[Any, Any], seed: int) -> BaseAlgorithm:
-        kwargs = dict(env.spec.kwargs) if env.spec is not None else {}
+    def factory(env: gym.Env[Any, Any], seed: int) -> Trained:
+        spec = env.spec
+        kwargs = dict(spec.kwargs) if spec is not None else {}
         kwargs.pop("render_mode", None)
         if name != "MaskablePPO":
             kwargs["invalid_action"] = "penalize"
-        model, _ = train_sb3(name, seed=seed, env_kwargs=kwargs)
-        return model
+        budget = SETTINGS[name].total_timesteps
+        checkpoints = GreedyCheckpoints(
+            env.unwrapped.mdp,  # type: ignore[attr-defined]
+            max(1, budget // N_CHECKPOINTS),
+        )
+        model, _ = train_sb3(
+            name,
+            seed=seed,
+            env_kwargs=kwargs,
+            env_id=spec.id if spec is not None else ENV_ID,
+            callback=checkpoints,
+        )
+        return Trained(model, checkpoints.checkpoints)
 
     factory.__name__ = f"sb3_{name}"
     return factory

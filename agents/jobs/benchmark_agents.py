@@ -1,44 +1,65 @@
-"""Benchmark agents against the exact optimum of every configuration of a suite.
+r"""Benchmark agents against the exact optimum of every configuration of a suite.
 
 Scores our Q-learning and REINFORCE, a random policy, SB3's learners (with the
 ``sb3`` extra) and any agent given as ``module:callable``, a factory
-``factory(env, seed)`` returning a trained policy. Prints Markdown tables,
-writes a JSON record and a plot of the aggregate scores with 95 % stratified
-bootstrap confidence intervals.
+``factory(env, seed)`` returning a trained policy. Exact values are those of
+the env as registered: its time limit and, under ``"penalize"``, invalid
+actions as the stalls they are.
+
+Nothing is lost: each finished run is appended to ``runs.jsonl`` in the output
+folder as it ends; ``--resume`` skips the runs already there. A failing agent
+is recorded as a failed run and the others go on (exit status 1). At the end
+the Markdown tables print, and ``benchmark_agents.json`` and ``scores.png``
+(with the ``plots`` extra) are written atomically.
 
     python scripts/benchmark_agents.py            # ours, random, SB3; 10 seeds
-    python scripts/benchmark_agents.py --agents q_learning my_pkg.agents:make --seeds 5
+    python scripts/benchmark_agents.py --agents q_learning my_agents:make --seeds 5
+    python scripts/benchmark_agents.py --env-kwargs '{"abandonment_prob": 0.1}' \\
+        --configurations custom
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
+import gymnasium as gym
 import numpy as np
-from tqdm.auto import tqdm
 
 import access_review_env
 from agents.benchmark import (
     BUILT_IN,
     SUITE,
+    Configuration,
+    RunRecord,
+    RunSpec,
     markdown,
     resolve_agent,
-    run_suite,
+    run_one,
     summarize,
 )
+from agents.benchmark.store import RunStore, RunStoreError
+from agents.integrations.optional import available, install_hint
 from agents.jobs import arguments
+from agents.jobs.outputs import prepare_output
 from agents.persistence import run_metadata, write_json
-from agents.policies import AgentError
+from agents.planning import horizon_text, time_limit
+
+RUNS_FILE = "runs.jsonl"
+RESULT_FILE = "benchmark_agents.json"
+PLOT_FILE = "scores.png"
+CUSTOM = "custom"
 
 
 def default_agents() -> list[str]:
     """Ours, random, and SB3's learners when the extra is installed."""
     names = list(BUILT_IN)
-    if importlib.util.find_spec("stable_baselines3") is not None:
+    if available("stable_baselines3"):
         from agents.integrations.sb3 import SETTINGS
 
         names += [f"sb3:{algorithm}" for algorithm in SETTINGS]
@@ -52,8 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--agents",
         nargs="+",
         help="q_learning, reinforce, random, sb3:PPO|MaskablePPO|A2C|DQN, "
-        "or module:callable "
-        "(default: ours, random and SB3 when installed)",
+        "or module:callable (default: ours, random and SB3 when installed)",
     )
     parser.add_argument(
         "--seeds",
@@ -70,61 +90,169 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--configurations",
         nargs="+",
-        choices=[c.name for c in SUITE],
-        help="a subset of the suite (default: all)",
+        choices=[c.name for c in SUITE] + [CUSTOM],
+        help="a subset of the suite (default: all); custom needs --env-kwargs",
+    )
+    parser.add_argument(
+        "--env-kwargs",
+        metavar="JSON",
+        help="your own configuration, named custom: gym.make kwargs as a JSON "
+        "object, e.g. '{\"abandonment_prob\": 0.1}'",
+    )
+    parser.add_argument(
+        "--resume",
+        action="store_true",
+        help=f"skip runs already in OUTPUT/{RUNS_FILE} (failed ones run again)",
     )
     parser.add_argument("--output", type=Path, default=Path("runs/benchmark_agents"))
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; return the exit status."""
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    names = args.agents or default_agents()
-    try:
-        factories = {name: resolve_agent(name) for name in names}
-    except (ValueError, ImportError, AttributeError, TypeError) as error:
-        parser.error(str(error))
-    suite = [
-        c for c in SUITE if args.configurations is None or c.name in args.configurations
-    ]
-    bar = tqdm(
-        total=len(factories) * len(suite) * args.seeds, desc="benchmark", unit="run"
-    )
-    summaries, records = [], []
-    try:
-        for name, factory in factories.items():
-            bar.set_postfix_str(name)
-            runs = run_suite(
-                factory,
-                name,
-                suite,
-                range(args.seeds),
-                args.episodes,
-                on_run=lambda _record: bar.update(),
-            )
-            records += runs
-            summaries.append(summarize(runs, np.random.default_rng(0)))
-    except AgentError as error:
-        bar.close()
-        print(f"error: {error}", file=sys.stderr)
-        return 1
-    bar.close()
-    print(markdown(summaries))
-    args.output.mkdir(parents=True, exist_ok=True)
-    from agents.integrations.plotting import plot_benchmark
+def custom_configuration(text: str) -> Configuration:
+    """The ``custom`` configuration from ``--env-kwargs``, checked by the env itself.
 
-    plot = plot_benchmark(summaries, args.output / "scores.png")
+    Raises:
+        ValueError: For text that is not a JSON object, or kwargs the env refuses
+            (the env's own message).
+    """
+    try:
+        kwargs = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--env-kwargs is not valid JSON: {error}") from None
+    if not isinstance(kwargs, dict):
+        raise ValueError(f"--env-kwargs must be a JSON object, got {text}")
+    try:
+        gym.make(access_review_env.ENV_ID, **kwargs).close()
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"--env-kwargs: {error}") from None
+    return Configuration(CUSTOM, f"your configuration {text}", kwargs)
+
+
+def select_configurations(args: argparse.Namespace) -> list[Configuration]:
+    """The suite's configurations asked for, plus ``custom`` if given.
+
+    Raises:
+        ValueError: For ``custom`` without ``--env-kwargs``, or bad kwargs.
+    """
+    chosen = args.configurations
+    if chosen is not None and CUSTOM in chosen and args.env_kwargs is None:
+        raise ValueError("--configurations custom needs --env-kwargs")
+    suite = [c for c in SUITE if chosen is None or c.name in chosen]
+    if args.env_kwargs is not None:
+        if chosen is not None and chosen == [CUSTOM]:
+            suite = []
+        suite.append(custom_configuration(args.env_kwargs))
+    return suite
+
+
+def progress_bar(total: int) -> Any:
+    """A tqdm bar over runs, or None without the ``progress`` extra."""
+    if not available("tqdm"):
+        return None
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="benchmark", unit="run")
+
+
+def write_results(
+    output: Path, records: list[RunRecord], specs: list[RunSpec], plots: bool
+) -> list[Path]:
+    """Print the tables; write the JSON record and the plot atomically."""
+    agents = list(dict.fromkeys(spec.agent for spec in specs))
+    summaries = [
+        summarize([r for r in records if r.agent == agent], np.random.default_rng(0))
+        for agent in agents
+    ]
+    horizon = time_limit(gym.make(access_review_env.ENV_ID))
+    print(markdown(summaries))
+    print(f"\nExact values: {horizon_text(horizon)}, as registered.")
+    configurations = list({s.configuration.name: s.configuration for s in specs})
     record = {
         **run_metadata(),
         "env_id": access_review_env.ENV_ID,
-        "suite": suite,
-        "seeds": list(range(args.seeds)),
-        "monte_carlo_episodes": args.episodes,
+        "exact_values": horizon_text(horizon),
+        "suite": [
+            next(s.configuration for s in specs if s.configuration.name == n)
+            for n in configurations
+        ],
+        "seeds": sorted({spec.seed for spec in specs}),
+        "monte_carlo_episodes": specs[0].n_episodes,
+        "json_note": "non-finite numbers (NaN, infinity) are written as null",
         "summaries": summaries,
         "runs": records,
     }
-    path = write_json(args.output / "benchmark_agents.json", record)
-    print(f"\nwrote {path} and {plot}")
-    return 0
+    written = [write_json(output / RESULT_FILE, record)]
+    if plots:
+        from agents.integrations.plotting import plot_benchmark
+
+        written.append(plot_benchmark(summaries, output / PLOT_FILE))
+    return written
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark; return the exit status (0 ok, 1 failed runs, 2 usage)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if os.getcwd() not in sys.path:
+        # Agent specs are imported as `python -m` would: from the current folder.
+        sys.path.insert(0, os.getcwd())
+    names = args.agents or default_agents()
+    try:
+        factories = {name: resolve_agent(name) for name in names}
+        suite = select_configurations(args)
+        prepare_output(args.output)
+    except (ValueError, ImportError, AttributeError, TypeError) as error:
+        parser.error(str(error))
+    plots = available("matplotlib")
+    if not plots:
+        print(
+            "matplotlib is not installed: tables and JSON will be written, the "
+            f"plot skipped ({install_hint('matplotlib')})"
+        )
+    specs = [
+        RunSpec(name, configuration, seed, args.episodes)
+        for name in factories
+        for configuration in suite
+        for seed in range(args.seeds)
+    ]
+    store = RunStore(args.output / RUNS_FILE)
+    try:
+        done = store.latest(spec.key for spec in specs) if args.resume else {}
+    except RunStoreError as error:
+        parser.error(str(error))
+    if not args.resume and (moved := store.rotate()) is not None:
+        print(f"kept the previous runs as {moved}")
+    todo = [s for s in specs if s.key not in done or done[s.key].failed]
+    if args.resume:
+        print(f"resuming: {len(specs) - len(todo)} of {len(specs)} runs already done")
+    bar = progress_bar(len(todo))
+    try:
+        for spec in todo:
+            if bar is not None:
+                bar.set_postfix_str(f"{spec.agent} {spec.configuration.name}")
+            record = run_one(spec, factories[spec.agent])
+            store.append(record)
+            if bar is not None:
+                bar.update()
+    except KeyboardInterrupt:
+        print(
+            f"\ninterrupted: every finished run is in {store.path}; "
+            "rerun with --resume to continue",
+            file=sys.stderr,
+        )
+        return 130
+    finally:
+        if bar is not None:
+            bar.close()
+    latest = store.latest(spec.key for spec in specs)
+    records = [latest[spec.key] for spec in specs if spec.key in latest]
+    written = write_results(args.output, records, specs, plots)
+    print(f"\nwrote {', '.join(map(str, written))} (runs in {store.path})")
+    failed = [r for r in records if r.failed]
+    for r in failed:
+        print(
+            f"error: agent {r.agent} failed on {r.configuration} (seed {r.seed}): "
+            f"{r.error}",
+            file=sys.stderr,
+        )
+    return 1 if failed else 0

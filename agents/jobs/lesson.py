@@ -103,7 +103,7 @@ def lab_discounted_returns(config: Config) -> dict[str, float]:
 
 def lab_bellman_backup(config: Config) -> dict[str, Any]:
     """One backup at new_request from the successors' values (p = 0)."""
-    arrays = AccessReviewMDP(abandonment_prob=0.0).arrays
+    arrays = AccessReviewMDP(abandonment_prob=0.0).workflow_arrays
     successors = value_iteration(arrays).V
     q = bellman_backup(arrays, successors)[NEW]
     greedy = ACTIONS[int(np.argmax(q))]
@@ -121,7 +121,7 @@ def lab_bellman_backup(config: Config) -> dict[str, Any]:
 
 def lab_value_iteration(config: Config) -> dict[str, Any]:
     """Synchronous sweeps from V = 0 (p = 0), and the greedy policy."""
-    result = value_iteration(AccessReviewMDP(abandonment_prob=0.0).arrays)
+    result = value_iteration(AccessReviewMDP(abandonment_prob=0.0).workflow_arrays)
     live = list(access_review_env.NON_TERMINAL_STATES)
     rows = [
         [f"sweep {i + 1}", *(float(v) for v in result.history[i][live])]
@@ -130,12 +130,24 @@ def lab_value_iteration(config: Config) -> dict[str, Any]:
     show("Value iteration (p = 0)", ["", *(STATES[s] for s in live)], rows)
     policy = {STATES[s]: ACTIONS[int(result.policy[s])] for s in live}
     print(f"policy = {policy}")
-    return {"history": result.history[:, live].tolist(), "policy": policy}
+    registered = value_iteration(gym.make(ENV_ID, abandonment_prob=0.0))
+    print(
+        "These sweeps plan the lesson's workflow (mdp.workflow_arrays: valid "
+        f"actions only, {result.horizon_text}). value_iteration(gym.make(...)) "
+        "plans the env as registered (invalid actions as penalized stalls, "
+        f"{registered.horizon_text}): the same V* here, "
+        f"{registered.V[live].tolist()}."
+    )
+    return {
+        "history": result.history[:, live].tolist(),
+        "policy": policy,
+        "registered_V": registered.V[live].tolist(),
+    }
 
 
 def lab_stochastic_backup(config: Config) -> dict[str, Any]:
     """The same backup once a quarter of evidence requests are abandoned."""
-    arrays = AccessReviewMDP(abandonment_prob=0.25).arrays
+    arrays = AccessReviewMDP(abandonment_prob=0.25).workflow_arrays
     q = bellman_backup(arrays, value_iteration(arrays).V)[NEW]
     choice = ACTIONS[HUMAN if q[HUMAN] > q[REQUEST] else REQUEST]
     show(
@@ -231,7 +243,7 @@ def lab_reward_specification(config: Config) -> dict[str, Any]:
         ("speed_only", "auto_approve (100)"),
         ("outcome_aware", "human_review (54)"),
     ):
-        plan = value_iteration(AccessReviewMDP(rewards=preset).arrays)
+        plan = value_iteration(AccessReviewMDP(rewards=preset).workflow_arrays)
         choice = ACTIONS[int(plan.policy[NEW])]
         rows.append([preset, choice, float(plan.V[NEW]), lesson])
         result[preset] = {"choice": choice, "value": float(plan.V[NEW])}
@@ -318,7 +330,7 @@ def lab_abandonment_threshold(config: Config) -> dict[str, float]:
     """Where human_review overtakes request_evidence, by a sweep and by bisection."""
 
     def advantage(p: float) -> float:
-        q = value_iteration(AccessReviewMDP(abandonment_prob=p).arrays).Q[NEW]
+        q = value_iteration(AccessReviewMDP(abandonment_prob=p).workflow_arrays).Q[NEW]
         return float(q[HUMAN] - q[REQUEST])
 
     sweep = np.linspace(0.0, 0.2, 201)
@@ -328,7 +340,9 @@ def lab_abandonment_threshold(config: Config) -> dict[str, float]:
         middle = (low + high) / 2
         low, high = (low, middle) if advantage(middle) > 0 else (middle, high)
     slope = (
-        value_iteration(AccessReviewMDP(abandonment_prob=1.0).arrays).Q[NEW, REQUEST]
+        value_iteration(AccessReviewMDP(abandonment_prob=1.0).workflow_arrays).Q[
+            NEW, REQUEST
+        ]
         - 59.0
     )
     show(

@@ -12,7 +12,6 @@ optimum, and writes four plots and a JSON record to the output folder.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +29,9 @@ from access_review_env import (
     Action,
     State,
 )
+from agents.integrations.optional import available, install_hint
 from agents.jobs import arguments
+from agents.jobs.outputs import prepare_output
 from agents.learners import (
     Recording,
     train_q_learning,
@@ -183,9 +184,14 @@ def make_plots(
 
 
 def run(config: Config) -> list[LearnerRow]:
-    """Solve, train, compare, plot, record."""
-    progress = importlib.util.find_spec("tqdm") is not None
-    sb3 = config.sb3 and importlib.util.find_spec("stable_baselines3") is not None
+    """Solve, train, compare, record, plot; every output is written atomically.
+
+    Raises:
+        ValueError: If the output folder cannot hold results (checked first).
+    """
+    prepare_output(config.output)
+    progress = available("tqdm")
+    sb3 = config.sb3 and available("stable_baselines3")
     exact = value_iteration(gym.make(ENV_ID))
     print(
         "AccessReview-v0 (p = 0.25), solved by value iteration in "
@@ -229,23 +235,33 @@ def run(config: Config) -> list[LearnerRow]:
     elif config.sb3:
         print(
             "stable-baselines3 is not installed: skipping the SB3 learners "
-            "(pip install '.[sb3]')"
+            f"({install_hint('stable_baselines3')})"
         )
     print()
     print(markdown(rows))
-    config.output.mkdir(parents=True, exist_ok=True)
-    plots = make_plots(config, q_run, r_run, exact)
     record = {
         **run_metadata(ENV_ID, {}),
-        "exact": {"V": exact.V, "policy": policy_names(exact.policy)},
+        "exact": {
+            "V": exact.V,
+            "policy": policy_names(exact.policy),
+            "values": exact.horizon_text,
+        },
         "learners": rows,
         "config": config,
-        "plots": [p.name for p in plots],
     }
     write_json(config.output / "main.json", record)
+    if available("matplotlib"):
+        plots = make_plots(config, q_run, r_run, exact)
+        written = f"{', '.join(p.name for p in plots)} and main.json are"
+    else:
+        written = "main.json is"
+        print(
+            "matplotlib is not installed: the plots were skipped "
+            f"({install_hint('matplotlib')})"
+        )
     agree = sum(row.optimal for row in rows)
     print(f"\n{agree} of {len(rows)} learners found the optimal policy.")
-    print(f"Plots and main.json are in {config.output.resolve()}")
+    print(f"{written} in {config.output.resolve()}")
     return rows
 
 
@@ -270,14 +286,18 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the main job from the command line."""
-    args = build_parser().parse_args(argv)
-    run(
-        Config(
-            args.output,
-            args.seed,
-            args.q_episodes,
-            args.reinforce_episodes,
-            not args.no_sb3,
-        )
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    config = Config(
+        args.output,
+        args.seed,
+        args.q_episodes,
+        args.reinforce_episodes,
+        not args.no_sb3,
     )
+    try:
+        prepare_output(config.output)
+    except ValueError as error:
+        parser.error(str(error))
+    run(config)
     return 0

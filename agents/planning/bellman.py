@@ -5,47 +5,88 @@ Conventions for every planner in :mod:`agents.planning`:
 * ``V[s] = 0`` and ``Q[s, :] = 0`` for a terminal state ``s``: no return is
   bootstrapped past a terminal state, whatever its row of ``transitions`` says
   (Sutton & Barto, section 3.4).
-* ``Q[s, a] = -inf`` for an action a policy may not choose in a non-terminal
+* ``Q[s, a] = -inf`` for an action that is not available in a non-terminal
   state, so that an argmax never picks it.
 * A greedy policy picks the lowest-index maximizing action, and action 0 in
   terminal states.
+* With a ``horizon`` (a time limit of ``H`` steps), values are those of an
+  episode with ``H`` steps left, found by backward induction; without one,
+  the infinite-horizon values.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import dataclasses
+from typing import Any, Literal
 
+import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
 from access_review_env import TabularMDP
-from access_review_env.validation import check_unit_interval
+from access_review_env.validation import check_integer, check_unit_interval
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
 
 
-def as_tabular(model: TabularMDP | Any) -> TabularMDP:
+Horizon = int | None | Literal["model"]
+"""A planner's ``horizon`` argument: ``"model"`` takes the MDP's own (for an
+env, its time limit), None plans without a limit, an int for that many steps."""
+
+
+def time_limit(env: Any) -> int | None:
+    """The ``TimeLimit`` wrapper's limit in ``env``'s wrapper chain, or None.
+
+    ``gym.make`` adds the wrapper with the registered ``max_episode_steps`` (or
+    the one passed to ``make``); ``env.unwrapped`` has none.
+    """
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, gym.wrappers.TimeLimit):
+            return int(env._max_episode_steps)
+        env = env.env
+    return None
+
+
+def as_tabular(model: TabularMDP | Any, horizon: Horizon = "model") -> TabularMDP:
     """Return the planning arrays of ``model``: a TabularMDP, or an env exposing one.
 
     Args:
         model: A :class:`TabularMDP`, or an environment (wrapped or not) whose
-            ``unwrapped.mdp.arrays`` is one, as every task's env has.
+            ``unwrapped.mdp.arrays`` is one, as every task's env has. An env's
+            arrays are the MDP its ``step`` implements, with its time limit
+            (see :func:`time_limit`) as the horizon.
+        horizon: ``"model"`` keeps the horizon just described; None or an int
+            replaces it.
 
     Raises:
         TypeError: If ``model`` is neither.
+        ValueError: For a horizon that is not an integer >= 1, None or "model".
     """
     if isinstance(model, TabularMDP):
-        return model
-    arrays = getattr(
-        getattr(getattr(model, "unwrapped", None), "mdp", None), "arrays", None
-    )
-    if isinstance(arrays, TabularMDP):
+        arrays = model
+    else:
+        found = getattr(
+            getattr(getattr(model, "unwrapped", None), "mdp", None), "arrays", None
+        )
+        if not isinstance(found, TabularMDP):
+            raise TypeError(
+                "expected a TabularMDP or an environment whose env.unwrapped.mdp."
+                f"arrays is one (such as AccessReview-v0), got {type(model).__name__}"
+            )
+        arrays = dataclasses.replace(found, horizon=time_limit(model))
+    if horizon == "model":
         return arrays
-    raise TypeError(
-        "expected a TabularMDP or an environment whose env.unwrapped.mdp.arrays is "
-        f"one (such as AccessReview-v0), got {type(model).__name__}"
-    )
+    if horizon is not None:
+        horizon = check_integer("horizon", horizon, low=1)
+    return dataclasses.replace(arrays, horizon=horizon)
+
+
+def horizon_text(horizon: int | None) -> str:
+    """How a result says which values it holds."""
+    if horizon is None:
+        return "infinite horizon"
+    return f"finite horizon of {horizon} steps (the time limit)"
 
 
 def check_gamma(gamma: object) -> float:
@@ -67,7 +108,7 @@ def backup_arrays(arrays: TabularMDP) -> tuple[FloatArray, FloatArray]:
     transition into or out of a terminal state.
     """
     live = ~arrays.terminal
-    base = np.where(arrays.valid_actions, arrays.rewards, -np.inf)
+    base = np.where(arrays.available_actions, arrays.rewards, -np.inf)
     base[arrays.terminal] = 0.0
     continuation = arrays.transitions * live[None, None, :]
     continuation[arrays.terminal] = 0.0
@@ -86,7 +127,7 @@ def bellman_backup(
 
     Returns:
         ``(S, A)`` action values, with the module's conventions for terminal
-        states and actions a policy may not choose.
+        states and unavailable actions.
     """
     gamma = arrays.gamma if gamma is None else check_gamma(gamma)
     base, continuation = backup_arrays(arrays)

@@ -15,9 +15,11 @@ from numpy.typing import NDArray
 from access_review_env import TabularMDP
 from agents.planning.bellman import (
     FloatArray,
+    Horizon,
     as_tabular,
     bellman_backup,
     check_gamma,
+    horizon_text,
 )
 
 
@@ -26,14 +28,22 @@ class PolicyEvaluationResult:
     """Exact values of a fixed policy.
 
     Attributes:
-        V: ``(S,)`` ``V^pi``.
-        Q: ``(S, A)`` ``Q^pi`` (``-inf`` for invalid actions).
+        V: ``(S,)`` ``V^pi`` (with ``horizon`` steps left, if set).
+        Q: ``(S, A)`` ``Q^pi``: the value of taking ``a`` first, then following
+            the policy (``-inf`` for unavailable actions).
         gamma: The discount used.
+        horizon: The steps evaluated, or None for an infinite horizon.
     """
 
     V: FloatArray
     Q: FloatArray
     gamma: float
+    horizon: int | None = None
+
+    @property
+    def horizon_text(self) -> str:
+        """Which values these are: infinite horizon, or the finite horizon used."""
+        return horizon_text(self.horizon)
 
 
 def policy_matrix(arrays: TabularMDP, policy: NDArray[Any]) -> FloatArray:
@@ -45,8 +55,8 @@ def policy_matrix(arrays: TabularMDP, policy: NDArray[Any]) -> FloatArray:
 
     Raises:
         ValueError: If the shape is wrong, an action is out of range, a row is
-            not a distribution, or the policy puts mass on an action that has no
-            transition in a non-terminal state.
+            not a distribution, or the policy puts mass on an action that is not
+            available in a non-terminal state.
     """
     policy = np.asarray(policy)
     n_states, n_actions = arrays.n_states, arrays.n_actions
@@ -68,65 +78,127 @@ def policy_matrix(arrays: TabularMDP, policy: NDArray[Any]) -> FloatArray:
             f"policy must have shape ({n_states},) or ({n_states}, {n_actions}), "
             f"got {policy.shape}"
         )
-    has_transition = np.isclose(arrays.transitions.sum(axis=2), 1.0)
-    bad = (probabilities > 0) & ~has_transition & ~arrays.terminal[:, None]
+    bad = (probabilities > 0) & ~arrays.available_actions & ~arrays.terminal[:, None]
     if np.any(bad):
         state, action = (int(i) for i in np.argwhere(bad)[0])
         raise ValueError(
-            f"policy chooses action {action} in state {state}, which has no transition"
+            f"policy chooses action {action} in state {state}, which is not "
+            "available there (it has no transition)"
         )
     return probabilities
 
 
-def policy_evaluation(
-    model: TabularMDP | Any, policy: NDArray[Any], gamma: float | None = None
-) -> PolicyEvaluationResult:
-    """Exact ``V^pi`` and ``Q^pi`` by one linear solve (Sutton & Barto, equation 4.4).
-
-    Solves ``(I - gamma P_pi) V = R_pi`` over the non-terminal states, where
-    ``P_pi`` leaves out transitions into terminal states.
+def can_reach_terminal(
+    arrays: TabularMDP, transitions_pi: FloatArray
+) -> NDArray[np.bool_]:
+    """``(S,)`` the states from which a policy reaches a terminal state with p > 0.
 
     Args:
-        model: A :class:`TabularMDP` or an env exposing one.
+        arrays: The MDP.
+        transitions_pi: ``(S, S)`` the policy's state-to-state probabilities.
+    """
+    flow = transitions_pi > 0
+    reach = arrays.terminal.copy()
+    while True:
+        grown = reach | flow[:, reach].any(axis=1)
+        if np.array_equal(grown, reach):
+            return reach
+        reach = grown
+
+
+def _solve_infinite_horizon(
+    arrays: TabularMDP,
+    rewards_pi: FloatArray,
+    transitions_pi: FloatArray,
+    gamma: float,
+) -> FloatArray:
+    """``V^pi`` by one linear solve over the states whose values are not fixed.
+
+    With ``gamma = 1`` a policy can circle forever among live states that never
+    reach a terminal state. Their values are 0 when every reward there is 0;
+    otherwise the sum of rewards diverges (or oscillates) and this raises.
+    """
+    V = np.zeros(arrays.n_states)
+    unknown = ~arrays.terminal
+    if gamma == 1.0:
+        stuck = unknown & ~can_reach_terminal(arrays, transitions_pi)
+        earning = stuck & (rewards_pi != 0.0)
+        if earning.any():
+            names = arrays.state_names or tuple(map(str, range(arrays.n_states)))
+            where = ", ".join(names[s] for s in np.flatnonzero(earning))
+            raise ValueError(
+                "the policy's values are infinite or undefined: with gamma = 1 it "
+                f"stays forever among states that pay nonzero rewards ({where})"
+            )
+        unknown &= ~stuck
+    inner = np.ix_(unknown, unknown)
+    system = np.eye(int(unknown.sum())) - gamma * transitions_pi[inner]
+    V[unknown] = np.linalg.solve(system, rewards_pi[unknown])
+    return V
+
+
+def policy_evaluation(
+    model: TabularMDP | Any,
+    policy: NDArray[Any],
+    gamma: float | None = None,
+    horizon: Horizon = "model",
+) -> PolicyEvaluationResult:
+    """Exact ``V^pi`` and ``Q^pi`` of a stationary policy.
+
+    Without a horizon: one linear solve of ``(I - gamma P_pi) V = R_pi`` over
+    the non-terminal states (Sutton & Barto, equation 4.4), ``P_pi`` leaving
+    out transitions into terminal states. With a horizon of ``H`` steps:
+    ``H`` backups of the policy from ``V = 0``, the value with ``H`` steps left.
+
+    Args:
+        model: A :class:`TabularMDP` or an env exposing one (an env made by
+            ``gym.make`` is evaluated as registered, with its time limit).
         policy: ``(S,)`` integer actions, or ``(S, A)`` action probabilities.
         gamma: Discount in [0, 1]; the task's when None.
+        horizon: ``"model"`` (the MDP's or env's own), None (no limit) or a
+            number of steps.
 
     Raises:
         ValueError: For a malformed policy (see :func:`policy_matrix`), or when
-            the values are infinite (``gamma = 1`` and the policy can run forever).
+            the values are infinite (``gamma = 1``, no horizon, and the policy
+            can stay forever among states that pay nonzero rewards).
     """
-    arrays = as_tabular(model)
+    arrays = as_tabular(model, horizon)
     gamma = check_gamma(arrays.gamma if gamma is None else gamma)
     probabilities = policy_matrix(arrays, policy)
-    live = ~arrays.terminal
     rewards_pi = np.einsum("sa,sa->s", probabilities, arrays.rewards)
+    rewards_pi[arrays.terminal] = 0.0
     transitions_pi = np.einsum("sa,sat->st", probabilities, arrays.transitions)
-    inner = np.ix_(live, live)
-    system = np.eye(int(live.sum())) - gamma * transitions_pi[inner]
-    try:
-        values = np.linalg.solve(system, rewards_pi[live])
-    except np.linalg.LinAlgError:
-        raise ValueError(
-            "the policy's values are infinite: with gamma = 1 it can run forever "
-            "without reaching a terminal state"
-        ) from None
-    V = np.zeros(arrays.n_states)
-    V[live] = values
-    return PolicyEvaluationResult(V, bellman_backup(arrays, V, gamma), gamma)
+    if arrays.horizon is None:
+        V = _solve_infinite_horizon(arrays, rewards_pi, transitions_pi, gamma)
+        before_last = V
+    else:
+        continuation = transitions_pi * ~arrays.terminal[None, :]
+        continuation[arrays.terminal] = 0.0
+        V = np.zeros(arrays.n_states)
+        for _ in range(arrays.horizon):
+            before_last = V
+            V = rewards_pi + gamma * (continuation @ V)
+    return PolicyEvaluationResult(
+        V, bellman_backup(arrays, before_last, gamma), gamma, arrays.horizon
+    )
 
 
 def reachable_states(arrays: TabularMDP, table: FloatArray) -> NDArray[np.bool_]:
-    """``(S,)`` the states a policy ``table`` ``(S, A)`` can reach from the start.
+    """``(S,)`` the states where a policy ``table`` ``(S, A)`` takes a decision.
 
     A start is any state of positive initial probability; terminal states are
-    reached but not left.
+    reached but not left. With a horizon of ``H`` steps, only states reached
+    within ``H - 1`` transitions count: the episode is cut before any later one.
     """
     flow = np.einsum("sa,sat->st", table, arrays.transitions) > 0
     reachable = np.zeros(arrays.n_states, dtype=bool)
     frontier = arrays.initial_distribution > 0
-    while frontier.any():
+    depth = 0
+    while frontier.any() and (arrays.horizon is None or depth < arrays.horizon):
         reachable |= frontier
         frontier = flow[frontier & ~arrays.terminal].any(axis=0) & ~reachable
+        depth += 1
     return reachable
 
 
@@ -146,7 +218,7 @@ def start_value(arrays: TabularMDP, table: FloatArray) -> float | None:
     runnable = table.copy()
     for state in np.flatnonzero(~reachable & ~arrays.terminal):
         runnable[state] = np.eye(arrays.n_actions)[
-            np.argmax(arrays.valid_actions[state])
+            np.argmax(arrays.available_actions[state])
         ]
     try:
         values = policy_evaluation(arrays, runnable).V

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pytest
@@ -90,8 +91,9 @@ def test_P_invariants(p: float, invalid_action: str, preset: str) -> None:
 def test_dense_arrays_agree_with_P(p: float, invalid_action: str) -> None:
     """Dense transitions and rewards equal P's next-state and expected-reward sums.
 
-    Holds for any p and invalid-action rule; terminal marks only closed, valid_actions
-    equals valid_action_mask == 1 and gamma is 0.9.
+    Holds for any p and invalid-action rule; terminal marks only closed; an action
+    is available exactly where P has a transition (invalid ones too under
+    "penalize"), while workflow_arrays keeps the valid ones only; gamma is 0.9.
     """
     mdp = AccessReviewMDP(p, invalid_action=invalid_action)  # type: ignore[arg-type]
     arrays = mdp.arrays
@@ -105,7 +107,11 @@ def test_dense_arrays_agree_with_P(p: float, invalid_action: str) -> None:
             np.testing.assert_allclose(arrays.transitions[state, action], expected_next)
             assert math.isclose(arrays.rewards[state, action], expected_reward)
     np.testing.assert_array_equal(arrays.terminal, [False, False, False, True])
-    np.testing.assert_array_equal(arrays.valid_actions, mdp.valid_action_mask == 1)
+    has_transition = [[bool(mdp.P[s][a]) for a in range(len(ACTIONS))] for s in mdp.P]
+    np.testing.assert_array_equal(arrays.available_actions, has_transition)
+    np.testing.assert_array_equal(
+        mdp.workflow_arrays.available_actions, mdp.valid_action_mask == 1
+    )
     assert arrays.gamma == 0.9
 
 
@@ -222,7 +228,7 @@ def test_tabular_mdp_rejects_inconsistent_shapes() -> None:
             arrays.transitions,
             arrays.rewards,
             np.zeros(3, dtype=bool),
-            arrays.valid_actions,
+            arrays.available_actions,
             0.9,
             arrays.initial_distribution,
         )
@@ -238,7 +244,60 @@ def test_tabular_mdp_rejects_rows_that_are_not_distributions() -> None:
             transitions,
             arrays.rewards,
             arrays.terminal,
-            arrays.valid_actions,
+            arrays.available_actions,
             0.9,
             arrays.initial_distribution,
         )
+
+
+def _tabular(**changes: Any) -> TabularMDP:
+    arrays = AccessReviewMDP().arrays
+    fields: dict[str, Any] = {
+        "transitions": np.array(arrays.transitions),
+        "rewards": np.array(arrays.rewards),
+        "terminal": np.array(arrays.terminal),
+        "available_actions": np.array(arrays.available_actions),
+        "gamma": arrays.gamma,
+        "initial_distribution": np.array(arrays.initial_distribution),
+    }
+    return TabularMDP(**(fields | changes))
+
+
+def test_tabular_mdp_refuses_masks_that_are_not_boolean() -> None:
+    """An integer or float terminal mask is a TypeError naming the fix, not a NaN."""
+    for wrong in (np.array([0, 0, 0, 1]), np.array([0.0, 0.0, 0.0, 1.0])):
+        with pytest.raises(TypeError, match=r"terminal must be a boolean array"):
+            _tabular(terminal=wrong)
+
+
+def test_tabular_mdp_takes_plain_lists_of_numbers() -> None:
+    """Rewards given as nested lists are converted, not an AttributeError."""
+    rewards = AccessReviewMDP().arrays.rewards.tolist()
+    assert _tabular(rewards=rewards).rewards.tolist() == rewards
+
+
+def test_tabular_mdp_copies_what_it_freezes() -> None:
+    """The caller's arrays stay writable, and writing them does not reach the MDP."""
+    rewards = np.array(AccessReviewMDP().arrays.rewards)
+    arrays = _tabular(rewards=rewards)
+    rewards[0, 0] = 1.0
+    assert arrays.rewards[0, 0] == -120.0
+    assert not arrays.rewards.flags.writeable
+
+
+@pytest.mark.parametrize(
+    ("changes", "error", "message"),
+    [
+        ({"rewards": np.zeros(4)}, ValueError, r"rewards must have shape \(S, A\)"),
+        ({"rewards": np.array([["a"] * 4] * 4)}, TypeError, "real numbers"),
+        ({"gamma": 1.5}, ValueError, r"gamma must be a finite real number in \[0, 1\]"),
+        ({"horizon": 0}, ValueError, "horizon must be an integer >= 1"),
+        ({"initial_distribution": np.zeros(4)}, ValueError, "probability vector"),
+    ],
+)
+def test_tabular_mdp_says_what_is_wrong(
+    changes: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """Wrong shapes, dtypes or ranges are refused with the field's name."""
+    with pytest.raises(error, match=message):
+        _tabular(**changes)

@@ -243,3 +243,16 @@ def test_an_invalid_action_off_the_policys_path_is_not_a_crash() -> None:
         "evidence_ready": False,
         "review_queue": True,
     }
+
+
+def test_evaluate_cuts_episodes_of_an_env_without_a_time_limit() -> None:
+    """env.unwrapped never truncates: evaluate cuts a stall at max_steps, not never.
+
+    By default the cut is DEFAULT_MAX_STEPS (1,000); a given max_steps wins.
+    """
+    bare = gym.make(ENV_ID).unwrapped
+    default = evaluate(bare, lambda state: 3, n_episodes=2, seed=0)
+    assert default.mean_length == 1_000 and default.outcomes == {"pending": 2}
+    short = evaluate(bare, lambda state: 3, n_episodes=2, seed=0, max_steps=7)
+    assert short.mean_length == 7
+    assert evaluate(gym.make(ENV_ID), lambda s: 3, 2, seed=0).mean_length == 20

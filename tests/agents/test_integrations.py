@@ -92,3 +92,16 @@ def test_plot_functions_write_pngs_of_the_stated_size(tmp_path: Path) -> None:
     ]
     for path in paths:
         assert png_size(path) == (800, 450)
+
+
+def test_sb3_factories_report_checkpoints_for_steps_to_zero_regret() -> None:
+    """The benchmark's SB3 factories return Trained with greedy-action checkpoints."""
+    from agents.benchmark import N_CHECKPOINTS, steps_to_zero_regret
+    from agents.integrations.sb3 import sb3_agent
+
+    trained = sb3_agent("PPO")(gym.make(ENV_ID), 0)
+    assert len(trained.checkpoints) == N_CHECKPOINTS
+    steps = [step for step, _ in trained.checkpoints]
+    assert steps == sorted(steps) and steps[-1] <= 6_144
+    reached = steps_to_zero_regret(trained.checkpoints, ENV_ID, {})
+    assert reached is not None and reached in steps

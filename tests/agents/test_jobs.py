@@ -219,3 +219,46 @@ def test_sb3_crosscheck_script_runs(tmp_path: Path) -> None:
     assert "| A2C | 0.25 | 1 | 100% |" in result.stdout
     record = json.loads((tmp_path / "x.json").read_text())
     assert record["runs"][0]["agrees"] is True
+
+
+def test_main_job_without_matplotlib_still_writes_its_table_and_record(
+    tmp_path: Path,
+) -> None:
+    """With matplotlib unimportable the job says so in one line and loses nothing."""
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "from agents.jobs.main_job import main\n"
+        "sys.exit(main(['--no-sb3', '--q-episodes', '500', "
+        "'--reinforce-episodes', '500', '--output', 'out']))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "the plots were skipped (pip install 'access-review-env[plots]')" in (
+        result.stdout
+    )
+    record = json.loads((tmp_path / "out" / "main.json").read_text())
+    assert record["exact"]["values"] == "finite horizon of 20 steps (the time limit)"
+    assert not list((tmp_path / "out").glob("*.png"))
+
+
+def test_main_job_refuses_an_output_that_is_a_file_before_training(
+    tmp_path: Path,
+) -> None:
+    """--output naming a file: exit 2 at once, the file untouched."""
+    blocker = tmp_path / "taken"
+    blocker.write_text("mine")
+    result = subprocess.run(
+        [sys.executable, str(SCRIPTS / "main.py"), "--output", str(blocker)],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2 and "is a file" in result.stderr
+    assert blocker.read_text() == "mine"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import gymnasium as gym
@@ -11,10 +12,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import access_review_env
-from access_review_env import AccessReviewMDP, Action, State, TabularMDP
+from access_review_env import ENV_ID, AccessReviewMDP, Action, State, TabularMDP
 from agents import (
     bellman_backup,
     bellman_optimality_operator,
+    evaluate,
     policy_evaluation,
     value_iteration,
 )
@@ -53,11 +55,23 @@ def test_stochastic_backup_at_the_default_abandonment() -> None:
 
 
 def test_invalid_actions_are_minus_infinity_and_terminal_rows_zero() -> None:
-    """Q marks actions invalid in a state with -inf; the terminal state's row is 0."""
-    Q = value_iteration(AccessReviewMDP().arrays).Q
+    """In the lesson's view Q marks invalid actions -inf; the terminal row is 0."""
+    Q = value_iteration(AccessReviewMDP().workflow_arrays).Q
     assert Q[NEW, ROTATION] == -np.inf
     assert Q[REVIEW, :3].tolist() == [-np.inf] * 3
     assert Q[CLOSED].tolist() == [0.0] * 4
+
+
+def test_a_penalized_invalid_action_is_planned_as_the_stall_it_is() -> None:
+    """Under "penalize" stalling at new_request is worth -10 + 0.9 V*; under raise -inf.
+
+    The env as registered keeps the state and pays the penalty, so the planner
+    weighs that action like any other; under "raise" it has no transition.
+    """
+    penalized = value_iteration(AccessReviewMDP().arrays).Q
+    assert penalized[NEW, ROTATION] == pytest.approx(-10 + 0.9 * 54)
+    raised = value_iteration(AccessReviewMDP(invalid_action="raise").arrays).Q
+    assert raised[NEW, ROTATION] == -np.inf
 
 
 @pytest.mark.parametrize("p", [0.0, 0.02, 5 / 113, 0.1, 0.25, 0.5, 1.0])
@@ -175,7 +189,7 @@ def test_policy_evaluation_rejects_malformed_policies(
 def test_policy_evaluation_rejects_actions_without_transitions() -> None:
     """Under invalid_action='raise' an invalid action has no transition to evaluate."""
     with pytest.raises(
-        ValueError, match="action 3 in state 0, which has no transition"
+        ValueError, match="action 3 in state 0, which is not available there"
     ):
         policy_evaluation(
             AccessReviewMDP(invalid_action="raise").arrays, np.array([3, 0, 3, 0])
@@ -203,7 +217,7 @@ def test_value_iteration_satisfies_the_bellman_optimality_equation(
     )
     assert np.all(result.V[arrays.terminal] == 0.0)
     assert np.all(
-        arrays.valid_actions[~arrays.terminal, result.policy[~arrays.terminal]]
+        arrays.available_actions[~arrays.terminal, result.policy[~arrays.terminal]]
     )
 
 
@@ -263,9 +277,149 @@ def test_policy_evaluation_agrees_with_monte_carlo(
 ) -> None:
     """Exact V^pi(s0) lies within MC_Z standard errors of 2,000 sampled returns."""
     rng = np.random.default_rng(seed)
-    policy = np.array([rng.choice(np.flatnonzero(row)) for row in arrays.valid_actions])
+    policy = np.array(
+        [rng.choice(np.flatnonzero(row)) for row in arrays.available_actions]
+    )
     exact = policy_evaluation(arrays, policy).V[0]
     horizon = 80  # gamma <= 0.8: the cut tail is below 0.8**80 * 50 / 0.2 < 1e-5
     returns = sample_discounted_returns(arrays, policy, 0, 2_000, rng, horizon)
     standard_error = returns.std(ddof=1) / np.sqrt(returns.size)
     assert abs(returns.mean() - exact) <= MC_Z * standard_error + 1e-4
+
+
+STALL_20 = -10 * (1 - 0.9**20) / 0.1
+"""Repeating an invalid action for the 20 steps of the time limit: -87.84."""
+
+
+def test_planning_an_env_uses_its_time_limit_and_says_so() -> None:
+    """gym.make's env is planned over its 20 steps; env.unwrapped has no limit."""
+    finite = value_iteration(gym.make(ENV_ID))
+    assert finite.horizon == 20 and finite.n_sweeps == 20 and finite.converged
+    assert "finite horizon of 20 steps" in finite.horizon_text
+    assert finite.V.tolist() == [54.0, 70.0, 80.0, 0.0]
+    infinite = value_iteration(gym.make(ENV_ID).unwrapped)
+    assert infinite.horizon is None and infinite.horizon_text == "infinite horizon"
+    # With one step left nothing can close well: the penalized stall (-10)
+    # beats asking for evidence (0.75 * -4 + 0.25 * -54 = -16.5).
+    shorter = value_iteration(gym.make(ENV_ID, max_episode_steps=1))
+    assert shorter.horizon == 1 and shorter.V[NEW] == -10.0
+
+
+def test_a_stalling_policy_is_worth_what_its_episodes_return() -> None:
+    """Repeating an invalid action: exact V^pi is -87.84 under the time limit.
+
+    Without the limit it would be -100, a value no episode of the registered
+    env can reach; every rollout returns -87.84.
+    """
+    env = gym.make(ENV_ID)
+    stall = np.array([3, 3, 0, 0])
+    assert policy_evaluation(env, stall).V[NEW] == pytest.approx(STALL_20)
+    assert policy_evaluation(env, stall, horizon=None).V[NEW] == pytest.approx(-100.0)
+    rollouts = evaluate(env, lambda state: 3, n_episodes=20, seed=0)
+    np.testing.assert_allclose(rollouts.discounted_returns, STALL_20)
+
+
+def test_when_stalling_beats_closing_the_optimum_stalls_too() -> None:
+    """With closing made costly, V* counts the invalid action as the action it is.
+
+    Rewards -150 / -200 / -200 for the approvals make stalling (or being
+    abandoned) better than closing; V*(s0) = -74.88 is then above every route,
+    and no policy beats it.
+    """
+    env = gym.make(
+        ENV_ID,
+        rewards={
+            "unsupported_approval": -150,
+            "evidence_approval": -200,
+            "reviewed_approval": -200,
+        },
+    )
+    optimum = value_iteration(env)
+    assert optimum.V[NEW] == pytest.approx(-74.8817509057)
+    assert optimum.policy[EVIDENCE] not in (AUTO, HUMAN)
+    for first in range(4):
+        policy = np.array([first, 3, 0, 0])
+        assert policy_evaluation(env, policy).V[NEW] <= optimum.V[NEW] + 1e-9
+
+
+REWARD_NAMES = (
+    "unsupported_approval",
+    "evidence_requested",
+    "abandoned",
+    "review_requested",
+    "evidence_approval",
+    "review_after_evidence",
+    "reviewed_approval",
+)
+
+
+@settings(max_examples=30, deadline=None, derandomize=True)
+@given(
+    rewards=st.lists(st.integers(-200, 200), min_size=7, max_size=7),
+    penalty=st.integers(-30, 10),
+    p=st.sampled_from([0.0, 0.04, 0.25, 0.6]),
+    policy=st.lists(st.integers(0, 3), min_size=3, max_size=3),
+    seed=st.integers(0, 2**31),
+)
+def test_exact_values_match_rollouts_of_the_registered_env(
+    rewards: list[int], penalty: int, p: float, policy: list[int], seed: int
+) -> None:
+    """Exact V^pi is what gym.make's env returns, and V* is at least V^pi.
+
+    On random rewards, penalties and deterministic policies (stalls included),
+    the exact value lies within MC_Z standard errors of 1,000 rollouts.
+    """
+    env = gym.make(
+        ENV_ID,
+        abandonment_prob=p,
+        rewards=dict(zip(REWARD_NAMES, map(float, rewards), strict=True)),
+        invalid_action_reward=float(penalty),
+    )
+    table = np.array([*policy, 0])
+    exact = policy_evaluation(env, table).V[NEW]
+    rollouts = evaluate(env, table, n_episodes=1_000, seed=seed)
+    assert abs(rollouts.mean_discounted_return - exact) <= (
+        MC_Z * rollouts.discounted_return_se + 1e-9
+    )
+    assert value_iteration(env).V[NEW] >= exact - 1e-9
+
+
+def test_backward_induction_counts_the_steps_left() -> None:
+    """With H steps left the optimum is the best H-step return, sweep by sweep.
+
+    A two-state chain: waiting pays 1 and stays, leaving pays 5 and ends. With
+    one step left leaving wins (5); with many, waiting 1 + 0.5 * V(H - 1) never
+    does at gamma 0.5, so V_H = 5 for every H.
+    """
+    arrays = TabularMDP(
+        transitions=np.array(
+            [[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [0.0, 1.0]]], dtype=float
+        ),
+        rewards=np.array([[1.0, 5.0], [0.0, 0.0]]),
+        terminal=np.array([False, True]),
+        available_actions=np.array([[True, True], [True, True]]),
+        gamma=0.5,
+        initial_distribution=np.array([1.0, 0.0]),
+        horizon=3,
+    )
+    result = value_iteration(arrays)
+    assert result.history[:, 0].tolist() == [5.0, 5.0, 5.0]
+    waiting = policy_evaluation(arrays, np.array([0, 0]))
+    assert waiting.V[0] == pytest.approx(1 + 0.5 + 0.25)
+    assert policy_evaluation(arrays, np.array([0, 0]), horizon=None).V[0] == 2.0
+
+
+def test_an_undiscounted_endless_loop_without_rewards_is_worth_zero() -> None:
+    """Gamma = 1, a zero-reward self-loop: V = 0; with a reward there, an error."""
+    looping = TabularMDP(
+        transitions=np.array([[[1.0, 0.0]], [[0.0, 1.0]]]),
+        rewards=np.zeros((2, 1)),
+        terminal=np.array([False, True]),
+        available_actions=np.ones((2, 1), dtype=bool),
+        gamma=1.0,
+        initial_distribution=np.array([1.0, 0.0]),
+    )
+    assert policy_evaluation(looping, np.array([0, 0])).V.tolist() == [0.0, 0.0]
+    paying = dataclasses.replace(looping, rewards=np.array([[1.0], [0.0]]))
+    with pytest.raises(ValueError, match="infinite or undefined"):
+        policy_evaluation(paying, np.array([0, 0]))
