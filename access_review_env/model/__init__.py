@@ -3,6 +3,7 @@
 from access_review_env.model.mdp import (
     INVALID_ACTION_RULES,
     AccessReviewMDP,
+    AccessReviewRiskMDP,
     Branch,
     GymTransition,
     InvalidActionRule,
@@ -15,6 +16,7 @@ from access_review_env.model.tabular import TabularMDP
 __all__ = [
     "INVALID_ACTION_RULES",
     "AccessReviewMDP",
+    "AccessReviewRiskMDP",
     "Branch",
     "GymTransition",
     "InvalidActionRule",

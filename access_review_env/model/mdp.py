@@ -19,7 +19,12 @@ import numpy as np
 from numpy.typing import NDArray
 
 from access_review_env.model.tabular import TabularMDP
-from access_review_env.tasks import ACCESS_REVIEW, TaskTable, probability_value
+from access_review_env.tasks import (
+    ACCESS_REVIEW,
+    ACCESS_REVIEW_RISK,
+    TaskTable,
+    probability_value,
+)
 from access_review_env.validation import check_choice, check_real, check_unit_interval
 
 RewardSpec: TypeAlias = str | Mapping[str, float]
@@ -324,3 +329,47 @@ class AccessReviewMDP(TaskMDP):
     def abandonment_prob(self) -> float:
         """The abandonment probability ``p``."""
         return self.parameters["abandonment_prob"]
+
+
+class AccessReviewRiskMDP(TaskMDP):
+    """The MDP of ``AccessReviewRisk-v0`` for one configuration.
+
+    Args:
+        abandonment_prob: Probability ``p`` that a justified requester asked
+            for evidence abandons the request.
+        clear_evidence_share: Share ``c`` of requests that come with clear
+            evidence (the rest require a review under policy P-7).
+        unjustified_share: Share ``u`` of required-review requests that are
+            unjustified; only a review reveals them.
+        rewards: ``"outcome_aware"``, ``"speed_only"`` or a mapping of rule
+            names to rewards (see :func:`resolve_rewards`).
+        invalid_action: ``"penalize"`` or ``"raise"``, see :class:`TaskMDP`.
+        invalid_action_reward: The reward of an invalid action under
+            ``"penalize"``.
+
+    Raises:
+        TypeError: If an argument has the wrong type.
+        ValueError: If an argument has a value outside its allowed set.
+    """
+
+    def __init__(
+        self,
+        abandonment_prob: float = 0.25,
+        clear_evidence_share: float = 0.5,
+        unjustified_share: float = 0.2,
+        rewards: RewardSpec = "outcome_aware",
+        invalid_action: InvalidActionRule = "penalize",
+        invalid_action_reward: float = -10.0,
+    ) -> None:
+        """Resolve AccessReviewRisk-v0's table; the arguments are described above."""
+        super().__init__(
+            ACCESS_REVIEW_RISK,
+            {
+                "abandonment_prob": abandonment_prob,
+                "clear_evidence_share": clear_evidence_share,
+                "unjustified_share": unjustified_share,
+            },
+            rewards,
+            invalid_action,
+            invalid_action_reward,
+        )

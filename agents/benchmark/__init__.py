@@ -29,7 +29,7 @@ from agents.benchmark.runner import (
     score_rows,
     steps_to_zero_regret,
 )
-from agents.benchmark.suite import SUITE, Configuration
+from agents.benchmark.suite import RISK_SUITE, SUITE, SUITES, Configuration
 from agents.benchmark.summary import (
     AgentSummary,
     Aggregate,
@@ -41,7 +41,9 @@ from agents.benchmark.summary import (
 __all__ = [
     "BUILT_IN",
     "N_CHECKPOINTS",
+    "RISK_SUITE",
     "SUITE",
+    "SUITES",
     "AgentFactory",
     "AgentSummary",
     "Aggregate",

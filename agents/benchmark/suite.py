@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from access_review_env import ENV_ID, RISK_ENV_ID
+
 
 @dataclass(frozen=True)
 class Configuration:
@@ -45,4 +47,45 @@ SUITE: tuple[Configuration, ...] = (
         {"invalid_action": "raise"},
     ),
 )
-"""The default suite."""
+"""The suite of AccessReview-v0."""
+
+RISK_SUITE: tuple[Configuration, ...] = (
+    Configuration("default", "c = 0.5 clear, u = 0.2 unjustified, p = 0.25", {}),
+    Configuration(
+        "held_out",
+        "u = 0: the lesson's held-out lab (risk-aware 62, review 54, auto -25)",
+        {"unjustified_share": 0.0},
+    ),
+    Configuration(
+        "below_crossover",
+        "u = 0, p = 0.04: asking for evidence beats reviewing by 0.48",
+        {"unjustified_share": 0.0, "abandonment_prob": 0.04},
+    ),
+    Configuration(
+        "many_unjustified",
+        "u = 0.6: most required-review requests must be denied after review",
+        {"unjustified_share": 0.6},
+    ),
+    Configuration(
+        "mostly_clear",
+        "c = 0.9: required-review requests are rare",
+        {"clear_evidence_share": 0.9},
+    ),
+    Configuration(
+        "speed_only",
+        "misspecified reward: its optimum approves every request at once",
+        {"rewards": "speed_only"},
+    ),
+    Configuration(
+        "invalid_raise",
+        "invalid actions raise instead of being penalized",
+        {"invalid_action": "raise"},
+    ),
+)
+"""The suite of AccessReviewRisk-v0."""
+
+SUITES: dict[str, tuple[Configuration, ...]] = {
+    ENV_ID: SUITE,
+    RISK_ENV_ID: RISK_SUITE,
+}
+"""Each task's suite, by its registered id."""

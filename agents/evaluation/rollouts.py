@@ -12,7 +12,7 @@ import numpy as np
 
 from access_review_env import RECOMMENDED_GAMMA
 from access_review_env.validation import check_integer
-from agents.planning.bellman import time_limit
+from access_review_env.wrappers import time_limit
 from agents.policies.predictor import (
     PolicyLike,
     accepts_action_masks,

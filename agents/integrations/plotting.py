@@ -35,13 +35,13 @@ _ACTION_COLOURS = {
 }
 
 
-def _save(figure: Figure, path: str | Path) -> Path:
+def save_figure(figure: Figure, path: str | Path, dpi: int = DPI) -> Path:
     """Write ``figure`` as a PNG atomically: an interrupted write leaves no file."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     figure.tight_layout()
     try:
-        write_atomic(path, lambda stream: figure.savefig(stream, dpi=DPI, format="png"))
+        write_atomic(path, lambda stream: figure.savefig(stream, dpi=dpi, format="png"))
     finally:
         plt.close(figure)
     return path
@@ -74,7 +74,7 @@ def plot_value_iteration(
     axes[0][0].set_ylabel("V(s)")
     axes[0][0].legend()
     figure.suptitle("Value iteration converges in three sweeps")
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_q_learning(
@@ -110,7 +110,7 @@ def plot_q_learning(
     right.set_title(f"episode return, moving mean of {window}")
     right.set_xlabel("episode")
     right.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_reinforce(
@@ -141,7 +141,7 @@ def plot_reinforce(
     axis.set_title("REINFORCE moves probability onto the optimal first action")
     axis.legend()
     axis.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_abandonment_sweep(
@@ -192,7 +192,7 @@ def plot_abandonment_sweep(
     )
     axis.legend()
     axis.grid(alpha=0.3)
-    return _save(figure, path)
+    return save_figure(figure, path)
 
 
 def plot_benchmark(summaries: Sequence[AgentSummary], path: str | Path) -> Path:
@@ -226,4 +226,4 @@ def plot_benchmark(summaries: Sequence[AgentSummary], path: str | Path) -> Path:
     figure.suptitle(
         "Scores over the suite (0 = random, 1 = optimal), 95 % stratified bootstrap CIs"
     )
-    return _save(figure, path)
+    return save_figure(figure, path)

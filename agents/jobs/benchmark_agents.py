@@ -32,9 +32,10 @@ import gymnasium as gym
 import numpy as np
 
 import access_review_env
+from access_review_env.wrappers import time_limit
 from agents.benchmark import (
     BUILT_IN,
-    SUITE,
+    SUITES,
     Configuration,
     RunRecord,
     RunSpec,
@@ -48,7 +49,7 @@ from agents.integrations.optional import available, install_hint
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output
 from agents.persistence import run_metadata, write_json
-from agents.planning import horizon_text, time_limit
+from agents.planning import horizon_text
 
 RUNS_FILE = "runs.jsonl"
 RESULT_FILE = "benchmark_agents.json"
@@ -88,10 +89,19 @@ def build_parser() -> argparse.ArgumentParser:
         help="Monte Carlo episodes per score",
     )
     parser.add_argument(
+        "--env",
+        choices=list(SUITES),
+        default=access_review_env.ENV_ID,
+        help="the task, scored on its own suite",
+    )
+    names = sorted({c.name for suite in SUITES.values() for c in suite} | {CUSTOM})
+    parser.add_argument(
         "--configurations",
         nargs="+",
-        choices=[c.name for c in SUITE] + [CUSTOM],
-        help="a subset of the suite (default: all); custom needs --env-kwargs",
+        choices=names,
+        metavar="NAME",
+        help="a subset of the task's suite (default: all); custom needs "
+        f"--env-kwargs; names: {', '.join(names)}",
     )
     parser.add_argument(
         "--env-kwargs",
@@ -108,7 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def custom_configuration(text: str) -> Configuration:
+def custom_configuration(text: str, env_id: str) -> Configuration:
     """The ``custom`` configuration from ``--env-kwargs``, checked by the env itself.
 
     Raises:
@@ -122,7 +132,7 @@ def custom_configuration(text: str) -> Configuration:
     if not isinstance(kwargs, dict):
         raise ValueError(f"--env-kwargs must be a JSON object, got {text}")
     try:
-        gym.make(access_review_env.ENV_ID, **kwargs).close()
+        gym.make(env_id, **kwargs).close()
     except (TypeError, ValueError) as error:
         raise ValueError(f"--env-kwargs: {error}") from None
     return Configuration(CUSTOM, f"your configuration {text}", kwargs)
@@ -137,11 +147,16 @@ def select_configurations(args: argparse.Namespace) -> list[Configuration]:
     chosen = args.configurations
     if chosen is not None and CUSTOM in chosen and args.env_kwargs is None:
         raise ValueError("--configurations custom needs --env-kwargs")
-    suite = [c for c in SUITE if chosen is None or c.name in chosen]
+    available = SUITES[args.env]
+    unknown = sorted(set(chosen or ()) - {c.name for c in available} - {CUSTOM})
+    if unknown:
+        raise ValueError(
+            f"configuration(s) {', '.join(unknown)} are not in the suite of "
+            f"{args.env}: {', '.join(c.name for c in available)}"
+        )
+    suite = [c for c in available if chosen is None or c.name in chosen]
     if args.env_kwargs is not None:
-        if chosen is not None and chosen == [CUSTOM]:
-            suite = []
-        suite.append(custom_configuration(args.env_kwargs))
+        suite.append(custom_configuration(args.env_kwargs, args.env))
     return suite
 
 
@@ -163,13 +178,14 @@ def write_results(
         summarize([r for r in records if r.agent == agent], np.random.default_rng(0))
         for agent in agents
     ]
-    horizon = time_limit(gym.make(access_review_env.ENV_ID))
+    env_id = specs[0].env_id
+    horizon = time_limit(gym.make(env_id))
     print(markdown(summaries))
     print(f"\nExact values: {horizon_text(horizon)}, as registered.")
     configurations = list({s.configuration.name: s.configuration for s in specs})
     record = {
         **run_metadata(),
-        "env_id": access_review_env.ENV_ID,
+        "env_id": env_id,
         "exact_values": horizon_text(horizon),
         "suite": [
             next(s.configuration for s in specs if s.configuration.name == n)
@@ -210,7 +226,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"plot skipped ({install_hint('matplotlib')})"
         )
     specs = [
-        RunSpec(name, configuration, seed, args.episodes)
+        RunSpec(name, configuration, seed, args.episodes, args.env)
         for name in factories
         for configuration in suite
         for seed in range(args.seeds)

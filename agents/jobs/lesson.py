@@ -6,7 +6,7 @@ returns them. Sampled figures (Monte Carlo, Q-learning, exploration) depend on
 the seed: they are printed with the exact expectation, not matched to the
 lesson's last digit.
 
-    python scripts/lesson.py                 # all eleven labs
+    python scripts/lesson.py                 # all twelve labs
     python scripts/lesson.py --lab q_learning --seed 3 --episodes 5000
 """
 
@@ -21,7 +21,18 @@ import gymnasium as gym
 import numpy as np
 
 import access_review_env
-from access_review_env import ACTIONS, ENV_ID, STATES, AccessReviewMDP, Action, State
+from access_review_env import (
+    ACTIONS,
+    ENV_ID,
+    RISK_ENV_ID,
+    STATES,
+    AccessReviewMDP,
+    Action,
+    CostCounter,
+    SafetyShield,
+    State,
+)
+from access_review_env.tasks.access_review_risk import RiskAction, RiskState
 from agents.evaluation import discounted_return, evaluate
 from agents.jobs import arguments
 from agents.learners import (
@@ -29,7 +40,7 @@ from agents.learners import (
     policy_gradient_step,
     train_q_learning,
 )
-from agents.planning import bellman_backup, value_iteration
+from agents.planning import bellman_backup, policy_evaluation, value_iteration
 from agents.policies import masked_softmax
 
 NEW = State.NEW_REQUEST
@@ -38,6 +49,7 @@ AUTO, REQUEST, HUMAN = (
     Action.REQUEST_EVIDENCE,
     Action.HUMAN_REVIEW,
 )
+DENY = RiskAction.DENY_REQUEST
 START_ACTIONS = (AUTO, REQUEST, HUMAN)
 """The valid first actions: the lesson compares their routes."""
 CONTINUE: dict[int, int] = {
@@ -278,50 +290,135 @@ def lab_reinforce_update(config: Config) -> dict[str, list[float]]:
     return {"before": before.tolist(), "after": after.tolist()}
 
 
-def lab_held_out_evaluation(config: Config) -> dict[str, dict[str, float]]:
-    """Three first-action policies on two held-out requests of each kind.
+R = RiskState
+RISK_POLICIES: dict[str, list[int]] = {
+    # Action per state: new_required_review, new_clear_evidence, evidence_ready,
+    # review_found_justified, review_found_unjustified, closed.
+    "always_auto": [AUTO, AUTO, AUTO, RiskAction.APPROVE_ROTATION, DENY, AUTO],
+    "always_review": [HUMAN, HUMAN, AUTO, RiskAction.APPROVE_ROTATION, DENY, AUTO],
+    "risk_aware": [HUMAN, AUTO, AUTO, RiskAction.APPROVE_ROTATION, DENY, AUTO],
+}
+"""The held-out lab's policies on AccessReviewRisk-v0; after the first action
+each finishes the request the best way it can."""
 
-    ``required_review``: the default task. ``clear_evidence``: strong evidence
-    came with the request (no abandonment, and approving at once is supported,
-    worth +70 instead of -120).
+
+def lab_held_out_evaluation(config: Config) -> dict[str, dict[str, float]]:
+    """Three policies on AccessReviewRisk-v0's two request kinds (u = 0).
+
+    Exact values from the start distribution (half required_review, half
+    clear_evidence), and the lesson's held-out sample: two sampled episodes of
+    each kind (the kind fixed by ``clear_evidence_share`` 0 or 1).
     """
-    kinds: dict[str, dict[str, Any]] = {
-        "required_review": {},
-        "clear_evidence": {
-            "abandonment_prob": 0.0,
-            "rewards": {"unsupported_approval": 70.0},
-        },
-    }
-    policies: dict[str, Callable[[str], int]] = {
-        "always_auto": lambda kind: AUTO,
-        "always_review": lambda kind: HUMAN,
-        "risk_aware": lambda kind: HUMAN if kind == "required_review" else AUTO,
-    }
-    rows, result = [], {}
+    held_out: dict[str, Any] = {"unjustified_share": 0.0}
+    env = gym.make(RISK_ENV_ID, **held_out)
+    optimum = value_iteration(env)
+    start = env.unwrapped.mdp.start_distribution  # type: ignore[attr-defined]
     lesson = {
         "always_auto": (-25.0, 2),
         "always_review": (54.0, 0),
         "risk_aware": (62.0, 0),
     }
-    for name, choose in policies.items():
-        returns = np.concatenate(
-            [
-                evaluate(
-                    gym.make(ENV_ID, **kwargs),
-                    route(choose(kind)),
-                    n_episodes=2,
-                    seed=config.seed,
-                ).discounted_returns
-                for kind, kwargs in kinds.items()
-            ]
-        )
-        severe = int(np.sum(returns <= -100))
-        rows.append([name, float(returns.mean()), severe, *lesson[name]])
-        result[name] = {"mean": float(returns.mean()), "severe_errors": severe}
+    rows, result = [], {}
+    for name, table in RISK_POLICIES.items():
+        exact = float(start @ policy_evaluation(env, np.array(table)).V)
+        samples = [
+            evaluate(
+                gym.make(RISK_ENV_ID, **held_out, clear_evidence_share=share),
+                table,
+                n_episodes=2,
+                seed=config.seed,
+            )
+            for share in (0.0, 1.0)
+        ]
+        returns = np.concatenate([sample.discounted_returns for sample in samples])
+        severe = int(sum(sample.violations for sample in samples))
+        rows.append([name, exact, float(returns.mean()), severe, *lesson[name]])
+        result[name] = {
+            "exact": exact,
+            "mean": float(returns.mean()),
+            "severe_errors": severe,
+        }
     show(
-        "Held-out evaluation: 2 required_review + 2 clear_evidence requests",
-        ["policy", "mean return", "severe errors", "lesson mean", "lesson severe"],
+        "Held-out evaluation on AccessReviewRisk-v0 (unjustified_share = 0): "
+        "2 required_review + 2 clear_evidence requests",
+        [
+            "policy",
+            "exact value",
+            "held-out mean",
+            "severe errors",
+            "lesson mean",
+            "lesson severe",
+        ],
         rows,
+    )
+    optimal = [int(a) for a in optimum.policy[: len(R) - 1]]
+    is_risk_aware = optimal == RISK_POLICIES["risk_aware"][: len(R) - 1]
+    print(
+        f"value iteration's optimal policy is risk_aware: {is_risk_aware} "
+        f"({optimum.horizon_text})"
+    )
+    result["optimal_is_risk_aware"] = {"value": float(is_risk_aware)}
+    return result
+
+
+def lab_safety_constraint(config: Config) -> dict[str, dict[str, float]]:
+    """Q-learning with and without the SafetyShield, on both tasks.
+
+    The lesson's point: judge a constrained policy by its return and by the
+    unsafe attempts it makes and the shield stops, not by the mean alone.
+    Violations are counted while learning (``CostCounter``); with the shield's
+    mask a mask-aware learner never tries an unsafe action, while with the
+    env's own mask the shield must intercept its exploration.
+    """
+    setups: dict[str, dict[str, Any] | None] = {
+        "none": None,
+        "block": {"mode": "block"},
+        "block, env's mask": {"mode": "block", "shield_mask": False},
+        "reroute, env's mask": {"mode": "reroute", "shield_mask": False},
+    }
+    rows, result = [], {}
+    for env_id in (ENV_ID, RISK_ENV_ID):
+        for label, shield_kwargs in setups.items():
+            counter = CostCounter(gym.make(env_id))
+            env: gym.Env[Any, Any] = counter
+            if shield_kwargs is not None:
+                env = SafetyShield(counter, **shield_kwargs)
+            agent = train_q_learning(
+                env, config.episodes, rng=np.random.default_rng(config.seed)
+            )
+            violations = int(counter.total_cost)
+            attempts = env.total_attempts if isinstance(env, SafetyShield) else 0
+            score = evaluate(env, agent, n_episodes=1_000, seed=config.seed)
+            rows.append(
+                [
+                    env_id,
+                    label,
+                    score.mean_discounted_return,
+                    violations,
+                    attempts,
+                ]
+            )
+            result[f"{env_id} / {label}"] = {
+                "mean_return": score.mean_discounted_return,
+                "violations_in_training": float(violations),
+                "intercepted_attempts": float(attempts),
+            }
+    show(
+        f"Safety constraint: Q-learning, {config.episodes:,} episodes per row",
+        [
+            "task",
+            "shield",
+            "mean return (learned)",
+            "violations in training",
+            "intercepted attempts",
+        ],
+        rows,
+    )
+    print(
+        "lesson: compare the return with the unsafe attempts, not the mean "
+        "alone. The shield keeps every violation out of the workflow at no cost "
+        "to the learned return; rerouting teaches a learner that an unsafe "
+        "action is as good as the safe one it becomes, so it keeps trying it."
     )
     return result
 
@@ -373,6 +470,7 @@ LABS: dict[str, Callable[[Config], Any]] = {
     "reinforce_update": lab_reinforce_update,
     "held_out_evaluation": lab_held_out_evaluation,
     "abandonment_threshold": lab_abandonment_threshold,
+    "safety_constraint": lab_safety_constraint,
 }
 
 

@@ -18,7 +18,6 @@ from agents.planning.bellman import (
     bellman_optimality_operator,
     greedy_policy,
     horizon_text,
-    time_limit,
 )
 from agents.planning.policy_evaluation import (
     PolicyEvaluationResult,
@@ -44,6 +43,5 @@ __all__ = [
     "policy_matrix",
     "reachable_states",
     "start_value",
-    "time_limit",
     "value_iteration",
 ]

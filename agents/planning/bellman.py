@@ -19,12 +19,12 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, Literal
 
-import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
 from access_review_env import TabularMDP
 from access_review_env.validation import check_integer, check_unit_interval
+from access_review_env.wrappers import time_limit
 
 FloatArray = NDArray[np.float64]
 IntArray = NDArray[np.int64]
@@ -33,19 +33,6 @@ IntArray = NDArray[np.int64]
 Horizon = int | None | Literal["model"]
 """A planner's ``horizon`` argument: ``"model"`` takes the MDP's own (for an
 env, its time limit), None plans without a limit, an int for that many steps."""
-
-
-def time_limit(env: Any) -> int | None:
-    """The ``TimeLimit`` wrapper's limit in ``env``'s wrapper chain, or None.
-
-    ``gym.make`` adds the wrapper with the registered ``max_episode_steps`` (or
-    the one passed to ``make``); ``env.unwrapped`` has none.
-    """
-    while isinstance(env, gym.Wrapper):
-        if isinstance(env, gym.wrappers.TimeLimit):
-            return int(env._max_episode_steps)
-        env = env.env
-    return None
 
 
 def as_tabular(model: TabularMDP | Any, horizon: Horizon = "model") -> TabularMDP:

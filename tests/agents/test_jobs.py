@@ -122,12 +122,38 @@ def test_lab_reinforce_update(lesson: Any, config: Any) -> None:
 
 
 def test_lab_held_out_evaluation(lesson: Any, config: Any) -> None:
-    """always_auto -25 with 2 severe errors; always_review 54, 0; risk_aware 62, 0."""
-    assert lesson.lab_held_out_evaluation(config) == {
-        "always_auto": {"mean": -25.0, "severe_errors": 2},
-        "always_review": {"mean": 54.0, "severe_errors": 0},
-        "risk_aware": {"mean": 62.0, "severe_errors": 0},
-    }
+    """The held-out lab on AccessReviewRisk-v0 prints the lesson's figures.
+
+    always_auto -25 with 2 severe errors, always_review 54 and risk_aware 62,
+    both exact and on the held-out sample; risk_aware is optimal.
+    """
+    result = lesson.lab_held_out_evaluation(config)
+    for policy, (value, severe) in {
+        "always_auto": (-25.0, 2),
+        "always_review": (54.0, 0),
+        "risk_aware": (62.0, 0),
+    }.items():
+        assert result[policy]["exact"] == pytest.approx(value)
+        assert result[policy]["mean"] == pytest.approx(value)
+        assert result[policy]["severe_errors"] == severe
+    assert result["optimal_is_risk_aware"] == {"value": 1.0}
+
+
+def test_lab_safety_constraint(lesson: Any) -> None:
+    """With the shield no violation reaches the workflow while learning.
+
+    The learned return is the same; without the shield, exploration violates.
+    """
+    result = lesson.lab_safety_constraint(lesson.Config(seed=7, episodes=3_000))
+    for task in ("AccessReview-v0", "AccessReviewRisk-v0"):
+        unshielded = result[f"{task} / none"]
+        assert unshielded["violations_in_training"] > 0
+        for label in ("block", "block, env's mask", "reroute, env's mask"):
+            row = result[f"{task} / {label}"]
+            assert row["violations_in_training"] == 0
+            assert row["mean_return"] == pytest.approx(unshielded["mean_return"], abs=2)
+        assert result[f"{task} / block"]["intercepted_attempts"] == 0
+        assert result[f"{task} / block, env's mask"]["intercepted_attempts"] > 0
 
 
 def test_lab_abandonment_threshold(lesson: Any, config: Any) -> None:
@@ -137,7 +163,7 @@ def test_lab_abandonment_threshold(lesson: Any, config: Any) -> None:
     assert 5 / 113 < result["sweep"] <= 5 / 113 + 0.001
 
 
-def test_lesson_script_prints_all_eleven_labs(tmp_path: Path) -> None:
+def test_lesson_script_prints_all_twelve_labs(tmp_path: Path) -> None:
     """The lesson script run without options prints every lab."""
     result = run(
         "lesson.py",
@@ -149,7 +175,7 @@ def test_lesson_script_prints_all_eleven_labs(tmp_path: Path) -> None:
         "50",
         cwd=tmp_path,
     )
-    assert result.stdout.count("\n## ") == 11
+    assert result.stdout.count("\n## ") == 12
 
 
 def test_lesson_script_rejects_unknown_labs(tmp_path: Path) -> None:
