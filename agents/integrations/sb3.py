@@ -219,8 +219,9 @@ class CrossCheck:
         seed: Training seed.
         greedy: ``(S,)`` the model's greedy actions.
         optimal: ``(S,)`` value iteration's policy.
-        value: The model's value of ``new_request``.
-        exact_value: ``V*(new_request)``.
+        value: The model's value of the start distribution (``new_request``
+            in AccessReview-v0).
+        exact_value: ``V*`` of the start distribution.
         timesteps: Training steps.
         seconds: Training time.
         agrees: The greedy action is optimal in every non-terminal state.
@@ -239,22 +240,40 @@ class CrossCheck:
     agrees: bool
 
 
-def cross_check(name: str, abandonment_prob: float, seed: int) -> CrossCheck:
-    """Train ``name`` on the env and compare it with value iteration."""
-    env = gym.make(ENV_ID, abandonment_prob=abandonment_prob)
+def cross_check(
+    name: str,
+    abandonment_prob: float = 0.25,
+    seed: int = 0,
+    *,
+    env_id: str = ENV_ID,
+    env_kwargs: dict[str, Any] | None = None,
+) -> CrossCheck:
+    """Train ``name`` on a task and compare it with value iteration.
+
+    Args:
+        name: A key of :data:`SETTINGS`.
+        abandonment_prob: The env's ``p``.
+        seed: Seed of training.
+        env_id: The registered task.
+        env_kwargs: Further env kwargs (they override ``abandonment_prob``).
+    """
+    kwargs = {"abandonment_prob": abandonment_prob, **(env_kwargs or {})}
+    env = gym.make(env_id, **kwargs)
     mdp = env.unwrapped.mdp  # type: ignore[attr-defined]
-    exact = value_iteration(mdp.arrays)
-    model, seconds = train_sb3(name, abandonment_prob, seed)
-    start = int(np.argmax(mdp.start_distribution))
+    exact = value_iteration(env)
+    model, seconds = train_sb3(name, seed=seed, env_kwargs=kwargs, env_id=env_id)
     greedy = greedy_actions(model, mdp)
+    start = mdp.start_distribution
     return CrossCheck(
         algorithm=name,
-        abandonment_prob=abandonment_prob,
+        abandonment_prob=float(kwargs["abandonment_prob"]),
         seed=seed,
         greedy=greedy.tolist(),
         optimal=exact.policy.tolist(),
-        value=learned_value(model, start),
-        exact_value=float(exact.V[start]),
+        value=float(
+            sum(start[s] * learned_value(model, int(s)) for s in np.flatnonzero(start))
+        ),
+        exact_value=float(start @ exact.V),
         timesteps=int(model.num_timesteps),
         seconds=seconds,
         agrees=all(greedy[s] == exact.policy[s] for s in mdp.table.non_terminal_states),

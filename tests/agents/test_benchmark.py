@@ -329,3 +329,34 @@ def test_without_matplotlib_tables_and_json_are_still_written(tmp_path: Path) ->
     assert "the plot skipped (pip install 'access-review-env[plots]')" in result.stdout
     assert (tmp_path / "out" / "benchmark_agents.json").exists()
     assert not (tmp_path / "out" / "scores.png").exists()
+
+
+def test_the_second_task_is_benchmarked_on_its_own_suite(tmp_path: Path) -> None:
+    """--env AccessReviewRisk-v0 scores agents on that task's configurations."""
+    result = _run_script(
+        tmp_path,
+        "--env",
+        "AccessReviewRisk-v0",
+        "--agents",
+        "q_learning",
+        "random",
+        "--configurations",
+        "held_out",
+        "speed_only",
+        "--seeds",
+        "1",
+        "--episodes",
+        "50",
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    record = _strict_json(tmp_path / "out" / "benchmark_agents.json")
+    assert record["env_id"] == "AccessReviewRisk-v0"
+    runs = {(r["agent"], r["configuration"]): r for r in record["runs"]}
+    learned = runs[("q_learning", "held_out")]["score"]
+    assert learned["optimal_value"] == pytest.approx(62.0)
+    assert learned["regret"] == pytest.approx(0.0, abs=1e-9)
+    assert runs[("q_learning", "speed_only")]["score"]["violations_per_episode"] > 0
+    wrong = _run_script(
+        tmp_path, "--env", "AccessReviewRisk-v0", "--configurations", "no_abandonment"
+    )
+    assert wrong.returncode == 2 and "not in the suite of" in wrong.stderr

@@ -10,7 +10,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from access_review_env import ENV_ID
+from access_review_env import ENV_ID, RISK_ENV_ID
 from tests.helpers import png_size
 
 pytestmark = pytest.mark.sb3
@@ -105,3 +105,13 @@ def test_sb3_factories_report_checkpoints_for_steps_to_zero_regret() -> None:
     assert steps == sorted(steps) and steps[-1] <= 6_144
     reached = steps_to_zero_regret(trained.checkpoints, ENV_ID, {})
     assert reached is not None and reached in steps
+
+
+@pytest.mark.parametrize("algorithm", ["PPO", "MaskablePPO"])
+def test_sb3_learns_the_risk_aware_policy_on_the_second_task(algorithm: str) -> None:
+    """On AccessReviewRisk-v0 PPO and MaskablePPO find value iteration's policy."""
+    from agents.integrations.sb3 import cross_check
+
+    check = cross_check(algorithm, seed=0, env_id=RISK_ENV_ID)
+    assert check.agrees, check
+    assert abs(check.value - check.exact_value) < VALUE_TOLERANCE, check

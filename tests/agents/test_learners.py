@@ -9,7 +9,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from access_review_env import ENV_ID, Action, State
+from access_review_env import ENV_ID, RISK_ENV_ID, Action, State
 from agents import (
     QLearningConfig,
     ReinforceConfig,
@@ -17,6 +17,7 @@ from agents import (
     policy_gradient_step,
     train_q_learning,
     train_reinforce,
+    value_iteration,
 )
 
 NEW, EVIDENCE, REVIEW, CLOSED = State
@@ -181,3 +182,19 @@ def test_callback_every_thins_the_calls(train: Any) -> None:
         callback_every=100,
     )
     assert seen == list(range(99, 1_000, 100))
+
+
+@pytest.mark.parametrize("train", [train_q_learning, train_reinforce])
+def test_both_learners_find_the_risk_aware_policy_on_the_second_task(
+    train: Any,
+) -> None:
+    """On AccessReviewRisk-v0 with exploring starts, every greedy action is optimal.
+
+    Review required requests, approve clear ones, deny after an adverse finding.
+    """
+    env = gym.make(RISK_ENV_ID, exploring_starts=True)
+    optimal = value_iteration(gym.make(RISK_ENV_ID)).policy
+    budget = 20_000 if train is train_q_learning else 5_000
+    agent = train(env, budget, rng=np.random.default_rng(0))
+    live = list(env.unwrapped.mdp.table.non_terminal_states)  # type: ignore[attr-defined]
+    assert agent.greedy_actions[live].tolist() == optimal[live].tolist()
