@@ -211,6 +211,7 @@ def _config(
 def _read_arrays(path: Path) -> dict[str, NDArray[Any]]:
     """Every ``.npy`` member of the zip at ``path``, checked before allocating."""
     try:
+        size = path.stat().st_size
         with zipfile.ZipFile(path) as archive:
             arrays: dict[str, NDArray[Any]] = {}
             for info in archive.infolist():
@@ -226,6 +227,12 @@ def _read_arrays(path: Path) -> dict[str, NDArray[Any]]:
                         path,
                         f"member {info.filename!r} uses unsupported compression "
                         f"method {info.compress_type}",
+                    )
+                if info.compress_size > size:
+                    raise _unreadable(
+                        path,
+                        f"member {info.filename!r} declares {info.compress_size} "
+                        f"bytes; the file holds {size}",
                     )
                 arrays[name] = _parse_npy(path, name, archive.read(info))
             return arrays
@@ -297,10 +304,12 @@ def _read_metadata(path: Path, raw: NDArray[Any] | None) -> dict[str, Any]:
         )
     allowed = (*_METADATA, _POLICY_RNG) if algorithm == "reinforce" else _METADATA
     missing = [key for key in _METADATA if key not in metadata]
+    if missing:
+        raise AgentFileError(f"{path}: metadata lacks {', '.join(missing)}")
     unexpected = sorted(set(metadata) - set(allowed))
-    if missing or unexpected:
+    if unexpected:
         raise AgentFileError(
-            f"{path}: metadata lacks {missing} or holds unexpected {unexpected}"
+            f"{path}: metadata holds unexpected {', '.join(map(repr, unexpected))}"
         )
     kinds: dict[str, tuple[tuple[type, ...], str]] = {
         "hyperparameters": ((dict,), "an object"),

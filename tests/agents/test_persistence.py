@@ -288,12 +288,13 @@ def test_bad_npy_headers_are_refused_before_allocating(
         (10, 99, "unsupported compression method 99"),
         (10, 12, "unsupported compression method 12"),
         (8, 1, "encrypted"),
+        (23, 0x7F, r"declares 21\d{8} bytes; the file holds \d+"),
     ],
 )
 def test_bad_zip_directory_fields_are_refused(
     offset: int, value: int, message: str, tmp_path: Path
 ) -> None:
-    """Zip version, compression method and encryption bit of the first entry."""
+    """Zip version, compression, encryption bit and size of the first entry."""
     path = save_agent(_trained("q_learning", 5), tmp_path / "agent.npz")
     raw = bytearray(path.read_bytes())
     raw[raw.index(b"PK\x01\x02") + offset] = value
@@ -347,8 +348,8 @@ Q_CASES: list[tuple[dict[str, Any], dict[str, Any], str]] = [
     ({}, {"env_id": 5}, "metadata env_id must be a string or null"),
     ({}, {"package_version": None}, "package_version must be a string"),
     ({}, {"format_version": True}, "format version True"),
-    ({}, {"surprise": 1}, r"unexpected \['surprise'\]"),
-    ({}, {"policy_rng": {}}, r"unexpected \['policy_rng'\]"),
+    ({}, {"surprise": 1}, "metadata holds unexpected 'surprise'"),
+    ({}, {"policy_rng": {}}, "metadata holds unexpected 'policy_rng'"),
     ({}, {"hyperparameters": {"epsilon": "0.1"}}, "invalid hyperparameters"),
     ({}, {"hyperparameters": {"gamma": True}}, "invalid hyperparameters"),
     ({}, {"hyperparameters": {"speed": 1}}, "invalid hyperparameters"),
@@ -483,6 +484,20 @@ def test_files_without_a_generator_state_still_load(tmp_path: Path) -> None:
     assert isinstance(loaded, ReinforceAgent)
     expected = np.random.default_rng(0).bit_generator.state
     assert loaded.rng.bit_generator.state == expected
+
+
+@pytest.mark.parametrize("key", ["env_id", "hyperparameters", "package_version"])
+def test_missing_metadata_fields_are_named(key: str, tmp_path: Path) -> None:
+    """A metadata field save_agent always writes cannot be left out."""
+    path = save_agent(_trained("q_learning", 5), tmp_path / "agent.npz")
+    with np.load(path) as data:
+        contents = {name: data[name] for name in data.files}
+    fields = json.loads(str(contents["metadata"]))
+    del fields[key]
+    contents["metadata"] = np.array(json.dumps(fields))
+    np.savez(path, **contents)
+    with pytest.raises(AgentFileError, match=f"metadata lacks {key}"):
+        load_agent(path)
 
 
 def test_q_learning_agents_round_trip_as_q_learning_agents(tmp_path: Path) -> None:
