@@ -13,6 +13,7 @@ from typing import Any, SupportsFloat, TypeAlias
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 from numpy.typing import NDArray
 
 from access_review_env.actions import (
@@ -86,6 +87,9 @@ class TaskEnv(gym.Env[int, int]):
         exploring_starts: Start every episode in a uniformly random non-terminal
             state instead of the task's start distribution.
         render_mode: ``None``, ``"ansi"``, ``"human"`` or ``"rgb_array"``.
+
+    ``mdp`` and ``exploring_starts`` are read-only: ``step`` is compiled from
+    them once.
     """
 
     metadata = {"render_modes": list(RENDER_MODES), "render_fps": 4}  # noqa: RUF012
@@ -100,7 +104,7 @@ class TaskEnv(gym.Env[int, int]):
         if render_mode is not None:
             check_choice("render_mode", render_mode, (None, *RENDER_MODES))
         self._mdp = mdp
-        self.exploring_starts = check_bool("exploring_starts", exploring_starts)
+        self._exploring_starts = check_bool("exploring_starts", exploring_starts)
         self.render_mode = render_mode
         # Discrete is typed Space[np.int64]; the env hands out plain Python ints.
         self.observation_space = spaces.Discrete(mdp.n_states)  # type: ignore[assignment]
@@ -108,10 +112,16 @@ class TaskEnv(gym.Env[int, int]):
         table = mdp.table
         self._n_actions = mdp.n_actions
         self._masks = tuple(np.array(row) for row in mdp.valid_action_mask)
-        self._compiled = tuple(
+        self._step_table = tuple(
             tuple(_compile(cell, self._masks, table.state_names) for cell in row)
             for row in mdp.branches
         )
+        # After a rejected reset, step reads this table instead: every entry is
+        # None, so step's slow path raises ResetNeeded at no cost to the hot path.
+        self._no_episode: tuple[tuple[_Compiled, ...], ...] = tuple(
+            (None,) * mdp.n_actions for _ in range(mdp.n_states)
+        )
+        self._compiled = self._step_table
         start = mdp.start_distribution
         self._starts = tuple(int(s) for s in np.flatnonzero(start))
         self._start_thresholds = tuple(
@@ -131,6 +141,11 @@ class TaskEnv(gym.Env[int, int]):
         return self._mdp
 
     @property
+    def exploring_starts(self) -> bool:
+        """Whether every episode starts in a uniformly random non-terminal state."""
+        return self._exploring_starts
+
+    @property
     def P(self) -> dict[int, dict[int, list[GymTransition]]]:
         """Gymnasium's toy-text transition dict, derived from :attr:`mdp`."""
         return self._mdp.P
@@ -148,14 +163,34 @@ class TaskEnv(gym.Env[int, int]):
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[int, dict[str, Any]]:
-        """Start a new request; see the task's class docstring for the start states."""
-        start = (
-            None if options is None else check_reset_options(self._mdp.table, options)
-        )
-        if seed is not None:
-            # gym.Env.reset does nothing but seed np_random.
-            super().reset(seed=seed)
-            self._uniforms = []
+        """Start a new request; see the task's class docstring for the start states.
+
+        The options and seed are checked before anything changes: a rejected
+        call leaves the generator as it was and ends the episode in progress,
+        so ``step`` raises ``ResetNeeded`` until a ``reset`` succeeds (the
+        ``TimeLimit`` wrapper of ``gym.make`` has already restarted its count
+        by then, so the old episode must not go on).
+
+        Raises:
+            TypeError: If ``options`` is neither None nor a dict.
+            ValueError: For an unknown option or start state.
+            gymnasium.error.Error: For a seed Gymnasium refuses.
+        """
+        try:
+            start = (
+                None
+                if options is None
+                else check_reset_options(self._mdp.table, options)
+            )
+            if seed is not None:
+                # gym.Env.reset does nothing but seed np_random, and only once
+                # the seed is accepted.
+                super().reset(seed=seed)
+                self._uniforms = []
+        except Exception:
+            self._compiled = self._no_episode
+            raise
+        self._compiled = self._step_table
         if start is None:
             start = self._draw_start() if self._random_start else self._starts[0]
         self._state = start
@@ -187,6 +222,11 @@ class TaskEnv(gym.Env[int, int]):
             action = check_action(action, self._mdp.n_actions)
         compiled = self._compiled[self._state][action]
         if compiled is None:
+            if self._compiled is self._no_episode:
+                raise ResetNeeded(
+                    "call reset() before step(): the last reset was rejected, so "
+                    "no episode is in progress"
+                )
             table = self._mdp.table
             raise InvalidActionError(
                 invalid_action_message(
@@ -313,6 +353,10 @@ class AccessReviewEnv(TaskEnv):
     random in one of the three non-terminal states; `reset(options={"start_state":
     s})`, with a state's name or index, starts in that non-terminal state.
 
+    A `reset` rejected for its options or seed changes nothing (the generator
+    included) but ends the episode in progress: `step` raises
+    `gymnasium.error.ResetNeeded` until a `reset` succeeds.
+
     ## Rewards
     Default (`rewards="outcome_aware"`, the lesson's teaching scores; `p` is
     `abandonment_prob`):
@@ -382,7 +426,9 @@ class AccessReviewEnv(TaskEnv):
       it, `"rgb_array"` returns a small picture (one box per state) for video
       recorders and SB3's `make_vec_env`, which asks for that mode by default.
 
-    The recommended discount is `env.unwrapped.mdp.gamma` (0.9).
+    The recommended discount is `env.unwrapped.mdp.gamma` (0.9). The model
+    (`env.unwrapped.mdp`) and `exploring_starts` are read-only: `P`, the dense
+    arrays and `step` all derive from that one model.
 
     ## References
     - The lesson "Reinforcement Learning Basics" (its MDP and figures).

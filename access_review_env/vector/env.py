@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode, VectorEnv
 from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
@@ -48,7 +49,7 @@ class _Outputs:
     """The arrays one call returns (fresh per call unless ``copy=False``)."""
 
     observations: NDArray[np.int64]
-    reward: NDArray[np.float32]
+    reward: NDArray[np.float64]
     terminated: NDArray[np.bool_]
     truncated: NDArray[np.bool_]
     action_mask: NDArray[np.int8]
@@ -63,7 +64,7 @@ class _Outputs:
         reported.flags.writeable = False
         return cls(
             observations=np.empty(n, dtype=np.int64),
-            reward=np.empty(n, dtype=np.float32),
+            reward=np.empty(n, dtype=np.float64),
             terminated=np.empty(n, dtype=bool),
             truncated=np.empty(n, dtype=bool),
             action_mask=np.empty((n, n_actions), dtype=np.int8),
@@ -93,11 +94,30 @@ class _Outputs:
         return info | {f"_{key}": self.reported for key in info}
 
 
+def available_cores() -> int:
+    """CPU cores this process may run on (its affinity mask where the OS has one)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity masks here (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 def _check_threads(threads: int | None) -> int:
-    """Worker threads for large batches: ``threads``, or one per CPU when None."""
+    """Worker threads for large batches: ``threads``, or one per core when None.
+
+    More threads than cores cannot run at once, and each thread gets its own
+    slice of the batch, so the count is bounded by the cores available.
+
+    Raises:
+        TypeError: If ``threads`` is not an integer or None.
+        ValueError: If it is below 1 or above the cores available.
+    """
+    cores = available_cores()
     if threads is None:
-        return max(1, min(os.cpu_count() or 1, 8))
-    return check_integer("threads", threads, low=1)
+        return max(1, min(cores, 8))
+    return check_integer(
+        "threads (at most one per available CPU core)", threads, low=1, high=cores
+    )
 
 
 class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]]):
@@ -110,7 +130,11 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
             non-terminal state.
         max_episode_steps: Per-sub-env time limit; None for none.
         copy: Return fresh arrays from every call (else reused buffers).
-        threads: Worker threads for batches of at least 2^18 sub-envs.
+        threads: Worker threads for batches of at least 2^18 sub-envs, at most
+            one per CPU core available.
+
+    The configuration (``mdp``, ``exploring_starts``, ``max_episode_steps``,
+    ``copy``, ``threads``) is read-only: the step table is compiled from it once.
     """
 
     _executor: ThreadPoolExecutor | None = None
@@ -140,10 +164,11 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
                 low=1,
                 high=int(np.iinfo(np.int16).max),
             )
-        self.mdp = mdp
-        self.exploring_starts = check_bool("exploring_starts", exploring_starts)
-        self.max_episode_steps = max_episode_steps
-        self.copy = check_bool("copy", copy)
+        self._mdp = mdp
+        self._exploring_starts = check_bool("exploring_starts", exploring_starts)
+        self._max_episode_steps = max_episode_steps
+        self._copy = check_bool("copy", copy)
+        self._threads = _check_threads(threads)
         self.render_mode = None
         self.metadata = {**self.metadata, "outcomes": mdp.table.outcomes}
         self.single_observation_space = spaces.Discrete(mdp.n_states)
@@ -171,10 +196,49 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
         self._reused = (
             None if self.copy else _Outputs.empty(self.num_envs, mdp.n_actions)
         )
-        self.threads = _check_threads(threads)
+        # False until a reset succeeds, and again after a rejected one: step
+        # then raises, as SyncVectorEnv's sub-envs do before their first reset.
+        self._has_reset = False
         n_chunks = self.threads if self.num_envs >= _PARALLEL_MIN_ENVS else 1
         bounds = np.linspace(0, self.num_envs, n_chunks + 1).astype(int)
         self._chunks = [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
+
+    @property
+    def mdp(self) -> TaskMDP:
+        """The task's MDP for this configuration; the step table is compiled from it."""
+        return self._mdp
+
+    @property
+    def exploring_starts(self) -> bool:
+        """Whether episodes start in a uniformly random non-terminal state."""
+        return self._exploring_starts
+
+    @property
+    def max_episode_steps(self) -> int | None:
+        """The per-sub-env time limit, or None for none."""
+        return self._max_episode_steps
+
+    @property
+    def copy(self) -> bool:
+        """Whether every call returns fresh arrays (else reused buffers)."""
+        return self._copy
+
+    @property
+    def threads(self) -> int:
+        """Worker threads for batches of at least 2^18 sub-envs."""
+        return self._threads
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickle without the worker threads; the first large step restarts them."""
+        state = self.__dict__.copy()
+        state.pop("_executor", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """Restore a pickled env (its reused buffers keep their read-only parts)."""
+        self.__dict__.update(state)
+        if self._reused is not None:
+            self._reused.reported.flags.writeable = False
 
     def reset(
         self,
@@ -184,19 +248,29 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
     ) -> tuple[NDArray[np.int64], dict[str, Any]]:
         """Start every sub-env (see the single env's ``reset`` for the start states).
 
+        The seed and options are checked before anything changes: a rejected
+        call leaves the generator as it was and ends the episodes in progress,
+        so ``step`` raises ``ResetNeeded`` until a ``reset`` succeeds.
+
         Raises:
-            TypeError: If ``seed`` is not an int or None.
-            ValueError: For an unknown option or start state.
+            TypeError: If ``seed`` is not an int or None, or ``options`` is not
+                a dict or None.
+            ValueError: For a negative seed, an unknown option or start state.
         """
-        if seed is not None and (
-            isinstance(seed, bool) or not isinstance(seed, int | np.integer)
-        ):
-            raise TypeError(
-                "the native vector env draws every sub-env from one generator: "
-                f"pass one int seed (or None), got {seed!r}"
-            )
-        start = check_reset_options(self.mdp.table, options)
-        super().reset(seed=seed)
+        try:
+            if seed is not None:
+                if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
+                    raise TypeError(
+                        "the native vector env draws every sub-env from one "
+                        f"generator: pass one int seed (or None), got {seed!r}"
+                    )
+                check_integer("seed", seed, low=0)
+            start = check_reset_options(self.mdp.table, options)
+            super().reset(seed=seed)
+        except Exception:
+            self._has_reset = False
+            raise
+        self._has_reset = True
         if start is not None:
             states = np.full(self.num_envs, start, dtype=np.uint8)
         elif self.exploring_starts:
@@ -222,12 +296,24 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
         self, actions: NDArray[Any]
     ) -> tuple[
         NDArray[np.int64],
-        NDArray[np.float32],
+        NDArray[np.float64],
         NDArray[np.bool_],
         NDArray[np.bool_],
         dict[str, Any],
     ]:
-        """Step every sub-env with its action; see the class docstring."""
+        """Step every sub-env with its action; see the class docstring.
+
+        Raises:
+            ResetNeeded: Before the first ``reset``, or after a rejected one.
+            TypeError, ValueError: For actions of the wrong dtype, shape or range.
+            InvalidActionError: Under ``invalid_action="raise"``, for an action
+                with no transition.
+        """
+        if not self._has_reset:
+            raise ResetNeeded(
+                "call reset() before step(): no episode is in progress (the env "
+                "was never reset, or its last reset was rejected)"
+            )
         actions = self._check_actions(actions)
         rows = np.multiply(self._state, np.uint8(self.mdp.n_actions), out=self._rows)
         rows += actions
@@ -396,17 +482,26 @@ class AccessReviewVectorEnv(TaskVectorEnv):
       from every call, ``False`` returns buffers the next call overwrites
       (faster for large batches: no page faults on new memory);
     - ``threads``: worker threads for batches of at least 2^18 sub-envs (default
-      one per CPU, at most 8). Draws are made before the work is split, so
-      results do not depend on the thread count.
+      one per CPU core available, at most 8; more than one per core is refused).
+      Draws are made before the work is split, so results do not depend on the
+      thread count.
+
+    These settings and the MDP are read-only after construction.
 
     Semantics match ``SyncVectorEnv`` over ``gym.make("AccessReview-v0")`` in
     Gymnasium's default ``NEXT_STEP`` autoreset mode: the step after a sub-env
     terminates or is truncated resets it, ignores its action and returns its
     start observation with reward 0 and ``terminated = truncated = False``.
+    As there, ``step`` raises ``gymnasium.error.ResetNeeded`` before the first
+    ``reset``; a ``reset`` rejected for its seed or options changes nothing
+    (the generator included) but ends the episodes in progress, so ``step``
+    raises ``ResetNeeded`` until a ``reset`` succeeds.
 
-    Data types: observations are ``int64``; rewards are ``float32`` (exact for
-    the presets); branch draws are 32-bit, so a transition probability is
-    honoured to within ``2**-32``.
+    Data types: observations are ``int64``; rewards are ``float64``, like the
+    single env's Python floats and ``SyncVectorEnv``'s rewards, so every reward
+    the single env can return (``1e39`` included) comes back unchanged; branch
+    draws are 32-bit, so a transition probability is honoured to within
+    ``2**-32``.
 
     ``info`` holds, in Gymnasium's vector convention (each key ``k`` beside a
     boolean ``_k`` saying which sub-envs report it; here all do):
@@ -420,6 +515,9 @@ class AccessReviewVectorEnv(TaskVectorEnv):
     Seeding: ``reset(seed=s)`` seeds one generator that draws for every sub-env,
     so the same seed and actions give the same batch of trajectories. A list of
     per-env seeds is not supported.
+
+    Pickling and ``copy.deepcopy`` work at any point (the worker threads are
+    left out and restarted by the next large step).
     """
 
     def __init__(

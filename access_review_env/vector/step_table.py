@@ -129,7 +129,7 @@ class StepTable:
             (then one scalar comparison decides every branch), else None.
         has_transition: ``(rows,)`` False where an action has no transition.
         packed: ``(2 * rows,)`` uint16 packed transitions.
-        reward: ``(2 * rows,)`` float32 rewards.
+        reward: ``(2 * rows,)`` float64 rewards (the single env's Python floats).
         transition_masks: ``(2 * rows,)`` the next state's action-mask words.
         state_masks: ``(n_codes,)`` each stored state's action-mask words.
     """
@@ -139,7 +139,7 @@ class StepTable:
     single_threshold: np.uint32 | None
     has_transition: NDArray[np.bool_]
     packed: NDArray[np.uint16]
-    reward: NDArray[np.float32]
+    reward: NDArray[np.float64]
     transition_masks: Words
     state_masks: Words
 
@@ -164,7 +164,7 @@ def compile_step_table(mdp: TaskMDP, start_state: int) -> StepTable:
     threshold = np.zeros(n_rows, dtype=np.uint32)
     has_transition = np.ones(n_rows, dtype=bool)
     packed = np.full(2 * n_rows, start_state, dtype=np.uint16)
-    reward = np.zeros(2 * n_rows, dtype=np.float32)
+    reward = np.zeros(2 * n_rows, dtype=np.float64)
     masks = np.tile(valid[start_state], (2 * n_rows, 1))
     two_branch_thresholds: set[int] = set()
     outcomes = mdp.table.outcomes

@@ -18,6 +18,7 @@ exploring_starts=True)``.
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,6 +74,21 @@ class ReinforceConfig:
 @dataclass
 class ReinforceAgent(TabularPolicy):
     """A softmax policy learned by :func:`train_reinforce`.
+
+    Stochastic ``predict`` (``deterministic=False``) draws from ``rng``, a
+    generator the agent owns:
+
+    - :func:`train_reinforce` spawns it from the caller's generator
+      (``rng.spawn(1)``, which draws nothing from it), so training and the
+      agent's actions are reproducible from the caller's seed, yet sampling
+      from the agent never advances the caller's generator, and using the
+      caller's generator never changes the agent's actions. Every callback
+      snapshot and the returned agent start from the same state of it.
+    - :func:`~agents.persistence.save_agent` stores its state, so a loaded
+      agent draws exactly the actions the original would have drawn from
+      the moment it was saved (and two loads of one file draw alike).
+
+    Assign ``agent.rng`` to sample from a generator of your choice.
 
     Attributes:
         logits: ``(S, A)`` action preferences.
@@ -156,6 +172,7 @@ class _Reinforce:
         n_states, n_actions = check_discrete(env)
         self.config = config
         self.rng = rng
+        self.policy_rng = _own_generator(rng)
         self.logits = np.zeros((n_states, n_actions))
         self.baseline = np.zeros(n_states)
         self.valid_seen = np.zeros((n_states, n_actions), dtype=bool)
@@ -208,8 +225,20 @@ class _Reinforce:
             log,
             self.env_id,
             dict(self.env_kwargs),
-            self.rng,
+            copy.deepcopy(self.policy_rng),
         )
+
+
+def _own_generator(rng: np.random.Generator) -> np.random.Generator:
+    """A generator of the agent's own, derived from ``rng`` without drawing from it.
+
+    A generator built without a ``SeedSequence`` cannot spawn; one draw from it
+    seeds the agent's generator instead.
+    """
+    try:
+        return rng.spawn(1)[0]
+    except TypeError:
+        return np.random.default_rng(int(rng.integers(2**63)))
 
 
 def train_reinforce(
@@ -230,6 +259,8 @@ def train_reinforce(
         n_episodes: Episodes to train for.
         config: Hyperparameters.
         rng: The only source of the learner's randomness (and the env's seed).
+            The agent's own generator is spawned from it (see
+            :class:`ReinforceAgent`); the agent never keeps ``rng`` itself.
         callback: Called as ``callback(episode, agent)`` after every
             ``callback_every`` episodes with a snapshot of the agent; return
             False to stop.

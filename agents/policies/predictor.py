@@ -47,12 +47,51 @@ class StochasticPolicy(Protocol):
         ...
 
 
-class FunctionPolicy:
-    """A plain function ``state -> action`` as a :class:`PolicyPredictor`."""
+def check_observations(observation: object, n_states: int | None) -> NDArray[np.int64]:
+    """Return one observation or a batch as int64 states, if they are states.
 
-    def __init__(self, function: Callable[[int], int]) -> None:
+    A state is an integer in ``[0, n_states)``: Python and NumPy integers and
+    integer arrays are accepted; booleans, floats (even ``2.0``) and strings are
+    not, and a negative state is never read as counting from the end.
+
+    Args:
+        observation: A state, or an array-like of states of any shape.
+        n_states: The number of states, or None to check the type only.
+
+    Raises:
+        TypeError: If ``observation`` is not integers.
+        ValueError: If a state lies outside ``[0, n_states)``.
+    """
+    allowed = "integers" if n_states is None else f"integers in [0, {n_states - 1}]"
+    array = np.asarray(observation)
+    if array.dtype.kind not in "iu":
+        raise TypeError(f"observations must be states, {allowed}; got {observation!r}")
+    if n_states is not None and array.size:
+        # One state (the usual call, once per step) skips the reductions.
+        low, high = (int(array),) * 2 if array.ndim == 0 else (array.min(), array.max())
+        if low < 0 or high >= n_states:
+            raise ValueError(
+                f"observation {int(low if low < 0 else high)} is not a state; "
+                f"allowed: {allowed}"
+            )
+    return array.astype(np.int64, copy=False)
+
+
+class FunctionPolicy:
+    """A plain function ``state -> action`` as a :class:`PolicyPredictor`.
+
+    Args:
+        function: The policy.
+        n_states: The number of states it is defined on, if known; ``predict``
+            then refuses observations outside ``[0, n_states)``.
+    """
+
+    def __init__(
+        self, function: Callable[[int], int], n_states: int | None = None
+    ) -> None:
         """Wrap ``function``."""
         self.function = function
+        self.n_states = n_states
 
     def predict(
         self,
@@ -65,8 +104,12 @@ class FunctionPolicy:
 
         The results are returned as they come (no conversion), so that
         :func:`predict_action` can refuse a non-integer action.
+
+        Raises:
+            TypeError, ValueError: For observations that are not states (see
+                :func:`check_observations`).
         """
-        observations = np.asarray(observation, dtype=np.int64)
+        observations = check_observations(observation, self.n_states)
         actions = np.asarray([self.function(int(s)) for s in observations.reshape(-1)])
         if actions.size == observations.size:
             actions = actions.reshape(observations.shape)
@@ -93,7 +136,9 @@ def as_predictor(policy: PolicyLike) -> PolicyPredictor:
         return FunctionPolicy(policy)
     if isinstance(policy, np.ndarray | list | tuple):
         table = np.asarray(policy)
-        return FunctionPolicy(lambda state: table[state])
+        return FunctionPolicy(
+            lambda state: table[state], n_states=table.shape[0] if table.ndim else None
+        )
     raise TypeError(
         "policy must have SB3's predict(observation, ...) method, be a function "
         f"state -> action, or be an action table; got {type(policy).__name__}"

@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from agents.policies.predictor import check_observations
 from agents.policies.selection import masked_argmax
 
 
@@ -57,8 +58,14 @@ class TabularPolicy:
         deterministic: bool = False,
         action_masks: NDArray[Any] | None = None,
     ) -> tuple[NDArray[Any], tuple[NDArray[Any], ...] | None]:
-        """SB3-style prediction for one observation or a batch, with optional masks."""
-        observations = np.asarray(observation, dtype=np.int64)
+        """SB3-style prediction for one observation or a batch, with optional masks.
+
+        Raises:
+            TypeError: If the observations are not integers (booleans, floats
+                and strings are refused).
+            ValueError: If one is not a state, an integer in ``[0, S)``.
+        """
+        observations = check_observations(observation, len(self.valid_seen))
         flat = observations.reshape(-1)
         masks = (
             None

@@ -12,6 +12,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.error import ResetNeeded
 from gymnasium.utils.env_checker import check_env
 from gymnasium.utils.env_match import check_environments_match
 from hypothesis import given, settings
@@ -446,3 +447,86 @@ def test_replacing_np_random_discards_buffered_draws() -> None:
         env_a, env_b = a.reset(), b.reset()
         assert env_a[0] == env_b[0]
         assert a.step(1)[0] == b.step(1)[0]
+
+
+@pytest.mark.parametrize(
+    ("seed", "options", "error", "message"),
+    [
+        (5, {"start_state": "closed"}, ValueError, "start_state 'closed'"),
+        (5, {"start": 1}, ValueError, "unknown reset option"),
+        (5, 5, TypeError, "options must be a dict"),
+        (-1, None, gym.error.Error, "Seed must be greater or equal to zero"),
+    ],
+)
+def test_a_rejected_reset_keeps_the_generator_and_ends_the_episode(
+    seed: int, options: Any, error: type, message: str
+) -> None:
+    """Through gym.make, a rejected reset neither seeds nor lets the old episode on.
+
+    TimeLimit restarts its count before the env sees the options, so the old
+    episode cannot go on: step raises ResetNeeded. The next good reset
+    continues the generator as if the rejected call never happened, and the
+    time limit counts from there.
+    """
+    env, twin = (gym.make(ENV_ID, exploring_starts=True) for _ in range(2))
+    for each in (env, twin):
+        each.reset(seed=0)
+        each.step(3)
+    with pytest.raises(error, match=message):
+        env.reset(seed=seed, options=options)
+    with pytest.raises(ResetNeeded, match="last reset was rejected"):
+        env.step(0)
+    for _ in range(20):
+        assert env.reset()[0] == twin.reset()[0]
+        assert env.step(1)[:4] == twin.step(1)[:4]
+    env.reset(options={"start_state": "review_queue"})
+    flags = [env.step(0)[2:4] for _ in range(MAX_EPISODE_STEPS)]
+    assert flags == [(False, False)] * (MAX_EPISODE_STEPS - 1) + [(False, True)]
+
+
+def test_a_rejected_reset_is_pickled_with_the_env() -> None:
+    """A pickled copy of an env whose reset was rejected still needs a reset."""
+    env = AccessReviewEnv()
+    env.reset(seed=0)
+    with pytest.raises(ValueError, match="start_state"):
+        env.reset(options={"start_state": 3})
+    clone = pickle.loads(pickle.dumps(env))
+    with pytest.raises(ResetNeeded):
+        clone.step(0)
+    assert clone.reset()[0] == 0 and clone.step(2)[0] == 2
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        (5, TypeError, r"options must be a dict \(allowed keys: start_state\) .*got 5"),
+        (["start_state"], TypeError, r"got \['start_state'\]"),
+        ({"start_state": "closed"}, ValueError, r"^start_state 'closed' is not a"),
+        ({"start_state": 3}, ValueError, r"^start_state 3 is not a"),
+        ({"start_state": "3"}, ValueError, r"^start_state '3' is not a"),
+    ],
+)
+def test_bad_reset_options_are_named_as_written(
+    options: Any, error: type, message: str
+) -> None:
+    """Messages repeat the caller's value ('closed', not its index 3)."""
+    with pytest.raises(error, match=message):
+        AccessReviewEnv().reset(options=options)
+
+
+@pytest.mark.parametrize("name", ["mdp", "exploring_starts"])
+def test_the_model_is_read_only(name: str) -> None:
+    """Replacing the model would desynchronise P and planning from step."""
+    env = gym.make(ENV_ID)
+    other = AccessReviewEnv(abandonment_prob=1.0, exploring_starts=True)
+    with pytest.raises(AttributeError):
+        setattr(env.unwrapped, name, getattr(other, name))
+    assert env.unwrapped.P[0][1][0][0] == 0.75  # type: ignore[attr-defined]
+    assert env.unwrapped.exploring_starts is False  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("value", ["False", 0, None])
+def test_exploring_starts_must_be_a_bool(value: Any) -> None:
+    """A string "False" is not False."""
+    with pytest.raises(TypeError, match="exploring_starts must be True or False"):
+        AccessReviewEnv(exploring_starts=value)

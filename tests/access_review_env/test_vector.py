@@ -2,17 +2,22 @@
 
 from __future__ import annotations
 
+import copy
+import pickle
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.error import ResetNeeded
 from gymnasium.vector import AutoresetMode
 from scipy import stats
 
+import access_review_env.vector.env as vector_env_module
 from access_review_env import (
     ENV_ID,
     OUTCOMES,
+    AccessReviewEnv,
     AccessReviewVectorEnv,
     InvalidActionError,
 )
@@ -224,8 +229,9 @@ def test_bad_action_batches_raise_clear_errors(
         envs.step(actions)
 
 
-def test_same_seed_same_batch_of_trajectories() -> None:
+def test_same_seed_same_batch_of_trajectories(monkeypatch: pytest.MonkeyPatch) -> None:
     """Reseeding reproduces the trajectories, whatever the worker threads."""
+    _allow_two_threads(monkeypatch)
 
     def roll(threads: int) -> list[Any]:
         envs = AccessReviewVectorEnv(2**18, exploring_starts=True, threads=threads)
@@ -298,3 +304,154 @@ def test_a_list_of_seeds_is_refused() -> None:
     """One generator serves every sub-env, so one int seed is the only seed."""
     with pytest.raises(TypeError, match="one int seed"):
         native(2).reset(seed=[1, 2])
+
+
+def _allow_two_threads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let ``threads=2`` through on a one-core machine too.
+
+    Results do not depend on the thread count, so these tests need not run on
+    two cores.
+    """
+    monkeypatch.setattr(vector_env_module, "available_cores", lambda: 2)
+
+
+@pytest.mark.parametrize("mode", ["vector_entry_point", "sync"])
+def test_step_before_reset_raises_reset_needed(mode: str) -> None:
+    """Like SyncVectorEnv (whose sub-envs refuse it), a step before reset raises."""
+    envs = gym.make_vec(ENV_ID, num_envs=2, vectorization_mode=mode)
+    with pytest.raises(ResetNeeded, match="reset"):
+        envs.step(np.zeros(2, dtype=np.int64))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "error", "message"),
+    [
+        ({"options": {"start_state": "closed"}}, ValueError, "start_state 'closed'"),
+        ({"options": {"start": 1}}, ValueError, "unknown reset option"),
+        ({"options": 5}, TypeError, "options must be a dict .* got 5"),
+        ({"seed": [1, 2]}, TypeError, "one int seed"),
+        ({"seed": -1}, ValueError, "seed must be an integer >= 0, got -1"),
+    ],
+)
+def test_a_rejected_reset_leaves_the_generator_and_needs_a_reset(
+    kwargs: dict[str, Any], error: type, message: str
+) -> None:
+    """A rejected reset does not seed: the next good reset continues the generator.
+
+    Until that reset, step raises ResetNeeded (the episodes in progress ended).
+    """
+    envs, twin = native(64, exploring_starts=True), native(64, exploring_starts=True)
+    actions = np.ones(64, dtype=np.int64)
+    for each in (envs, twin):
+        each.reset(seed=0)
+        each.step(actions)
+    with pytest.raises(error, match=message):
+        envs.reset(seed=kwargs.get("seed", 5), options=kwargs.get("options"))
+    with pytest.raises(ResetNeeded):
+        envs.step(actions)
+    np.testing.assert_array_equal(envs.reset()[0], twin.reset()[0])
+    for a, b in zip(envs.step(actions)[:4], twin.step(actions)[:4], strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("reward", [1e39, -1e300, -54.3, 1e-45])
+def test_rewards_are_float64_and_equal_the_single_envs(reward: float) -> None:
+    """Rewards float32 cannot hold (1e39 would become inf) come back unchanged."""
+    kwargs = {"abandonment_prob": 1.0, "rewards": {"abandoned": reward}}
+    envs = native(3, **kwargs)
+    envs.reset(seed=0)
+    _, rewards, *_ = envs.step(np.ones(3, dtype=np.int64))
+    single = AccessReviewEnv(**kwargs)  # type: ignore[arg-type]
+    single.reset(seed=0)
+    assert rewards.dtype == np.float64
+    assert rewards.tolist() == [single.step(1)[1]] * 3 == [reward] * 3
+    reference = sync(3, **kwargs)
+    reference.reset(seed=0)
+    assert reference.step(np.ones(3, dtype=np.int64))[1].dtype == rewards.dtype
+
+
+def test_threads_are_bounded_by_the_cores_available() -> None:
+    """threads=2**40 (terabytes of chunk bounds) is an error naming the bound."""
+    cores = vector_env_module.available_cores()
+    for threads in (2**40, cores + 1):
+        with pytest.raises(
+            ValueError, match=rf"threads .* in \[1, {cores}\], got {threads}"
+        ):
+            AccessReviewVectorEnv(2, threads=threads)
+    assert AccessReviewVectorEnv(2, threads=cores).threads == cores
+
+
+@pytest.mark.parametrize("clone", [pickle.dumps, copy.deepcopy])
+def test_parallel_env_pickles_after_stepping_and_continues_identically(
+    clone: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After a threaded step (a live thread pool), a copy steps like the original."""
+    _allow_two_threads(monkeypatch)
+    envs = AccessReviewVectorEnv(2**18, exploring_starts=True, threads=2)
+    envs.reset(seed=1)
+    rng = np.random.default_rng(0)
+    envs.step(rng.integers(0, 4, envs.num_envs))
+    copied = clone(envs)
+    twin = pickle.loads(copied) if isinstance(copied, bytes) else copied
+    for _ in range(3):
+        actions = rng.integers(0, 4, envs.num_envs)
+        for a, b in zip(envs.step(actions)[:4], twin.step(actions)[:4], strict=True):
+            np.testing.assert_array_equal(a, b)
+    for each in (envs, twin):
+        each.close()
+
+
+def test_copy_false_buffers_survive_pickling() -> None:
+    """A pickled copy=False env still reuses its buffers and keeps them apart."""
+    envs = native(4, copy=False)
+    envs.reset(seed=0)
+    twin = pickle.loads(pickle.dumps(envs))
+    first = twin.step(np.zeros(4, dtype=np.int64))[0]
+    assert twin.step(np.zeros(4, dtype=np.int64))[0] is first
+    assert envs.step(np.zeros(4, dtype=np.int64))[0] is not first
+    assert not twin.step(np.zeros(4, dtype=np.int64))[4]["_cost"].flags.writeable
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"copy": "False"}, "copy must be True or False, got 'False'"),
+        ({"copy": 0}, "copy must be True or False, got 0"),
+        ({"exploring_starts": "yes"}, "exploring_starts must be True or False"),
+        ({"threads": 1.0}, "threads .* must be an integer"),
+    ],
+)
+def test_flags_are_type_checked(kwargs: dict[str, Any], message: str) -> None:
+    """A string such as 'False' is refused, not read as True."""
+    with pytest.raises(TypeError, match=message):
+        AccessReviewVectorEnv(2, **kwargs)
+
+
+@pytest.mark.parametrize(
+    "name", ["mdp", "exploring_starts", "max_episode_steps", "copy", "threads"]
+)
+def test_configuration_is_read_only(name: str) -> None:
+    """The step table is compiled once, so its inputs cannot be reassigned."""
+    envs = native(2)
+    with pytest.raises(AttributeError):
+        setattr(envs, name, getattr(envs, name))
+
+
+@pytest.mark.parametrize(
+    ("options", "error", "message"),
+    [
+        (5, TypeError, r"options must be a dict \(allowed keys: start_state\) .*got 5"),
+        (
+            {"start_state": "closed"},
+            ValueError,
+            r"start_state 'closed' is not a non-terminal state; allowed: 0 "
+            r"\(new_request\)",
+        ),
+    ],
+)
+def test_bad_reset_options_are_named_as_written(
+    options: Any, error: type, message: str
+) -> None:
+    """Messages repeat the value the caller gave, not an internal index."""
+    with pytest.raises(error, match=message):
+        native(2).reset(options=options)

@@ -131,6 +131,74 @@ def test_bad_hyperparameters_are_rejected(config: Any, message: str) -> None:
         config()
 
 
+def _as_any(value: Any) -> Any:
+    """``value``, typed so that a test may pass it where the types forbid it."""
+    return value
+
+
+@pytest.mark.parametrize(
+    ("config", "error", "message"),
+    [
+        (lambda: QLearningConfig(initial_q=math.nan), ValueError, "initial_q"),
+        (lambda: QLearningConfig(initial_q=-math.inf), ValueError, "initial_q"),
+        (lambda: QLearningConfig(initial_q=math.inf), ValueError, "initial_q"),
+        (lambda: QLearningConfig(epsilon=True), TypeError, "epsilon"),
+        (lambda: QLearningConfig(alpha=_as_any("0.1")), TypeError, "alpha"),
+        (lambda: ReinforceConfig(learning_rate=math.inf), ValueError, "learning_rate"),
+        (lambda: ReinforceConfig(learning_rate=math.nan), ValueError, "learning_rate"),
+        (lambda: ReinforceConfig(baseline_rate=1.5), ValueError, "baseline_rate"),
+        (lambda: ReinforceConfig(gamma=_as_any(None)), TypeError, "gamma"),
+    ],
+)
+def test_configs_refuse_what_training_or_the_file_would(
+    config: Any, error: type, message: str
+) -> None:
+    """Non-finite values fail at construction, naming the field and its range.
+
+    Before, initial_q=nan was accepted and learning_rate=inf crashed training
+    later with an unrelated message.
+    """
+    with pytest.raises(error, match=rf"{message} must be .*finite|{message} must be"):
+        config()
+
+
+def _sampled(agent: Any, n: int = 300) -> list[int]:
+    """Stochastic actions in new_request (all three valid ones are likely)."""
+    return [int(agent.predict(0)[0]) for _ in range(n)]
+
+
+def test_a_reinforce_agent_never_shares_the_callers_generator() -> None:
+    """Sampling from the agent leaves the caller's generator, and vice versa.
+
+    The agent's generator is spawned from the caller's without drawing from
+    it, so the agent's actions are still reproducible from the caller's seed.
+    """
+    env = gym.make(ENV_ID, exploring_starts=True)
+    caller = np.random.default_rng(3)
+    agent = train_reinforce(env, 300, rng=caller)
+    twin = train_reinforce(env, 300, rng=np.random.default_rng(3))
+    assert agent.rng is not caller
+    before = caller.bit_generator.state
+    actions = _sampled(agent)
+    assert caller.bit_generator.state == before
+    caller.random(1_000)
+    assert _sampled(twin) == actions
+    assert len(set(actions)) == 3
+
+
+def test_callbacks_that_sample_do_not_change_training_or_the_agent() -> None:
+    """Snapshots get copies of the agent's generator: sampling them changes nothing."""
+    env = gym.make(ENV_ID, exploring_starts=True)
+
+    def sample(episode: int, snapshot: Any) -> None:
+        _sampled(snapshot, 5)
+
+    quiet = train_reinforce(env, 200, rng=np.random.default_rng(4))
+    busy = train_reinforce(env, 200, rng=np.random.default_rng(4), callback=sample)
+    np.testing.assert_array_equal(quiet.logits, busy.logits)
+    assert _sampled(quiet) == _sampled(busy)
+
+
 @pytest.mark.parametrize("n_episodes", [0, -5])
 def test_non_positive_episode_counts_are_rejected(n_episodes: int) -> None:
     """n_episodes must be at least 1."""

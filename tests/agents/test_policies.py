@@ -18,6 +18,7 @@ from agents import (
     epsilon_greedy,
     masked_softmax,
     train_q_learning,
+    train_reinforce,
 )
 from agents.policies import UniformStream
 
@@ -53,6 +54,59 @@ def test_agents_predict_like_sb3_models() -> None:
     assert actions.tolist() == [2, 0, 3] and state is None
     masked, _ = agent.predict(np.array(0), action_masks=np.array([1, 1, 0, 0]))
     assert int(masked) == 1
+
+
+@pytest.mark.parametrize("kind", ["q_learning", "reinforce", "table"])
+@pytest.mark.parametrize(
+    ("observation", "error", "message"),
+    [
+        (
+            -1,
+            ValueError,
+            r"observation -1 is not a state; allowed: integers in \[0, 3\]",
+        ),
+        (4, ValueError, r"observation 4 is not a state; allowed: integers in \[0, 3\]"),
+        (np.array([0, 1, 9]), ValueError, "observation 9 is not a state"),
+        (np.array([[0], [-2]]), ValueError, "observation -2 is not a state"),
+        (2.5, TypeError, r"integers in \[0, 3\]; got 2.5"),
+        (2.0, TypeError, "got 2.0"),
+        ("2", TypeError, "got '2'"),
+        (True, TypeError, "got True"),
+        (np.array([True]), TypeError, "got array"),
+        (None, TypeError, "got None"),
+    ],
+)
+def test_predict_refuses_observations_that_are_not_states(
+    kind: str, observation: Any, error: type, message: str
+) -> None:
+    """-1 is not closed (no counting from the end); 2.5, '2' and True are no states."""
+    env = gym.make(ENV_ID, exploring_starts=True)
+    rng = np.random.default_rng(0)
+    policy: PolicyPredictor
+    if kind == "q_learning":
+        policy = train_q_learning(env, 50, rng=rng)
+    elif kind == "reinforce":
+        policy = train_reinforce(env, 50, rng=rng)
+    else:
+        policy = as_predictor(OPTIMAL_ROUTE)
+    with pytest.raises(error, match=message):
+        policy.predict(observation, deterministic=True)
+
+
+@pytest.mark.parametrize(
+    "observation", [3, np.int64(3), np.uint8(3), np.array(3), np.array([[3, 0]])]
+)
+def test_predict_accepts_integer_states_of_any_integer_type(observation: Any) -> None:
+    """Python and NumPy integers, 0-d and shaped arrays: the shape comes back."""
+    agent = train_q_learning(gym.make(ENV_ID), 50, rng=np.random.default_rng(0))
+    actions, _ = agent.predict(observation, deterministic=True)
+    assert actions.shape == np.shape(observation) and actions.dtype == np.int64
+
+
+def test_function_policies_refuse_non_integer_observations() -> None:
+    """A plain function is never handed a float or a string as its state."""
+    with pytest.raises(TypeError, match=r"states, integers; got array\(1\.5\)"):
+        as_predictor(lambda state: 2).predict(np.array(1.5))
 
 
 def test_epsilon_greedy_only_returns_valid_actions_and_explores_uniformly() -> None:
