@@ -88,7 +88,11 @@ def resolve_rewards(
 
 @dataclass(frozen=True)
 class TaskMDP:
-    """A task's MDP for one configuration.
+    """A task's MDP for one configuration, read-only once built.
+
+    Nothing can be assigned to it, fields or derived tables alike, so ``step``,
+    ``P`` and the planning arrays never disagree. (A task's subclass is a
+    frozen dataclass too, for the same reason.)
 
     Args:
         table: The task.
@@ -293,6 +297,7 @@ class TaskMDP:
         )
 
 
+@dataclass(frozen=True, init=False, repr=False, eq=False)
 class AccessReviewMDP(TaskMDP):
     """The MDP of ``AccessReview-v0`` for one configuration.
 
@@ -331,6 +336,7 @@ class AccessReviewMDP(TaskMDP):
         return self.parameters["abandonment_prob"]
 
 
+@dataclass(frozen=True, init=False, repr=False, eq=False)
 class AccessReviewRiskMDP(TaskMDP):
     """The MDP of ``AccessReviewRisk-v0`` for one configuration.
 

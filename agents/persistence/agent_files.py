@@ -17,11 +17,10 @@ import io
 import json
 import math
 import os
-import stat
 import zipfile
 from collections.abc import Mapping
 from pathlib import Path
-from typing import IO, Any, TypeVar
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import NDArray
@@ -94,47 +93,14 @@ def save_agent(agent: TabularAgent, path: str | os.PathLike[str]) -> Path:
     arrays = {name: getattr(agent, name) for name in _TABLES[agent.ALGORITHM]}
     arrays |= {f"log_{key}": value for key, value in agent.log.as_arrays().items()}
     arrays["metadata"] = np.array(json.dumps(to_jsonable(metadata)))
-    mode = _open_mode(path)
-
-    def write(stream: IO[bytes]) -> None:
-        np.savez(stream, **arrays)
-        # The temporary file is created 0o600; give it the mode it replaces.
-        if hasattr(os, "fchmod"):
-            os.fchmod(stream.fileno(), mode)
-
     try:
-        write_atomic(path, write)
+        write_atomic(path, lambda stream: np.savez(stream, **arrays))
     except OSError as error:
-        # The error names the hidden temporary file; name the target instead.
         message = f"cannot save agent to {path}: {error.strerror or error}"
         if error.errno is None:
             raise type(error)(message) from error
         raise OSError(error.errno, message) from error
     return path
-
-
-def _open_mode(path: Path) -> int:
-    """The permission bits ``open(path, "w")`` would leave ``path`` with."""
-    try:
-        return stat.S_IMODE(path.stat().st_mode)
-    except OSError:
-        return 0o666 & ~_umask()
-
-
-def _umask() -> int:
-    """The process's umask (read from /proc where possible: setting it races)."""
-    try:
-        with open("/proc/self/status", encoding="ascii") as status:
-            for line in status:
-                if line.startswith("Umask:"):
-                    return int(line.split()[1], 8)
-    except (OSError, ValueError, IndexError):
-        pass
-    # Elsewhere the only way to read it is to set it; set a restrictive one
-    # for that instant.
-    mask = os.umask(0o077)
-    os.umask(mask)
-    return mask
 
 
 def load_agent(path: str | os.PathLike[str]) -> TabularAgent:

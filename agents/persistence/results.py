@@ -13,6 +13,7 @@ import json
 import math
 import os
 import platform
+import stat
 import tempfile
 from collections.abc import Callable, Mapping
 from enum import Enum
@@ -33,21 +34,63 @@ def write_atomic(
     The data goes to a hidden temporary file in the same folder, is flushed to
     disk, then renamed over ``path``. On any error (Ctrl-C included) the
     temporary file is removed and an existing file at ``path`` is untouched.
+    The file gets the permissions ``open(path, "w")`` would give it: an
+    existing file keeps its mode, a new one gets ``0o666`` less the umask.
+
+    Raises:
+        OSError: If the file cannot be written; the message names ``path``,
+            not the temporary file.
     """
     path = Path(path)
-    handle, temporary = tempfile.mkstemp(
-        dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-    )
+    mode = _open_mode(path)
+    temporary: str | None = None
     try:
+        handle, temporary = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+        )
         with os.fdopen(handle, "wb") as stream:
             write(stream)
             stream.flush()
+            # mkstemp creates 0o600; give the file the mode it replaces.
+            if hasattr(os, "fchmod"):
+                os.fchmod(stream.fileno(), mode)
             os.fsync(stream.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
+        if error.errno is None:
+            raise type(error)(f"cannot write {path}: {error}") from error
+        raise OSError(error.errno, error.strerror, str(path)) from error
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        if temporary is not None:
+            Path(temporary).unlink(missing_ok=True)
         raise
     return path
+
+
+def _open_mode(path: Path) -> int:
+    """The permission bits ``open(path, "w")`` would leave ``path`` with."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except OSError:
+        return 0o666 & ~_umask()
+
+
+def _umask() -> int:
+    """The process's umask (read from /proc where possible: setting it races)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    # Elsewhere the only way to read it is to set it; set a restrictive one
+    # for that instant.
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
 
 
 def to_jsonable(value: Any) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -301,3 +302,15 @@ def test_tabular_mdp_says_what_is_wrong(
     """Wrong shapes, dtypes or ranges are refused with the field's name."""
     with pytest.raises(error, match=message):
         _tabular(**changes)
+
+
+@pytest.mark.parametrize("name", ["branches", "arrays", "abandonment_prob", "table"])
+def test_a_model_cannot_be_changed_after_it_is_built(name: str) -> None:
+    """Fields and derived tables alike refuse assignment.
+
+    So step, P and the planning arrays cannot drift apart.
+    """
+    mdp = AccessReviewMDP()
+    mdp.arrays  # noqa: B018 - computed once, then cached
+    with pytest.raises(dataclasses.FrozenInstanceError, match=name):
+        setattr(mdp, name, None)

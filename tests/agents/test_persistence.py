@@ -506,3 +506,28 @@ def test_q_learning_agents_round_trip_as_q_learning_agents(tmp_path: Path) -> No
     loaded = load_agent(save_agent(agent, tmp_path / "agent.npz"))
     assert isinstance(loaded, QLearningAgent)
     _assert_same_agent(loaded, agent)
+
+
+def test_result_files_get_ordinary_permissions_and_name_the_target(
+    tmp_path: Path,
+) -> None:
+    """write_json gives files the modes open() would, and errors name the target.
+
+    0o666 less the umask for a new file, the old mode on overwrite; never the
+    hidden temporary file's name in an error.
+    """
+    from agents.persistence import write_json
+
+    old = os.umask(0o022)
+    try:
+        fresh = write_json(tmp_path / "new.json", {"a": 1})
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o644
+        fresh.chmod(0o640)
+        write_json(fresh, {"a": 2})
+        assert stat.S_IMODE(fresh.stat().st_mode) == 0o640
+    finally:
+        os.umask(old)
+    with pytest.raises(OSError) as raised:
+        write_json(tmp_path / "missing" / "x.json", {})
+    assert str(tmp_path / "missing" / "x.json") in str(raised.value)
+    assert ".tmp" not in str(raised.value)
