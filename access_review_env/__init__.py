@@ -49,7 +49,11 @@ from access_review_env.tasks.access_review import (
     Action,
     State,
 )
-from access_review_env.vector import AccessReviewVectorEnv, TaskVectorEnv
+from access_review_env.vector import (
+    AccessReviewRiskVectorEnv,
+    AccessReviewVectorEnv,
+    TaskVectorEnv,
+)
 from access_review_env.wrappers import CostCounter, SafetyShield
 
 __version__ = "0.1.0"
@@ -75,6 +79,7 @@ __all__ = [
     "AccessReviewMDP",
     "AccessReviewRiskEnv",
     "AccessReviewRiskMDP",
+    "AccessReviewRiskVectorEnv",
     "AccessReviewVectorEnv",
     "Action",
     "Branch",

@@ -1,6 +1,10 @@
 """Native vector envs: a task's step table applied to whole batches with NumPy."""
 
-from access_review_env.vector.env import AccessReviewVectorEnv, TaskVectorEnv
+from access_review_env.vector.env import (
+    AccessReviewRiskVectorEnv,
+    AccessReviewVectorEnv,
+    TaskVectorEnv,
+)
 from access_review_env.vector.step_table import (
     StepLayout,
     StepTable,
@@ -8,6 +12,7 @@ from access_review_env.vector.step_table import (
 )
 
 __all__ = [
+    "AccessReviewRiskVectorEnv",
     "AccessReviewVectorEnv",
     "StepLayout",
     "StepTable",

@@ -26,6 +26,7 @@ from numpy.typing import NDArray
 from access_review_env.actions import InvalidActionError, invalid_action_message
 from access_review_env.model import (
     AccessReviewMDP,
+    AccessReviewRiskMDP,
     InvalidActionRule,
     RewardSpec,
     TaskMDP,
@@ -34,6 +35,7 @@ from access_review_env.registration import MAX_EPISODE_STEPS
 from access_review_env.reset_options import check_reset_options
 from access_review_env.validation import check_bool, check_integer
 from access_review_env.vector.step_table import (
+    THRESHOLD_SCALE,
     Words,
     as_words,
     compile_step_table,
@@ -178,16 +180,20 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
         )
         self.action_space = batch_space(self.single_action_space, self.num_envs)
         start = mdp.start_distribution
-        if np.count_nonzero(start) != 1:
-            raise ValueError("the vector env needs a task with a single start state")
-        self._start_state = int(np.argmax(start))
-        self._table = compile_step_table(mdp, self._start_state)
+        self._start_states = np.flatnonzero(start).astype(np.uint8)
+        self._start_thresholds = np.minimum(
+            np.round(np.cumsum(start[self._start_states])[:-1] * THRESHOLD_SCALE),
+            THRESHOLD_SCALE - 1,
+        ).astype(np.uint32)
+        self._random_start = self._exploring_starts or len(self._start_states) > 1
+        self._table = compile_step_table(mdp, int(self._start_states[0]))
         self._non_terminal = np.asarray(mdp.table.non_terminal_states, dtype=np.uint8)
         reset_bit = self._table.layout.reset_bit
         self._state = np.full(self.num_envs, reset_bit, dtype=np.uint8)
         self._elapsed = np.zeros(self.num_envs, dtype=np.int16)
         # Scratch space for values a step does not return.
-        self._rows = np.empty(self.num_envs, dtype=np.uint8)
+        self._rows = np.empty(self.num_envs, dtype=self._table.index_dtype)
+        self._slots = np.empty(self.num_envs, dtype=np.uint8)
         self._thresholds = np.empty(self.num_envs, dtype=np.uint32)
         self._flag = np.empty(self.num_envs, dtype=bool)
         self._other_flag = np.empty(self.num_envs, dtype=bool)
@@ -273,10 +279,10 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
         self._has_reset = True
         if start is not None:
             states = np.full(self.num_envs, start, dtype=np.uint8)
-        elif self.exploring_starts:
+        elif self._random_start:
             states = self._random_starts(self._draw())
         else:
-            states = np.full(self.num_envs, self._start_state, dtype=np.uint8)
+            states = np.full(self.num_envs, self._start_states[0], dtype=np.uint8)
         self._state = states
         self._elapsed[:] = 0
         out = self._outputs()
@@ -315,7 +321,12 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
                 "was never reset, or its last reset was rejected)"
             )
         actions = self._check_actions(actions)
-        rows = np.multiply(self._state, np.uint8(self.mdp.n_actions), out=self._rows)
+        rows = np.multiply(
+            self._state,
+            self._rows.dtype.type(self.mdp.n_actions),
+            out=self._rows,
+            casting="unsafe",
+        )
         rows += actions
         if self.mdp.invalid_action == "raise":
             self._check_transitions(rows)
@@ -342,15 +353,24 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
         j = self._rows[chunk]
         flag = self._flag[chunk]
         scratch = self._scratch[chunk]
-        thresholds: NDArray[np.uint32] | np.uint32
-        if table.single_threshold is None:
-            thresholds = np.take(
-                table.threshold, j, mode="clip", out=self._thresholds[chunk]
-            )
+        if table.n_slots == 2:
+            thresholds: NDArray[np.uint32] | np.uint32
+            if table.single_threshold is None:
+                thresholds = np.take(
+                    table.thresholds[0], j, mode="clip", out=self._thresholds[chunk]
+                )
+            else:
+                thresholds = table.single_threshold
+            j <<= j.dtype.type(1)
+            j += np.greater_equal(draws, thresholds, out=flag)
         else:
-            thresholds = table.single_threshold
-        j <<= np.uint8(1)
-        j += np.greater_equal(draws, thresholds, out=flag)
+            slots = self._slots[chunk]
+            slots[:] = 0
+            for bound in table.thresholds:
+                np.take(bound, j, mode="clip", out=self._thresholds[chunk])
+                slots += np.greater_equal(draws, self._thresholds[chunk], out=flag)
+            j *= j.dtype.type(table.n_slots)
+            j += slots
         packed = np.take(table.packed, j, mode="clip", out=self._packed_buffer[chunk])
         np.take(table.reward, j, mode="clip", out=out.reward)
         np.take(table.transition_masks, j, mode="clip", out=out.mask_words)
@@ -360,7 +380,7 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
             np.bitwise_and(packed, layout.state_mask, out=scratch),
             casting="unsafe",
         )
-        if self.exploring_starts and resetting.any():
+        if self._random_start and resetting.any():
             starts = self._random_starts(draws[resetting])
             state[resetting] = starts
             out.mask_words[resetting] = np.take(table.state_masks, starts)
@@ -394,7 +414,9 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
         else:
             np.greater_equal(elapsed, self.max_episode_steps, out=out.truncated)
         ended = np.logical_or(out.terminated, out.truncated, out=flag)
-        state |= np.left_shift(ended.view(np.uint8), layout.state_bits, out=j)
+        state |= np.left_shift(
+            ended.view(np.uint8), layout.state_bits, out=self._slots[chunk]
+        )
 
     def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
@@ -413,7 +435,14 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
         return np.asarray(raw).view(np.uint32)[: self.num_envs]
 
     def _random_starts(self, draws: NDArray[np.uint32]) -> NDArray[np.uint8]:
-        """Map draws uniformly onto the non-terminal states."""
+        """Map draws onto start states.
+
+        Uniformly onto the non-terminal states with exploring starts, else
+        onto the task's start distribution.
+        """
+        if not self._exploring_starts:
+            chosen = np.searchsorted(self._start_thresholds, draws, side="right")
+            return self._start_states[chosen]
         states = self._non_terminal
         picks = (draws.astype(np.uint64) * len(states)) >> np.uint64(32)
         return states[picks.astype(np.intp)]
@@ -544,6 +573,56 @@ class AccessReviewVectorEnv(TaskVectorEnv):
             num_envs,
             AccessReviewMDP(
                 abandonment_prob, rewards, invalid_action, invalid_action_reward
+            ),
+            exploring_starts,
+            max_episode_steps,
+            copy,
+            threads,
+        )
+
+
+class AccessReviewRiskVectorEnv(TaskVectorEnv):
+    """``num_envs`` independent AccessReviewRisk-v0 episodes, stepped together.
+
+    Made by ``gym.make_vec("AccessReviewRisk-v0", num_envs=N,
+    vectorization_mode="vector_entry_point")``, with the single env's keyword
+    arguments (see ``AccessReviewRiskEnv``) plus ``max_episode_steps``,
+    ``copy`` and ``threads`` as in :class:`AccessReviewVectorEnv`, whose
+    semantics, data types, ``info`` keys and seeding it shares. Every reset,
+    autoresets included, draws the request's kind from the start distribution.
+    """
+
+    def __init__(
+        self,
+        num_envs: int,
+        abandonment_prob: float = 0.25,
+        clear_evidence_share: float = 0.5,
+        unjustified_share: float = 0.2,
+        rewards: RewardSpec = "outcome_aware",
+        invalid_action: InvalidActionRule = "penalize",
+        invalid_action_reward: float = -10.0,
+        exploring_starts: bool = False,
+        render_mode: str | None = None,
+        max_episode_steps: int | None = MAX_EPISODE_STEPS,
+        copy: bool = True,
+        threads: int | None = None,
+    ) -> None:
+        """Build ``num_envs`` sub-envs; see the class docstring for the arguments."""
+        if render_mode is not None:
+            raise ValueError(
+                f"render_mode {render_mode!r} is not supported by the vector env; "
+                "render a single AccessReviewRiskEnv instead"
+            )
+        check_integer("num_envs", num_envs, low=1)
+        super().__init__(
+            num_envs,
+            AccessReviewRiskMDP(
+                abandonment_prob,
+                clear_evidence_share,
+                unjustified_share,
+                rewards,
+                invalid_action,
+                invalid_action_reward,
             ),
             exploring_starts,
             max_episode_steps,

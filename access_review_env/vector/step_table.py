@@ -1,15 +1,18 @@
 """The vector env's step table: a task's branches compiled into flat lookup arrays.
 
-A batched step gathers from these arrays by row ``2 * (code * A + a) + k``,
-where ``code`` is a sub-env's stored state and ``k`` the branch a 32-bit draw
-selects. A stored state with the :attr:`StepLayout.reset_bit` set is *parked*:
-its episode ended, and every action of it leads to the start state with reward
-0, which is Gymnasium's ``NEXT_STEP`` autoreset as one more row of the table.
+A batched step gathers from these arrays by row ``K * (code * A + a) + k``,
+where ``code`` is a sub-env's stored state, ``K`` the most branches any
+(state, action) has (at least 2), and ``k`` the branch a 32-bit draw selects:
+the number of the row's cumulative thresholds the draw reaches. A stored
+state with the :attr:`StepLayout.reset_bit` set is *parked*: its episode
+ended, and every action of it leads to a start state with reward 0, which is
+Gymnasium's ``NEXT_STEP`` autoreset as one more row of the table.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -81,7 +84,7 @@ class StepLayout:
 
     def check(self) -> None:
         """Refuse a task too large for uint8 state codes and uint16 transitions."""
-        if self.n_codes > 256 or self.cost_shift >= 16:
+        if self.n_codes > 128 or self.cost_shift >= 16:
             raise ValueError(
                 f"the vector env packs at most 128 states and 64 outcomes; got "
                 f"{self.n_states} states and {self.n_outcomes} outcomes"
@@ -124,19 +127,26 @@ class StepTable:
 
     Attributes:
         layout: The bit layout of ``packed`` and of stored states.
-        threshold: ``(rows,)`` uint32; a draw at or above it takes branch 1.
-        single_threshold: The one threshold every two-branch row shares, if so
-            (then one scalar comparison decides every branch), else None.
+        n_slots: ``K``, branch slots per row (at least 2). A row with fewer
+            branches repeats its last one, so the extra slots cannot matter.
+        thresholds: ``(K - 1, rows)`` uint32 cumulative thresholds; a draw
+            takes slot ``k``, how many of its row's thresholds it reaches.
+        single_threshold: With ``K = 2``, the one threshold every two-branch
+            row shares, if so (then one scalar comparison decides every
+            branch), else None.
+        index_dtype: The smallest unsigned dtype that holds every index.
         has_transition: ``(rows,)`` False where an action has no transition.
-        packed: ``(2 * rows,)`` uint16 packed transitions.
-        reward: ``(2 * rows,)`` float64 rewards (the single env's Python floats).
-        transition_masks: ``(2 * rows,)`` the next state's action-mask words.
+        packed: ``(K * rows,)`` uint16 packed transitions.
+        reward: ``(K * rows,)`` float64 rewards (the single env's Python floats).
+        transition_masks: ``(K * rows,)`` the next state's action-mask words.
         state_masks: ``(n_codes,)`` each stored state's action-mask words.
     """
 
     layout: StepLayout
-    threshold: NDArray[np.uint32]
+    n_slots: int
+    thresholds: NDArray[np.uint32]
     single_threshold: np.uint32 | None
+    index_dtype: type[np.unsignedinteger[Any]]
     has_transition: NDArray[np.bool_]
     packed: NDArray[np.uint16]
     reward: NDArray[np.float64]
@@ -153,19 +163,19 @@ def compile_step_table(mdp: TaskMDP, start_state: int) -> StepTable:
             random starts separately).
 
     Raises:
-        ValueError: If a (state, action) has more than two branches, or the
-            task is too large for the packed layout.
+        ValueError: If the task is too large for the packed layout.
     """
     layout = StepLayout(mdp.n_states, len(mdp.table.outcomes))
     layout.check()
     n_actions = mdp.n_actions
     n_rows = layout.n_codes * n_actions
+    n_slots = max(2, *(len(cell) for row in mdp.branches for cell in row))
     valid = mdp.valid_action_mask
-    threshold = np.zeros(n_rows, dtype=np.uint32)
+    thresholds = np.zeros((n_slots - 1, n_rows), dtype=np.uint32)
     has_transition = np.ones(n_rows, dtype=bool)
-    packed = np.full(2 * n_rows, start_state, dtype=np.uint16)
-    reward = np.zeros(2 * n_rows, dtype=np.float64)
-    masks = np.tile(valid[start_state], (2 * n_rows, 1))
+    packed = np.full(n_slots * n_rows, start_state, dtype=np.uint16)
+    reward = np.zeros(n_slots * n_rows, dtype=np.float64)
+    masks = np.tile(valid[start_state], (n_slots * n_rows, 1))
     two_branch_thresholds: set[int] = set()
     outcomes = mdp.table.outcomes
     for state in range(mdp.n_states):
@@ -175,15 +185,21 @@ def compile_step_table(mdp: TaskMDP, start_state: int) -> StepTable:
             if not branches:
                 has_transition[row] = False
                 continue
-            if len(branches) > 2:
-                raise ValueError("the vector env samples at most two branches")
-            first = branches[0].probability if len(branches) == 2 else 1.0
-            threshold[row] = min(round(first * THRESHOLD_SCALE), THRESHOLD_SCALE - 1)
+            cumulative = np.cumsum([b.probability for b in branches])[:-1]
+            for k in range(n_slots - 1):
+                # Past the row's last branch the threshold repeats, and so does
+                # the branch: a draw that reaches it lands on an equal copy.
+                bound = (
+                    cumulative[min(k, len(cumulative) - 1)] if len(cumulative) else 0.0
+                )
+                thresholds[k, row] = min(
+                    round(bound * THRESHOLD_SCALE), THRESHOLD_SCALE - 1
+                )
             if len(branches) == 2:
-                two_branch_thresholds.add(int(threshold[row]))
-            # A single branch fills both slots, so the draw cannot matter.
-            for slot, branch in enumerate((branches[0], branches[-1])):
-                j = 2 * row + slot
+                two_branch_thresholds.add(int(thresholds[0, row]))
+            for slot in range(n_slots):
+                branch = branches[min(slot, len(branches) - 1)]
+                j = n_slots * row + slot
                 packed[j] = layout.pack(
                     branch.next_state,
                     branch.terminated,
@@ -194,14 +210,15 @@ def compile_step_table(mdp: TaskMDP, start_state: int) -> StepTable:
                 reward[j] = branch.reward
                 masks[j] = valid[branch.next_state]
     parked = np.zeros((layout.n_codes - mdp.n_states, n_actions), np.int8)
+    single = n_slots == 2 and len(two_branch_thresholds) <= 1
     return StepTable(
         layout=layout,
-        threshold=threshold,
+        n_slots=n_slots,
+        thresholds=thresholds,
         single_threshold=(
-            np.uint32(next(iter(two_branch_thresholds), 0))
-            if len(two_branch_thresholds) <= 1
-            else None
+            np.uint32(next(iter(two_branch_thresholds), 0)) if single else None
         ),
+        index_dtype=np.uint8 if n_slots * n_rows <= 256 else np.uint16,
         has_transition=has_transition,
         packed=packed,
         reward=reward,

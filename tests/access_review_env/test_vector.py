@@ -17,6 +17,7 @@ import access_review_env.vector.env as vector_env_module
 from access_review_env import (
     ENV_ID,
     OUTCOMES,
+    RISK_ENV_ID,
     AccessReviewEnv,
     AccessReviewVectorEnv,
     InvalidActionError,
@@ -28,16 +29,16 @@ LEVEL = 0.001
 """Significance level of the distribution tests (fixed seeds: a pass repeats)."""
 
 
-def native(num_envs: int, **kwargs: Any) -> Any:
+def native(num_envs: int, env_id: str = ENV_ID, **kwargs: Any) -> Any:
     """``gym.make_vec`` in vector_entry_point mode."""
     return gym.make_vec(
-        ENV_ID, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
+        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", **kwargs
     )
 
 
-def sync(num_envs: int, **kwargs: Any) -> Any:
+def sync(num_envs: int, env_id: str = ENV_ID, **kwargs: Any) -> Any:
     """``gym.make_vec`` in sync mode, over ``gym.make`` with its wrappers."""
-    return gym.make_vec(ENV_ID, num_envs=num_envs, vectorization_mode="sync", **kwargs)
+    return gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="sync", **kwargs)
 
 
 def test_make_vec_returns_the_native_env_with_gymnasium_spaces() -> None:
@@ -111,11 +112,11 @@ def _episodes(envs: Any, n_steps: int, seed: int) -> dict[str, list[Any]]:
         "moves": [],
     }
     for _ in range(n_steps):
-        actions = rng.integers(0, 4, n_envs)
+        actions = rng.integers(0, envs.single_action_space.n, n_envs)
         following, reward, terminated, truncated, info = envs.step(actions)
+        names = envs.metadata.get("outcomes", OUTCOMES)
         outcomes = [
-            code if isinstance(code, str) else OUTCOMES[code]
-            for code in info["outcome"]
+            code if isinstance(code, str) else names[code] for code in info["outcome"]
         ]
         for i in np.flatnonzero(~resetting):
             record["moves"].append(
@@ -152,6 +153,36 @@ def test_random_policy_statistics_match_sync_vector_env(kwargs: dict[str, Any]) 
     reference = _episodes(sync(64, **kwargs), 1_500, seed=2)
     for key in ("returns", "lengths", "outcomes", "moves"):
         assert _same_distribution(ours[key], reference[key]) > LEVEL, key
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"exploring_starts": True},
+        {"unjustified_share": 0.5, "max_episode_steps": 3},
+    ],
+)
+def test_the_second_task_matches_sync_vector_env(kwargs: dict[str, Any]) -> None:
+    """AccessReviewRisk-v0 (two start states, three-branch rows): same laws."""
+    ours = _episodes(native(64, RISK_ENV_ID, **kwargs), 1_500, seed=3)
+    reference = _episodes(sync(64, RISK_ENV_ID, **kwargs), 1_500, seed=4)
+    for key in ("returns", "lengths", "outcomes", "moves"):
+        assert _same_distribution(ours[key], reference[key]) > LEVEL, key
+
+
+def test_every_reset_draws_the_request_kind_from_the_start_distribution() -> None:
+    """Resets and autoresets start clear requests with probability c = 0.3."""
+    envs = native(4_096, RISK_ENV_ID, clear_evidence_share=0.3)
+    observations, _ = envs.reset(seed=5)
+    starts = list(observations)
+    for _ in range(3):
+        following, *_ = envs.step(np.full(4_096, 0))  # auto_approve closes
+        following, *_ = envs.step(np.full(4_096, 0))  # the autoreset step
+        starts += list(following)
+    clear = sum(s == 1 for s in starts)
+    assert set(starts) <= {0, 1}
+    assert stats.binomtest(clear, len(starts), 0.3).pvalue > LEVEL
 
 
 def test_next_step_autoreset_ignores_the_action_and_pays_nothing() -> None:
@@ -357,7 +388,7 @@ def test_a_rejected_reset_leaves_the_generator_and_needs_a_reset(
 @pytest.mark.parametrize("reward", [1e39, -1e300, -54.3, 1e-45])
 def test_rewards_are_float64_and_equal_the_single_envs(reward: float) -> None:
     """Rewards float32 cannot hold (1e39 would become inf) come back unchanged."""
-    kwargs = {"abandonment_prob": 1.0, "rewards": {"abandoned": reward}}
+    kwargs: dict[str, Any] = {"abandonment_prob": 1.0, "rewards": {"abandoned": reward}}
     envs = native(3, **kwargs)
     envs.reset(seed=0)
     _, rewards, *_ = envs.step(np.ones(3, dtype=np.int64))
