@@ -1,9 +1,10 @@
-"""Stable-Baselines3 on AccessReview-v0: train, read values, compare with the optimum.
+"""Stable-Baselines3 on the tasks: train, read values, compare with the optimum.
 
 Importable only with the ``sb3`` extra (``pip install 'access-review-env[sb3]'``).
-The settings below are the ones that learned the optimal policy at both
-abandonment probabilities on seed after seed (``scripts/sb3_crosscheck.py``);
-they are ordinary SB3 hyperparameters plus two env choices:
+The settings (:mod:`agents.integrations.sb3_settings`, data importable without
+SB3) are the ones that learned the optimal policy at both abandonment
+probabilities on seed after seed (``scripts/sb3_crosscheck.py``); they are
+ordinary SB3 hyperparameters plus two env choices:
 
 * rewards scaled by 0.01 with Gymnasium's ``TransformReward`` (SB3's DQN Huber
   loss and A2C's critic fail on returns of order 100); values read back from a
@@ -16,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -41,64 +42,17 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
 
 from access_review_env import ENV_ID, RECOMMENDED_GAMMA, TaskMDP
 from agents.benchmark.factories import N_CHECKPOINTS, Trained
+from agents.integrations.sb3_settings import REWARD_SCALE, SETTINGS
 from agents.planning import value_iteration
 from agents.policies import policy_table
 
-REWARD_SCALE = 0.01
-"""Factor applied to rewards during SB3 training; learned values are divided by it."""
-
-
-@dataclass(frozen=True)
-class SB3Setting:
-    """How one SB3 algorithm is trained on AccessReview-v0."""
-
-    algorithm: type[BaseAlgorithm]
-    n_envs: int
-    total_timesteps: int
-    hyperparameters: dict[str, Any] = field(default_factory=dict)
-    exploring_starts: bool = False
-
-    @property
-    def name(self) -> str:
-        """The algorithm's class name, e.g. ``"PPO"``."""
-        return self.algorithm.__name__
-
-
-_ON_POLICY = {
-    "n_steps": 64,
-    "batch_size": 128,
-    "n_epochs": 10,
-    "learning_rate": 1e-3,
-    "ent_coef": 0.01,
+ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
+    "PPO": PPO,
+    "MaskablePPO": MaskablePPO,
+    "A2C": A2C,
+    "DQN": DQN,
 }
-
-SETTINGS: dict[str, SB3Setting] = {
-    "PPO": SB3Setting(PPO, 8, 6_144, _ON_POLICY),
-    "MaskablePPO": SB3Setting(MaskablePPO, 8, 6_144, _ON_POLICY),
-    "A2C": SB3Setting(
-        A2C,
-        8,
-        8_192,
-        {"n_steps": 8, "learning_rate": 1e-3, "normalize_advantage": True},
-        exploring_starts=True,
-    ),
-    "DQN": SB3Setting(
-        DQN,
-        4,
-        6_000,
-        {
-            "learning_rate": 1e-3,
-            "buffer_size": 20_000,
-            "learning_starts": 500,
-            "batch_size": 64,
-            "train_freq": 1,
-            "target_update_interval": 250,
-            "exploration_fraction": 0.5,
-            "exploration_final_eps": 0.05,
-        },
-    ),
-}
-"""The four cross-checked learners and their settings."""
+"""The SB3 class of each algorithm named in :data:`SETTINGS`."""
 
 
 def _scale_rewards(env: gym.Env[Any, Any], scale: float) -> gym.Env[Any, Any]:
@@ -160,7 +114,7 @@ def train_sb3(
     if setting.exploring_starts:
         env_kwargs["exploring_starts"] = True
     env = make_sb3_env(setting.n_envs, seed, env_kwargs, env_id=env_id)
-    model = setting.algorithm(  # type: ignore[call-arg]
+    model = ALGORITHMS[name](  # type: ignore[call-arg]
         "MlpPolicy",
         env,
         gamma=RECOMMENDED_GAMMA,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from contextvars import ContextVar
 
 
 def integer_at_least(low: int) -> Callable[[str], int]:
@@ -48,9 +49,15 @@ def probability(text: str) -> float:
     return value
 
 
+COMMAND: ContextVar[str | None] = ContextVar("COMMAND", default=None)
+"""The console command running the job (``access-review lesson``), set by
+:mod:`agents.cli` so that usage lines name it; None for ``scripts/``."""
+
+
 def job_parser(doc: str | None) -> argparse.ArgumentParser:
     """A job's parser: its docstring's first line as description, defaults shown."""
     return argparse.ArgumentParser(
+        prog=COMMAND.get(),
         description=(doc or "").split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )

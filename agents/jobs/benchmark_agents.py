@@ -26,7 +26,6 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -46,8 +45,9 @@ from agents.benchmark import (
 )
 from agents.benchmark.store import RunStore, RunStoreError
 from agents.integrations.optional import available, install_hint
+from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
-from agents.jobs.outputs import prepare_output
+from agents.jobs.outputs import prepare_output, progress_bar
 from agents.persistence import run_metadata, write_json
 from agents.planning import horizon_text
 
@@ -61,8 +61,6 @@ def default_agents() -> list[str]:
     """Ours, random, and SB3's learners when the extra is installed."""
     names = list(BUILT_IN)
     if available("stable_baselines3"):
-        from agents.integrations.sb3 import SETTINGS
-
         names += [f"sb3:{algorithm}" for algorithm in SETTINGS]
     return names
 
@@ -160,15 +158,6 @@ def select_configurations(args: argparse.Namespace) -> list[Configuration]:
     return suite
 
 
-def progress_bar(total: int) -> Any:
-    """A tqdm bar over runs, or None without the ``progress`` extra."""
-    if not available("tqdm"):
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="benchmark", unit="run")
-
-
 def write_results(
     output: Path, records: list[RunRecord], specs: list[RunSpec], plots: bool
 ) -> list[Path]:
@@ -241,7 +230,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     todo = [s for s in specs if s.key not in done or done[s.key].failed]
     if args.resume:
         print(f"resuming: {len(specs) - len(todo)} of {len(specs)} runs already done")
-    bar = progress_bar(len(todo))
+    bar = progress_bar(len(todo), "benchmark")
     try:
         for spec in todo:
             if bar is not None:

@@ -30,8 +30,9 @@ from access_review_env import (
     State,
 )
 from agents.integrations.optional import available, install_hint
+from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
-from agents.jobs.outputs import prepare_output
+from agents.jobs.outputs import prepare_output, progress_bar
 from agents.learners import (
     Recording,
     train_q_learning,
@@ -96,13 +97,14 @@ def learner_row(
 
 def run_sb3(config: Config, progress: bool) -> list[LearnerRow]:
     """Cross-check the SB3 learners at the default abandonment probability."""
-    from tqdm.auto import tqdm
-
-    from agents.integrations.sb3 import SETTINGS, cross_check
+    from agents.integrations.sb3 import cross_check
 
     rows = []
-    for name in tqdm(list(SETTINGS), desc="SB3 learners", disable=not progress):
+    bar = progress_bar(len(SETTINGS), "SB3 learners") if progress else None
+    for name in SETTINGS:
         check = cross_check(name, AccessReviewMDP().abandonment_prob, config.seed)
+        if bar is not None:
+            bar.update()
         rows.append(
             LearnerRow(
                 f"{name} (stable-baselines3)",
@@ -114,6 +116,8 @@ def run_sb3(config: Config, progress: bool) -> list[LearnerRow]:
                 check.seconds,
             )
         )
+    if bar is not None:
+        bar.close()
     return rows
 
 

@@ -1,7 +1,7 @@
 """Cross-check: do SB3's learners find the policy value iteration proves optimal?
 
 For each algorithm, abandonment probability and seed, trains through the
-ordinary SB3 API (settings in ``agents.sb3.SETTINGS``), then compares the
+ordinary SB3 API (settings in ``agents.integrations.sb3_settings``), then compares the
 greedy action in every non-terminal state with value iteration's policy and the
 learned value of ``new_request`` with the exact ``V*``.
 
@@ -16,11 +16,12 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from tqdm.auto import tqdm
-
-from agents.integrations.sb3 import SETTINGS, CrossCheck, cross_check
+from agents.integrations.optional import available, install_hint
+from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
+from agents.jobs.outputs import prepare_output, progress_bar
 from agents.persistence import run_metadata, write_json
 
 
@@ -31,10 +32,10 @@ class Config:
     seeds: int = 10
     """Seeds 0 .. seeds-1 per algorithm and p."""
     algorithms: list[str] = field(default_factory=lambda: list(SETTINGS))
-    """Algorithms from agents.sb3.SETTINGS."""
+    """Algorithms from agents.integrations.sb3_settings.SETTINGS."""
     abandonment_probs: list[float] = field(default_factory=lambda: [0.25, 0.0])
     """Values of the env's abandonment_prob."""
-    output: Path = Path("sb3_crosscheck.json")
+    output: Path = Path("runs/sb3_crosscheck.json")
     """Where the JSON record goes."""
 
 
@@ -54,7 +55,7 @@ class CrossCheckRow:
     seconds_mean: float
 
 
-def summarize(runs: list[CrossCheck]) -> list[CrossCheckRow]:
+def summarize(runs: list[Any]) -> list[CrossCheckRow]:
     """One row per (algorithm, p): success rate, values, timesteps, seconds."""
     rows = []
     keys = sorted({(r.algorithm, r.abandonment_prob) for r in runs}, key=str)
@@ -97,7 +98,14 @@ def markdown(rows: list[CrossCheckRow]) -> str:
 
 
 def run(config: Config) -> list[CrossCheckRow]:
-    """Train every combination, print the table, write the JSON record."""
+    """Train every combination, print the table, write the JSON record.
+
+    Raises:
+        ImportError: Without the ``sb3`` extra, naming it.
+    """
+    from agents.integrations.sb3 import cross_check
+
+    prepare_output(config.output.parent)
     jobs = [
         (algorithm, p, seed)
         for algorithm in config.algorithms
@@ -105,10 +113,15 @@ def run(config: Config) -> list[CrossCheckRow]:
         for seed in range(config.seeds)
     ]
     runs = []
-    progress = tqdm(jobs, desc="SB3 cross-check", unit="run")
-    for algorithm, p, seed in progress:
-        progress.set_postfix_str(f"{algorithm} p={p} seed={seed}")
+    progress = progress_bar(len(jobs), "SB3 cross-check")
+    for algorithm, p, seed in jobs:
+        if progress is not None:
+            progress.set_postfix_str(f"{algorithm} p={p} seed={seed}")
         runs.append(cross_check(algorithm, p, seed))
+        if progress is not None:
+            progress.update()
+    if progress is not None:
+        progress.close()
     rows = summarize(runs)
     print(markdown(rows))
     record = {**run_metadata(), "config": config, "summary": rows, "runs": runs}
@@ -136,6 +149,16 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the cross-check from the command line."""
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not available("stable_baselines3") or not available("sb3_contrib"):
+        parser.error(
+            "the cross-check needs stable-baselines3 and sb3-contrib: "
+            f"pip install torch==2.13.0 then {install_hint('stable_baselines3')}"
+        )
+    try:
+        prepare_output(args.output.parent)
+    except ValueError as error:
+        parser.error(str(error))
     run(Config(args.seeds, args.algorithms, args.abandonment_probs, args.output))
     return 0

@@ -25,6 +25,7 @@ import numpy as np
 import access_review_env
 from access_review_env import TERMINAL_STATE, AccessReviewMDP
 from agents.jobs import arguments
+from agents.jobs.outputs import prepare_output
 from agents.jobs.speed_baselines import bare_q_learning, lesson_style_q_learning
 from agents.learners import train_q_learning
 from agents.persistence import run_metadata, write_json
@@ -49,7 +50,7 @@ class Config:
     """Batched steps per repeat of the vector rows."""
     sync_envs: int = 1_024
     """Batch size of the native-against-SyncVectorEnv row."""
-    output: Path = Path("benchmark.json")
+    output: Path = Path("runs/benchmark.json")
     """Where the JSON record goes."""
 
 
@@ -356,6 +357,7 @@ def markdown(rows: list[Row]) -> str:
 
 def run(config: Config) -> list[Row]:
     """Run every row, print the table and write the JSON record."""
+    prepare_output(config.output.parent)
     rows = [
         env_vs_frozen_lake(config),
         native_vs_sync_row(config),

@@ -1,0 +1,7 @@
+"""``python -m agents``: the ``access-review`` console command."""
+
+import sys
+
+from agents.cli import main
+
+sys.exit(main())
