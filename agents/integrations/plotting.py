@@ -1,7 +1,9 @@
-"""The figures of the main job and the agent benchmark, as PNG files (``plots`` extra).
+"""The figures of the main job and the agent benchmark (``plots`` extra).
 
-Every function draws one figure from data it is given, writes it to ``path``
-at :data:`FIGURE_SIZE` inches and :data:`DPI`, and returns the path.
+Each figure has two functions. ``*_figure`` draws it from data it is given and
+returns a matplotlib ``Figure`` that pyplot does not track, so a notebook shows
+it once and nothing needs closing. ``plot_*`` writes that figure to ``path`` as
+a PNG at :data:`FIGURE_SIZE` inches and :data:`DPI`, and returns the path.
 """
 
 from __future__ import annotations
@@ -35,6 +37,11 @@ _ACTION_COLOURS = {
 }
 
 
+def new_figure(size: tuple[float, float] = FIGURE_SIZE) -> Figure:
+    """An empty figure that pyplot does not track, laid out tightly when drawn."""
+    return Figure(figsize=size, layout="tight")
+
+
 def save_figure(figure: Figure, path: str | Path, dpi: int = DPI) -> Path:
     """Write ``figure`` as a PNG atomically: an interrupted write leaves no file."""
     path = Path(path)
@@ -47,21 +54,17 @@ def save_figure(figure: Figure, path: str | Path, dpi: int = DPI) -> Path:
     return path
 
 
-def plot_value_iteration(
-    histories: Mapping[str, np.ndarray],
-    path: str | Path,
-    table: TaskTable = ACCESS_REVIEW,
-) -> Path:
+def value_iteration_figure(
+    histories: Mapping[str, np.ndarray], table: TaskTable = ACCESS_REVIEW
+) -> Figure:
     """V of each non-terminal state after each sweep, one panel per configuration.
 
     Args:
         histories: Panel title -> ``(n_sweeps, S)`` value history.
-        path: Where to write the PNG.
         table: The task, for its state names.
     """
-    figure, axes = plt.subplots(
-        1, len(histories), figsize=FIGURE_SIZE, sharey=True, squeeze=False
-    )
+    figure = new_figure()
+    axes = figure.subplots(1, len(histories), sharey=True, squeeze=False)
     for axis, (title, history) in zip(axes[0], histories.items(), strict=True):
         sweeps = np.arange(0, len(history) + 1)
         for state in table.non_terminal_states:
@@ -74,17 +77,25 @@ def plot_value_iteration(
     axes[0][0].set_ylabel("V(s)")
     axes[0][0].legend()
     figure.suptitle("Value iteration converges in three sweeps")
-    return save_figure(figure, path)
+    return figure
 
 
-def plot_q_learning(
+def plot_value_iteration(
+    histories: Mapping[str, np.ndarray],
+    path: str | Path,
+    table: TaskTable = ACCESS_REVIEW,
+) -> Path:
+    """Write :func:`value_iteration_figure` to ``path`` as a PNG."""
+    return save_figure(value_iteration_figure(histories, table), path)
+
+
+def q_learning_figure(
     episodes: Sequence[int],
     q_start: np.ndarray,
     exact_q_start: np.ndarray,
     returns: Sequence[float],
-    path: str | Path,
     action_names: Sequence[str],
-) -> Path:
+) -> Figure:
     """Q(new_request, .) over training against the exact values, and the learning curve.
 
     Args:
@@ -92,10 +103,10 @@ def plot_q_learning(
         q_start: ``(len(episodes), K)`` Q(new_request, a) of K actions.
         exact_q_start: ``(K,)`` the exact Q*(new_request, a).
         returns: Undiscounted return of every training episode.
-        path: Where to write the PNG.
         action_names: ``(K,)`` the actions of the columns.
     """
-    figure, (left, right) = plt.subplots(1, 2, figsize=FIGURE_SIZE)
+    figure = new_figure()
+    left, right = figure.subplots(1, 2)
     for column, name in enumerate(action_names):
         colour = _ACTION_COLOURS.get(name)
         left.plot(episodes, q_start[:, column], color=colour, label=f"learned {name}")
@@ -110,24 +121,36 @@ def plot_q_learning(
     right.set_title(f"episode return, moving mean of {window}")
     right.set_xlabel("episode")
     right.grid(alpha=0.3)
-    return save_figure(figure, path)
+    return figure
 
 
-def plot_reinforce(
+def plot_q_learning(
     episodes: Sequence[int],
-    probabilities: np.ndarray,
+    q_start: np.ndarray,
+    exact_q_start: np.ndarray,
+    returns: Sequence[float],
     path: str | Path,
     action_names: Sequence[str],
 ) -> Path:
+    """Write :func:`q_learning_figure` to ``path`` as a PNG."""
+    figure = q_learning_figure(episodes, q_start, exact_q_start, returns, action_names)
+    return save_figure(figure, path)
+
+
+def reinforce_figure(
+    episodes: Sequence[int],
+    probabilities: np.ndarray,
+    action_names: Sequence[str],
+) -> Figure:
     """REINFORCE's action probabilities at new_request over training.
 
     Args:
         episodes: Episode index of each snapshot.
         probabilities: ``(len(episodes), K)`` pi(a | new_request) of K actions.
-        path: Where to write the PNG.
         action_names: ``(K,)`` the actions of the columns.
     """
-    figure, axis = plt.subplots(figsize=FIGURE_SIZE)
+    figure = new_figure()
+    axis = figure.subplots()
     for column, name in enumerate(action_names):
         axis.plot(
             episodes,
@@ -141,27 +164,36 @@ def plot_reinforce(
     axis.set_title("REINFORCE moves probability onto the optimal first action")
     axis.legend()
     axis.grid(alpha=0.3)
-    return save_figure(figure, path)
+    return figure
 
 
-def plot_abandonment_sweep(
+def plot_reinforce(
+    episodes: Sequence[int],
     probabilities: np.ndarray,
-    q_start: np.ndarray,
-    crossover: float,
     path: str | Path,
     action_names: Sequence[str],
 ) -> Path:
+    """Write :func:`reinforce_figure` to ``path`` as a PNG."""
+    return save_figure(reinforce_figure(episodes, probabilities, action_names), path)
+
+
+def abandonment_figure(
+    probabilities: np.ndarray,
+    q_start: np.ndarray,
+    crossover: float,
+    action_names: Sequence[str],
+) -> Figure:
     """Q*(new_request, a) against the abandonment probability, crossover marked.
 
     Args:
         probabilities: ``(N,)`` abandonment probabilities.
         q_start: ``(N, K)`` Q*(new_request, a) of K actions for each probability.
         crossover: The p above which human_review is optimal.
-        path: Where to write the PNG.
         action_names: ``(K,)`` the actions of the columns; the crossover is
             marked on the ``human_review`` curve.
     """
-    figure, axis = plt.subplots(figsize=FIGURE_SIZE)
+    figure = new_figure()
+    axis = figure.subplots()
     for column, name in enumerate(action_names):
         axis.plot(
             probabilities,
@@ -192,20 +224,32 @@ def plot_abandonment_sweep(
     )
     axis.legend()
     axis.grid(alpha=0.3)
+    return figure
+
+
+def plot_abandonment_sweep(
+    probabilities: np.ndarray,
+    q_start: np.ndarray,
+    crossover: float,
+    path: str | Path,
+    action_names: Sequence[str],
+) -> Path:
+    """Write :func:`abandonment_figure` to ``path`` as a PNG."""
+    figure = abandonment_figure(probabilities, q_start, crossover, action_names)
     return save_figure(figure, path)
 
 
-def plot_benchmark(summaries: Sequence[AgentSummary], path: str | Path) -> Path:
+def benchmark_figure(summaries: Sequence[AgentSummary]) -> Figure:
     """Aggregate normalized scores per agent with 95 % bootstrap CIs (rliable style).
 
     Agents whose every run failed have no aggregate and are left out.
 
     Args:
         summaries: :func:`agents.benchmark.summarize` results, one per agent.
-        path: Where to write the PNG.
     """
     metrics = (("iqm", "IQM"), ("mean", "mean"), ("optimality_gap", "optimality gap"))
-    figure, axes = plt.subplots(1, len(metrics), figsize=FIGURE_SIZE, sharey=True)
+    figure = new_figure()
+    axes = figure.subplots(1, len(metrics), sharey=True)
     scored = [(s.agent, s.aggregate) for s in summaries if s.aggregate is not None]
     names = [name for name, _ in scored]
     for axis, (key, title) in zip(axes, metrics, strict=True):
@@ -226,4 +270,9 @@ def plot_benchmark(summaries: Sequence[AgentSummary], path: str | Path) -> Path:
     figure.suptitle(
         "Scores over the suite (0 = random, 1 = optimal), 95 % stratified bootstrap CIs"
     )
-    return save_figure(figure, path)
+    return figure
+
+
+def plot_benchmark(summaries: Sequence[AgentSummary], path: str | Path) -> Path:
+    """Write :func:`benchmark_figure` to ``path`` as a PNG."""
+    return save_figure(benchmark_figure(summaries), path)

@@ -15,11 +15,11 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
-import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
 
 from access_review_env import TaskMDP
 from access_review_env.tasks import probability_text, probability_value
-from agents.integrations.plotting import save_figure
+from agents.integrations.plotting import new_figure, save_figure
 
 _SAFE, _UNSAFE, _START = "#37474f", "#d32f2f", "#e3f2fd"
 _INDENT = 4.5
@@ -60,15 +60,11 @@ def _label(mdp: TaskMDP, rule: Any) -> str:
     return f"{chance}r {mdp.reward_table[rule.name]:+g}"
 
 
-def draw_task(mdp: TaskMDP, path: str | Path) -> Path:
-    """Draw ``mdp``'s states and valid transitions; write a PNG to ``path``.
+def task_figure(mdp: TaskMDP) -> Figure:
+    """``mdp``'s states and valid transitions, as a figure pyplot does not track.
 
     Args:
         mdp: A task's MDP for one configuration (``env.unwrapped.mdp``).
-        path: Where to write the PNG.
-
-    Returns:
-        The path written.
     """
     table = mdp.table
     rules = [
@@ -90,7 +86,8 @@ def draw_task(mdp: TaskMDP, path: str | Path) -> Path:
         positions[state] = (_INDENT * depths[state], y - band / 2)
         y -= band + _GAP
     right = _INDENT * (max(depths.values()) + 1) + 1.5
-    figure, axis = plt.subplots(figsize=(16.0, max(4.5, 0.6 * -y + 1.5)))
+    figure = new_figure((16.0, max(4.5, 0.6 * -y + 1.5)))
+    axis = figure.subplots()
     for state in order:
         x, y_state = positions[state]
         lines = closing[state]
@@ -160,4 +157,17 @@ def draw_task(mdp: TaskMDP, path: str | Path) -> Path:
         "red = unsafe (cost 1)",
         fontsize=9,
     )
-    return save_figure(figure, path)
+    return figure
+
+
+def draw_task(mdp: TaskMDP, path: str | Path) -> Path:
+    """Draw ``mdp``'s states and valid transitions; write a PNG to ``path``.
+
+    Args:
+        mdp: A task's MDP for one configuration (``env.unwrapped.mdp``).
+        path: Where to write the PNG.
+
+    Returns:
+        The path written.
+    """
+    return save_figure(task_figure(mdp), path)
