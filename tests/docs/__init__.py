@@ -1,0 +1,1 @@
+"""Specifications of the documentation that runs: the tutorial notebook."""
