@@ -259,6 +259,17 @@ def join_keys(columns: Columns) -> NDArray[np.int64]:
     return (columns["request_id"] << STEP_BITS) | columns["step"].astype(np.int64)
 
 
+def _fail_out_of_range(
+    values: NDArray[Any], size: int, name: str, source: str, columns: Columns
+) -> None:
+    _fail_at(
+        (values < 0) | (values >= size),
+        source,
+        f"{name} outside [0, {size - 1}]",
+        columns,
+    )
+
+
 def _check_order(columns: Columns, source: str) -> None:
     keys = join_keys(columns)
     _fail_at(
@@ -284,18 +295,8 @@ def check_decisions(columns: Columns, metadata: LogMetadata, source: str) -> Non
         columns,
     )
     _fail_at(np.isnat(columns["decided_at"]), source, "decided_at is missing", columns)
-    _fail_at(
-        (state < 0) | (state >= n_states),
-        source,
-        f"state outside [0, {n_states - 1}]",
-        columns,
-    )
-    _fail_at(
-        (action < 0) | (action >= n_actions),
-        source,
-        f"action outside [0, {n_actions - 1}]",
-        columns,
-    )
+    _fail_out_of_range(state, n_states, "state", source, columns)
+    _fail_out_of_range(action, n_actions, "action", source, columns)
     propensity = columns["propensity"]
     _fail_at(
         ~((propensity > 0.0) & (propensity <= 1.0)),
@@ -321,19 +322,9 @@ def check_outcomes(columns: Columns, metadata: LogMetadata, source: str) -> None
     """
     n_states = metadata.n_states
     next_state = columns["next_state"]
-    _fail_at(
-        (next_state < 0) | (next_state >= n_states),
-        source,
-        f"next_state outside [0, {n_states - 1}]",
-        columns,
-    )
+    _fail_out_of_range(next_state, n_states, "next_state", source, columns)
     outcome = columns["outcome"]
-    _fail_at(
-        (outcome < 0) | (outcome >= len(metadata.outcome_names)),
-        source,
-        f"outcome outside [0, {len(metadata.outcome_names) - 1}]",
-        columns,
-    )
+    _fail_out_of_range(outcome, len(metadata.outcome_names), "outcome", source, columns)
     _fail_at(~np.isfinite(columns["reward"]), source, "reward is not finite", columns)
     _fail_at(
         np.isnat(columns["observed_at"]) | np.isnat(columns["closed_at"]),

@@ -1,8 +1,10 @@
 """Export a log to a Minari dataset, for offline-RL libraries that read Minari.
 
-Parquet stays the store: measured with Minari 0.5.4, its HDF5 backend writes
-about 30 KB per episode and its Arrow backend's write time grows quadratically
-with the number of episodes, so this export is meant for small samples. It
+Parquet stays the store: measured here with Minari 0.5.4, its HDF5 backend
+writes about 17 KB per episode (a Parquet log about 26 bytes per request), and
+its Arrow backend's write time grows quadratically with the number of episodes
+(7 s for 500 episodes, 25 s for 1,000, 98 s for 2,000), so this export is
+meant for small samples. It
 builds Minari's episode buffers directly (Minari's own collector needs jax) and
 needs the ``minari`` extra (minari with h5py, and pillow, which Minari's
 storage imports).
