@@ -13,6 +13,8 @@ import pytest
 from tests.helpers import png_size
 
 ROOT = Path(__file__).resolve().parents[3]
+OFFLINE = "needs the 'offline' extra: pip install 'access-review-env[offline]'"
+PLOTS = "needs the 'plots' extra: pip install 'access-review-env[plots]'"
 SMALL = [
     "--requests-per-month",
     "2000",
@@ -39,8 +41,8 @@ def run_job(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def test_the_script_prints_its_table_and_writes_everything(tmp_path: Path) -> None:
     """One table of five estimators per task; JSON, both logs, three figures."""
-    pytest.importorskip("pyarrow", reason="needs the 'offline' extra (pyarrow)")
-    pytest.importorskip("matplotlib", reason="needs the 'plots' extra (matplotlib)")
+    pytest.importorskip("pyarrow", reason=OFFLINE)
+    pytest.importorskip("matplotlib", reason=PLOTS)
     result = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "offline.py"), *SMALL],
         cwd=tmp_path,
@@ -93,7 +95,7 @@ def test_without_matplotlib_the_job_writes_its_table_and_record(
     tmp_path: Path,
 ) -> None:
     """With matplotlib unimportable the job says so in one line and loses nothing."""
-    pytest.importorskip("pyarrow", reason="needs the 'offline' extra (pyarrow)")
+    pytest.importorskip("pyarrow", reason=OFFLINE)
     result = run_job(
         "import sys; sys.modules['matplotlib'] = None\n"
         "from agents.jobs.offline import main\n"
@@ -113,7 +115,7 @@ def test_without_matplotlib_the_job_writes_its_table_and_record(
 
 def test_an_output_that_is_a_file_is_refused_before_any_work(tmp_path: Path) -> None:
     """--output naming a file: exit 2 at once, the file untouched."""
-    pytest.importorskip("pyarrow", reason="needs the 'offline' extra (pyarrow)")
+    pytest.importorskip("pyarrow", reason=OFFLINE)
     from agents.jobs.offline import main
 
     blocker = tmp_path / "taken"

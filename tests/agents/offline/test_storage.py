@@ -11,7 +11,10 @@ from typing import Any
 import numpy as np
 import pytest
 
-pa = pytest.importorskip("pyarrow", reason="needs the 'offline' extra (pyarrow)")
+pa = pytest.importorskip(
+    "pyarrow",
+    reason="needs the 'offline' extra: pip install 'access-review-env[offline]'",
+)
 pc = pytest.importorskip("pyarrow.compute")
 pq = pytest.importorskip("pyarrow.parquet")
 
