@@ -12,6 +12,7 @@ The folders read as the architecture:
 * :mod:`agents.benchmark`: any agent against the exact optimum of a suite.
 * :mod:`agents.persistence`: :func:`save_agent`, :func:`load_agent`, results.
 * :mod:`agents.integrations`: SB3 and plotting (optional extras).
+* :mod:`agents.offline`: logged episodes, fitted models, off-policy evaluation.
 * :mod:`agents.jobs`: the runnable experiments behind ``scripts/``.
 """
 

@@ -49,6 +49,10 @@ JOBS: dict[str, Job] = {
     "draw-task": Job(
         "agents.jobs.draw_task", "draw a task's MDP from its table (plots extra)"
     ),
+    "offline": Job(
+        "agents.jobs.offline",
+        "logged episodes, fitted models, off-policy evaluation (offline extra)",
+    ),
 }
 """Every subcommand, in the order ``--help`` lists them."""
 

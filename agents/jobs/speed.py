@@ -3,7 +3,9 @@
 Every row times two contenders alternately, ``--repeats`` times each, and
 reports the medians and their ratio, so the machine's load affects both alike.
 Throughput counts calls to ``step`` (for a vector env: calls times ``num_envs``,
-reset slots included; see the table's notes).
+reset slots included; see the table's notes). A second table times the
+offline pipeline once on 1,000,000 logged requests against absolute targets
+(with the ``offline`` extra; else one line says it was skipped).
 
     python scripts/benchmark.py                 # full run, writes benchmark.json
     python scripts/benchmark.py --quick         # small budgets, for smoke tests
@@ -24,6 +26,7 @@ import numpy as np
 
 import access_review_env
 from access_review_env import TERMINAL_STATE, AccessReviewMDP
+from agents.integrations.optional import available, install_hint
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output
 from agents.jobs.speed_baselines import bare_q_learning, lesson_style_q_learning
@@ -50,6 +53,8 @@ class Config:
     """Batched steps per repeat of the vector rows."""
     sync_envs: int = 1_024
     """Batch size of the native-against-SyncVectorEnv row."""
+    offline_requests: int = 1_000_000
+    """Logged requests of the offline speed rows."""
     output: Path = Path("runs/benchmark.json")
     """Where the JSON record goes."""
 
@@ -355,8 +360,25 @@ def markdown(rows: list[Row]) -> str:
     return "\n".join(lines)
 
 
+def offline_rows(config: Config) -> list[dict[str, object]] | None:
+    """Print the offline pipeline's timings against their targets (pyarrow only)."""
+    if not available("pyarrow"):
+        print(
+            "\npyarrow is not installed: the offline speed rows were skipped "
+            f"({install_hint('pyarrow')})"
+        )
+        return None
+    from agents.offline.speed import markdown as offline_markdown
+    from agents.offline.speed import speed_rows
+
+    rows = speed_rows(config.offline_requests)
+    print(f"\nOffline logs, {config.offline_requests:,} requests, each stage once:\n")
+    print(offline_markdown(rows))
+    return [row.to_json() for row in rows]
+
+
 def run(config: Config) -> list[Row]:
-    """Run every row, print the table and write the JSON record."""
+    """Run every row, print the tables and write the JSON record."""
     prepare_output(config.output.parent)
     rows = [
         env_vs_frozen_lake(config),
@@ -370,6 +392,7 @@ def run(config: Config) -> list[Row]:
         **run_metadata(),
         "config": config,
         "rows": [{"ratio": row.ratio, **vars(row)} for row in rows],
+        "offline_rows": offline_rows(config),
     }
     path = write_json(config.output, record)
     print(f"\nwrote {path}")
@@ -404,5 +427,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             20,
         )
         config.vector_sizes, config.vector_steps, config.sync_envs = (2**10,), 4, 64
+        config.offline_requests = 20_000
     run(config)
     return 0
