@@ -21,6 +21,7 @@ the Markdown tables print, and ``benchmark_agents.json`` and ``scores.png``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -41,10 +42,11 @@ from agents.benchmark import (
     RunSpec,
     markdown,
     resolve_agent,
-    run_one,
+    run_specs,
     summarize,
 )
 from agents.benchmark.store import RunStore, RunStoreError
+from agents.benchmark.summary import hardness_table
 from agents.integrations.optional import available, install_hint
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output
@@ -53,6 +55,8 @@ from agents.planning import horizon_text
 
 RUNS_FILE = "runs.jsonl"
 RESULT_FILE = "benchmark_agents.json"
+HEADLINE_FILE = "headline.png"
+CURVES_FILE = "curves.png"
 PLOT_FILE = "scores.png"
 CUSTOM = "custom"
 
@@ -172,35 +176,46 @@ def progress_bar(total: int) -> Any:
 def write_results(
     output: Path, records: list[RunRecord], specs: list[RunSpec], plots: bool
 ) -> list[Path]:
-    """Print the tables; write the JSON record and the plot atomically."""
+    """Print the tables; write the JSON record and the plots atomically."""
     agents = list(dict.fromkeys(spec.agent for spec in specs))
     summaries = [
         summarize([r for r in records if r.agent == agent], np.random.default_rng(0))
         for agent in agents
+        if any(r.agent == agent for r in records)
     ]
     env_id = specs[0].env_id
     horizon = time_limit(gym.make(env_id))
-    print(markdown(summaries))
+    configurations = list(
+        {s.configuration.name: s.configuration for s in specs}.values()
+    )
+    hardness = hardness_table(configurations, env_id)
+    print(markdown(summaries, hardness))
     print(f"\nExact values: {horizon_text(horizon)}, as registered.")
-    configurations = list({s.configuration.name: s.configuration for s in specs})
     record = {
         **run_metadata(),
         "env_id": env_id,
         "exact_values": horizon_text(horizon),
-        "suite": [
-            next(s.configuration for s in specs if s.configuration.name == n)
-            for n in configurations
-        ],
+        "suite": configurations,
+        "hardness": hardness,
         "seeds": sorted({spec.seed for spec in specs}),
         "monte_carlo_episodes": specs[0].n_episodes,
         "json_note": "non-finite numbers (NaN, infinity) are written as null",
         "summaries": summaries,
-        "runs": records,
+        "runs_note": f"each run's training trace is in {RUNS_FILE}",
+        "runs": [dataclasses.replace(r, trace=None) for r in records],
     }
     written = [write_json(output / RESULT_FILE, record)]
     if plots:
-        from agents.integrations.plotting import plot_benchmark
+        from agents.integrations.plotting import (
+            plot_benchmark,
+            plot_curves,
+            plot_headline,
+        )
 
+        written.append(plot_headline(summaries, hardness, output / HEADLINE_FILE))
+        curves = plot_curves(summaries, hardness, output / CURVES_FILE)
+        if curves is not None:
+            written.append(curves)
         written.append(plot_benchmark(summaries, output / PLOT_FILE))
     return written
 
@@ -242,14 +257,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.resume:
         print(f"resuming: {len(specs) - len(todo)} of {len(specs)} runs already done")
     bar = progress_bar(len(todo))
+
+    def finished(record: RunRecord) -> None:
+        store.append(record)
+        if bar is not None:
+            bar.set_postfix_str(f"{record.agent} {record.configuration}")
+            bar.update()
+
     try:
-        for spec in todo:
-            if bar is not None:
-                bar.set_postfix_str(f"{spec.agent} {spec.configuration.name}")
-            record = run_one(spec, factories[spec.agent])
-            store.append(record)
-            if bar is not None:
-                bar.update()
+        run_specs(todo, factories, finished)
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: every finished run is in {store.path}; "

@@ -14,6 +14,7 @@ from agents.learners.episodes import (
     EpisodeLearner,
     EpisodeLog,
     check_discrete,
+    check_discrete_spaces,
     env_metadata,
     train_episodes,
 )
@@ -36,6 +37,7 @@ __all__ = [
     "ReinforceAgent",
     "ReinforceConfig",
     "check_discrete",
+    "check_discrete_spaces",
     "env_metadata",
     "epsilon_greedy_bandit",
     "policy_gradient_step",
