@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from agents.benchmark.summary import (
     AgentSummary,
@@ -17,22 +17,41 @@ def _estimate(estimate: Estimate) -> str:
     return f"{estimate.value:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
 
 
-def _names(summaries: Sequence[AgentSummary]) -> list[str]:
-    return list(dict.fromkeys(c.name for s in summaries for c in s.configurations))
+def _per_configuration(
+    title: str,
+    summaries: Sequence[AgentSummary],
+    text: Callable[[ConfigurationSummary], str],
+    close: str = "",
+) -> list[str]:
+    """A table of one cell per (agent, configuration) under ``title``.
 
-
-def _table(header: str, names: Sequence[str]) -> list[str]:
-    return [f"| {header} | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
-
-
-def _cell(c: ConfigurationSummary | None, text: str, close: str = "") -> str:
-    """``text``, the failed runs and ``close``; or why there is nothing to show."""
-    if c is None:
-        return "-"
-    if c.failed_runs == c.runs:
-        return f"FAILED {c.runs} of {c.runs}"
-    failed = f", FAILED {c.failed_runs} of {c.runs}" if c.failed_runs else ""
-    return text + failed + close
+    A cell is ``text(c)``, then the failed runs, then ``close``; ``-`` where an
+    agent has no such configuration, and ``FAILED n of n`` where every run
+    failed.
+    """
+    names = list(dict.fromkeys(c.name for s in summaries for c in s.configurations))
+    lines = [
+        title,
+        "",
+        "| agent | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for s in summaries:
+        by_name = {c.name: c for c in s.configurations}
+        cells = []
+        for name in names:
+            c = by_name.get(name)
+            if c is None:
+                cells.append("-")
+            elif c.failed_runs == c.runs:
+                cells.append(f"FAILED {c.runs} of {c.runs}")
+            else:
+                failed = (
+                    f", FAILED {c.failed_runs} of {c.runs}" if c.failed_runs else ""
+                )
+                cells.append(text(c) + failed + close)
+        lines.append(f"| {s.agent} | " + " | ".join(cells) + " |")
+    return lines
 
 
 def aggregate_table(summaries: Sequence[AgentSummary]) -> list[str]:
@@ -56,87 +75,57 @@ def aggregate_table(summaries: Sequence[AgentSummary]) -> list[str]:
 
 def score_table(summaries: Sequence[AgentSummary]) -> list[str]:
     """Mean normalized score, zero-regret share and violations per configuration."""
-    names = _names(summaries)
-    lines = [
-        "Mean normalized score per configuration (share of seeds with zero regret; "
-        "violations per episode):",
-        "",
-        *_table("agent", names),
-    ]
-    for s in summaries:
-        by_name = {c.name: c for c in s.configurations}
-        cells = []
-        for name in names:
-            c = by_name.get(name)
-            text = (
-                ""
-                if c is None
-                else f"{c.mean_score:.2f} ({c.zero_regret_rate:.0%}; "
-                f"{c.violations_per_episode:.2f}"
-            )
-            cells.append(_cell(c, text, ")"))
-        lines.append(f"| {s.agent} | " + " | ".join(cells) + " |")
-    return lines
+    return _per_configuration(
+        "Mean normalized score per configuration (share of seeds with zero "
+        "regret; violations per episode):",
+        summaries,
+        lambda c: (
+            f"{c.mean_score:.2f} ({c.zero_regret_rate:.0%}; "
+            f"{c.violations_per_episode:.2f}"
+        ),
+        close=")",
+    )
+
+
+def _zero_regret(c: ConfigurationSummary) -> str:
+    z = c.zero_regret
+    if z is None:
+        return ""
+    return f"{z.share:.1%} [{z.low:.1%}, {z.high:.1%}] of {z.trials:,}"
 
 
 def zero_regret_table(summaries: Sequence[AgentSummary]) -> list[str]:
     """The share of seeds with zero regret and its Wilson 95 % interval."""
-    names = _names(summaries)
-    lines = [
+    return _per_configuration(
         "Share of seeds whose final policy has zero regret [Wilson 95% interval]:",
-        "",
-        *_table("agent", names),
-    ]
-    for s in summaries:
-        by_name = {c.name: c for c in s.configurations}
-        cells = []
-        for name in names:
-            c = by_name.get(name)
-            z = None if c is None else c.zero_regret
-            text = (
-                ""
-                if z is None
-                else f"{z.share:.1%} [{z.low:.1%}, {z.high:.1%}] of {z.trials:,}"
-            )
-            cells.append(_cell(c, text))
-        lines.append(f"| {s.agent} | " + " | ".join(cells) + " |")
-    return lines
+        summaries,
+        _zero_regret,
+    )
+
+
+def _training(c: ConfigurationSummary) -> str:
+    if c.curves is None:
+        return "-"
+    final = c.curves.final_cumulative
+    reached = c.curves.episodes_to_share(0.9)
+    return f"{final.value:,.0f} [{final.low:,.0f}, {final.high:,.0f}]; " + (
+        "never" if reached is None else f"{reached:,}"
+    )
 
 
 def training_table(summaries: Sequence[AgentSummary]) -> list[str]:
-    """For agents that trace training: episodes to 90 % optimal, cumulative regret."""
+    """For agents that trace training: cumulative regret, episodes to 90 % optimal."""
     traced = [s for s in summaries if any(c.curves for c in s.configurations)]
     if not traced:
         return []
-    names = _names(traced)
-    lines = [
+    return _per_configuration(
         "Training, for agents that trace it: exact expected cumulative regret of "
         "the behaviour policies over all training episodes (mean over seeds "
         "[95% CI]); episodes from which at least 90% of seeds' greedy policy "
         "is optimal:",
-        "",
-        *_table("agent", names),
-    ]
-    for s in traced:
-        by_name = {c.name: c for c in s.configurations}
-        cells = []
-        for name in names:
-            c = by_name.get(name)
-            curves = None if c is None else c.curves
-            if curves is None:
-                cells.append(_cell(c, "-"))
-                continue
-            final = curves.final_cumulative
-            reached = curves.episodes_to_share(0.9)
-            cells.append(
-                _cell(
-                    c,
-                    f"{final.value:,.0f} [{final.low:,.0f}, {final.high:,.0f}]; "
-                    + ("never" if reached is None else f"{reached:,}"),
-                )
-            )
-        lines.append(f"| {s.agent} | " + " | ".join(cells) + " |")
-    return lines
+        traced,
+        _training,
+    )
 
 
 def hardness_rows(hardness: Sequence[ConfigurationHardness]) -> list[str]:

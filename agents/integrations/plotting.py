@@ -369,31 +369,15 @@ def plot_curves(
                 return np.compress(keep, np.asarray(values, dtype=np.float64))
 
             top.plot(x, kept(curves.optimal_share), color=colour, label=summary.agent)
-            top.fill_between(
-                x,
-                kept(curves.optimal_low),
-                kept(curves.optimal_high),
-                color=colour,
-                alpha=0.25,
-                linewidth=0,
-            )
             bottom.plot(x, kept(curves.cumulative_regret), color=colour)
-            bottom.fill_between(
-                x,
-                kept(curves.cumulative_low),
-                kept(curves.cumulative_high),
-                color=colour,
-                alpha=0.35,
-                linewidth=0,
-            )
-            bottom.fill_between(
-                x,
-                kept(curves.cumulative_p10),
-                kept(curves.cumulative_p90),
-                color=colour,
-                alpha=0.12,
-                linewidth=0,
-            )
+            for axis, low, high, alpha in (
+                (top, curves.optimal_low, curves.optimal_high, 0.25),
+                (bottom, curves.cumulative_low, curves.cumulative_high, 0.35),
+                (bottom, curves.cumulative_p10, curves.cumulative_p90, 0.12),
+            ):
+                axis.fill_between(
+                    x, kept(low), kept(high), color=colour, alpha=alpha, linewidth=0
+                )
         found = by_hardness.get(name)
         title = name
         if found is not None:

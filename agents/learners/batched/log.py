@@ -23,7 +23,7 @@ class BatchedLog:
 
     Memory is ``O(K)`` by default; ``O(C K S A)`` with ``C`` checkpoints (the
     table snapshots dominate); ``O(K n)`` only when full curves were asked for
-    (20 bytes per seed and episode).
+    (24 bytes per seed and episode).
 
     Attributes:
         episodes: ``(K,)`` episodes each learner completed (its budget).

@@ -66,15 +66,12 @@ class BatchedQLearning(BatchedResult):
         Raises:
             IndexError: If ``k`` is not in ``[0, K)``.
         """
-        k = self.check_seed_index(k)
+        fields = self.seed_fields(k)
         return QLearningAgent(
-            self.q_tables[k].copy(),
-            self.visits[k].copy(),
-            self.valid_seen[k].copy(),
-            self.config,
-            self.log.episode_log(k),
-            self.env_id,
-            dict(self.env_kwargs),
+            q_table=self.q_tables[k].copy(),
+            visits=self.visits[k].copy(),
+            config=self.config,
+            **fields,
         )
 
 

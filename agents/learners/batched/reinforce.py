@@ -63,16 +63,13 @@ class BatchedReinforce(BatchedResult):
         Raises:
             IndexError: If ``k`` is not in ``[0, K)``.
         """
-        k = self.check_seed_index(k)
+        fields = self.seed_fields(k)
         return ReinforceAgent(
-            self.logits[k].copy(),
-            self.baseline[k].copy(),
-            self.valid_seen[k].copy(),
-            self.config,
-            self.log.episode_log(k),
-            self.env_id,
-            dict(self.env_kwargs),
-            rng if rng is not None else np.random.default_rng(k),
+            logits=self.logits[k].copy(),
+            baseline=self.baseline[k].copy(),
+            config=self.config,
+            rng=rng if rng is not None else np.random.default_rng(k),
+            **fields,
         )
 
 

@@ -51,6 +51,23 @@ class BatchedResult:
         """
         return masked_argmax_rows(self.tables, self.valid_seen)
 
+    def seed_fields(self, k: int) -> dict[str, Any]:
+        """What seed ``k``'s agent takes from the batch, copied.
+
+        The masks it saw, its log (full curves when they were recorded, else
+        empty) and the env's id and kwargs.
+
+        Raises:
+            IndexError: If ``k`` is not in ``[0, K)``.
+        """
+        k = self.check_seed_index(k)
+        return {
+            "valid_seen": self.valid_seen[k].copy(),
+            "log": self.log.episode_log(k),
+            "env_id": self.env_id,
+            "env_kwargs": dict(self.env_kwargs),
+        }
+
     def check_seed_index(self, k: int) -> int:
         """Return ``k`` if it indexes one of the K learners.
 
