@@ -2,17 +2,21 @@ r"""Benchmark agents against the exact optimum of every configuration of a suite
 
 Scores our Q-learning and REINFORCE, a random policy, SB3's learners (with the
 ``sb3`` extra) and any agent given as ``module:callable``, a factory
-``factory(env, seed)`` returning a trained policy. Exact values are those of
-the env as registered: its time limit and, under ``"penalize"``, invalid
-actions as the stalls they are.
+``factory(env, seed)`` returning a trained policy. A factory with
+``train_many(env_id, env_kwargs, seeds)`` (ours) trains every seed of a
+configuration at once. Exact values are those of the env as registered: its
+time limit and, under ``"penalize"``, invalid actions as the stalls they are.
 
 Nothing is lost: each finished run is appended to ``runs.jsonl`` in the output
 folder as it ends; ``--resume`` skips the runs already there. A failing agent
 is recorded as a failed run and the others go on (exit status 1). At the end
-the Markdown tables print, and ``benchmark_agents.json`` and ``scores.png``
+the Markdown tables print (scores, zero-regret shares with Wilson intervals,
+training curves' end points, each configuration's hardness), and
+``benchmark_agents.json``, ``headline.png``, ``curves.png`` and ``scores.png``
 (with the ``plots`` extra) are written atomically.
 
     python scripts/benchmark_agents.py            # ours, random, SB3; 10 seeds
+    python scripts/benchmark_agents.py --agents q_learning reinforce --seeds 1000
     python scripts/benchmark_agents.py --agents q_learning my_agents:make --seeds 5
     python scripts/benchmark_agents.py --env-kwargs '{"abandonment_prob": 0.1}' \\
         --configurations custom
@@ -238,7 +242,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not plots:
         print(
             "matplotlib is not installed: tables and JSON will be written, the "
-            f"plot skipped ({install_hint('matplotlib')})"
+            f"plots skipped ({install_hint('matplotlib')})"
         )
     specs = [
         RunSpec(name, configuration, seed, args.episodes, args.env)

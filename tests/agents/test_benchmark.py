@@ -346,7 +346,7 @@ def test_the_readme_recipe_finds_my_agents_in_the_current_folder(
 
 
 def test_without_matplotlib_tables_and_json_are_still_written(tmp_path: Path) -> None:
-    """Without matplotlib one line says the plot was skipped; all else is written."""
+    """Without matplotlib one line says the plots were skipped; all else is written."""
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
         "from agents.jobs.benchmark_agents import main\n"
@@ -361,9 +361,10 @@ def test_without_matplotlib_tables_and_json_are_still_written(tmp_path: Path) ->
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "the plot skipped (pip install 'access-review-env[plots]')" in result.stdout
+    assert "the plots skipped (pip install 'access-review-env[plots]')" in result.stdout
     assert (tmp_path / "out" / "benchmark_agents.json").exists()
     assert not (tmp_path / "out" / "scores.png").exists()
+    assert not (tmp_path / "out" / "headline.png").exists()
 
 
 def test_the_second_task_is_benchmarked_on_its_own_suite(tmp_path: Path) -> None:
