@@ -5,7 +5,8 @@ The folders read as the architecture:
 * :mod:`agents.planning`: exact and pure (never steps an env):
   :func:`value_iteration`, :func:`policy_evaluation`, :func:`bellman_backup`.
 * :mod:`agents.learners`: only through ``reset`` / ``step`` / ``info``:
-  :func:`train_q_learning`, :func:`train_reinforce`.
+  :func:`train_q_learning`, :func:`train_reinforce`, and many seeds at once on
+  a vector env, :func:`train_q_learning_batched`, :func:`train_reinforce_batched`.
 * :mod:`agents.policies`: the :class:`PolicyPredictor` protocol that our
   agents, plain functions and SB3 models all satisfy, and action selection.
 * :mod:`agents.evaluation`: :func:`evaluate`, exact scoring, statistics.
@@ -24,7 +25,9 @@ from agents.learners import (
     ReinforceConfig,
     policy_gradient_step,
     train_q_learning,
+    train_q_learning_batched,
     train_reinforce,
+    train_reinforce_batched,
 )
 from agents.persistence import AgentFileError, load_agent, save_agent
 from agents.planning import (
@@ -72,6 +75,8 @@ __all__ = [
     "policy_gradient_step",
     "save_agent",
     "train_q_learning",
+    "train_q_learning_batched",
     "train_reinforce",
+    "train_reinforce_batched",
     "value_iteration",
 ]

@@ -1,4 +1,4 @@
-"""Shared fixtures."""
+"""Shared fixtures, and the ``expensive`` tests left out unless asked for."""
 
 from __future__ import annotations
 
@@ -17,3 +17,17 @@ def env() -> Iterator[gym.Env[int, int]]:
     made.reset(seed=0)
     yield made
     made.close()
+
+
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
+    """Leave out tests marked ``expensive`` unless ``-m`` names that marker."""
+    if "expensive" in (config.getoption("markexpr") or ""):
+        return
+    kept = [item for item in items if item.get_closest_marker("expensive") is None]
+    if len(kept) < len(items):
+        config.hook.pytest_deselected(
+            items=[item for item in items if item not in kept]
+        )
+        items[:] = kept

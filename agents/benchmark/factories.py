@@ -4,19 +4,44 @@ An *agent factory* is any callable ``factory(env, seed)`` that trains on (or
 just inspects) the given env and returns a policy (anything
 :func:`~agents.policies.predictor.as_predictor` accepts) or a :class:`Trained`
 with checkpoints of its greedy actions during training.
+
+A factory that can train many seeds at once also has a ``train_many(env_id,
+env_kwargs, seeds)`` method (:class:`ManySeedFactory`); the runner then hands
+it every seed of one (agent, configuration) in one call. Ours do: they train
+the batched learners on the native vector env, and report a
+:class:`TrainingTrace` per seed, the exact regret of their greedy and behaviour
+policies at checkpoints.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal, Protocol, runtime_checkable
 
 import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.learners import train_q_learning, train_recording, train_reinforce
+from agents.evaluation.training_regret import (
+    EpsilonGreedyRegret,
+    RegretOf,
+    RegretTracker,
+    softmax_regret,
+)
+from agents.learners import (
+    QLearningConfig,
+    train_q_learning,
+    train_recording,
+    train_reinforce,
+)
+from agents.learners.batched import (
+    BatchedQLearning,
+    BatchedReinforce,
+    train_q_learning_batched,
+    train_reinforce_batched,
+)
+from agents.planning import as_tabular, greedy_regret
 from agents.policies import PolicyLike, RandomPolicy
 
 AgentFactory = Callable[[gym.Env[Any, Any], int], Any]
@@ -29,17 +54,85 @@ N_CHECKPOINTS = 50
 """Greedy-action checkpoints our factories record over training."""
 
 
+N_CURVE_POINTS = 30
+"""Extra checkpoints, spaced geometrically, that the batched factories add so
+that curves over training episodes are resolved early on, where they move."""
+
+
+TRACE_DECIMALS = 9
+"""Decimal places a :class:`TrainingTrace` keeps of each regret."""
+
+
+@dataclass(frozen=True)
+class TrainingTrace:
+    """One seed's training at checkpoints, against the exact optimum.
+
+    Exact values are those of the configuration as registered, from its own
+    start distribution (also when training used exploring starts).
+
+    Attributes:
+        episodes: Training episodes completed at each checkpoint (0 first).
+        steps: Env steps taken by then.
+        greedy_regret: Exact regret of the greedy policy there (among the
+            env's valid actions, as the score reads a policy); 0 is optimal.
+        behaviour_regret: Exact regret of the behaviour policy the next
+            episode is played with (epsilon-greedy, or the softmax).
+        cumulative_regret: Exact expected regret of the behaviour policies,
+            summed over every episode before the checkpoint.
+    """
+
+    episodes: tuple[int, ...]
+    steps: tuple[int, ...]
+    greedy_regret: tuple[float, ...]
+    behaviour_regret: tuple[float, ...]
+    cumulative_regret: tuple[float, ...]
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> TrainingTrace:
+        """A trace back from its JSON form (nulls become NaN)."""
+        floats = ("greedy_regret", "behaviour_regret", "cumulative_regret")
+        return cls(
+            episodes=tuple(int(v) for v in data["episodes"]),
+            steps=tuple(int(v) for v in data["steps"]),
+            **{
+                name: tuple(float("nan") if v is None else float(v) for v in data[name])
+                for name in floats
+            },
+        )
+
+
 @dataclass
 class Trained:
-    """A trained policy and its greedy actions at checkpoints during training.
+    """A trained policy and what was recorded while it trained.
 
     Attributes:
         policy: The final policy.
         checkpoints: ``(env steps so far, (S,) greedy action per state)`` pairs.
+        trace: The exact regret at checkpoints (batched factories give it).
     """
 
     policy: PolicyLike
     checkpoints: list[Checkpoint] = field(default_factory=list)
+    trace: TrainingTrace | None = None
+
+
+@runtime_checkable
+class ManySeedFactory(Protocol):
+    """An agent factory that can also train many seeds of a configuration at once."""
+
+    def __call__(self, env: gym.Env[Any, Any], seed: int) -> Any:
+        """Train one seed on ``env`` (see :data:`AgentFactory`)."""
+        ...
+
+    def train_many(
+        self, env_id: str, env_kwargs: Mapping[str, Any], seeds: Sequence[int]
+    ) -> list[Trained]:
+        """Train one agent per seed on ``gym.make(env_id, **env_kwargs)``.
+
+        Returns:
+            One :class:`Trained` per seed, in the order of ``seeds``.
+        """
+        ...
 
 
 def _checkpoint(agent: Any) -> Checkpoint:
@@ -79,14 +172,144 @@ def reinforce_agent(
     return train_with_checkpoints(train_reinforce, explore, n_episodes, seed)
 
 
+def checkpoint_grid(n_episodes: int) -> NDArray[np.int64]:
+    """The checkpoints of a batched run over ``n_episodes`` episodes.
+
+    They are 0, the scalar factories' :data:`N_CHECKPOINTS` evenly spaced
+    ones, and :data:`N_CURVE_POINTS` geometrically spaced ones from 1.
+    """
+    even = np.linspace(0, n_episodes, N_CHECKPOINTS + 1)
+    early = np.geomspace(1, n_episodes, N_CURVE_POINTS)
+    return np.unique(np.round(np.concatenate([even, early])).astype(np.int64))
+
+
+@dataclass(frozen=True)
+class BatchedFactory:
+    """One of our learners: one seed through ``gym.make``, or many at once.
+
+    Called as ``factory(env, seed)`` it is the scalar learner (as
+    :func:`q_learning_agent` and :func:`reinforce_agent`). ``train_many``
+    trains every seed together on the native vector env
+    (:mod:`agents.learners.batched`) and traces each against the exact
+    optimum (see :class:`TrainingTrace`).
+
+    Random numbers: one generator, seeded by the whole list of seeds, drives
+    the batch (see :mod:`agents.learners.batched.lockstep`), so a seed's run is
+    reproducible from the seeds trained with it, not from its own seed alone.
+
+    Attributes:
+        algorithm: ``"q_learning"`` or ``"reinforce"``.
+        n_episodes: Training episodes per seed.
+        exploring_starts: Train with exploring starts (REINFORCE does, so that
+            it learns states the optimal policy never visits).
+    """
+
+    algorithm: Literal["q_learning", "reinforce"]
+    n_episodes: int
+    exploring_starts: bool = False
+
+    def __call__(self, env: gym.Env[Any, Any], seed: int) -> Trained:
+        """Train one seed with the scalar learner."""
+        if self.algorithm == "q_learning":
+            return q_learning_agent(env, seed, self.n_episodes)
+        return reinforce_agent(env, seed, self.n_episodes)
+
+    def train_many(
+        self, env_id: str, env_kwargs: Mapping[str, Any], seeds: Sequence[int]
+    ) -> list[Trained]:
+        """Train one learner per seed, all at once; trace each one.
+
+        Raises:
+            TypeError, ValueError: For kwargs the env refuses or no seeds.
+        """
+        if not seeds:
+            raise ValueError("train_many needs at least one seed")
+        kwargs = dict(env_kwargs)
+        scored = gym.make(env_id, **kwargs)
+        arrays = as_tabular(scored)
+        valid = scored.unwrapped.mdp.valid_action_mask  # type: ignore[attr-defined]
+        envs = gym.make_vec(
+            env_id,
+            num_envs=len(seeds),
+            vectorization_mode="vector_entry_point",
+            copy=False,
+            **(
+                {**kwargs, "exploring_starts": True}
+                if self.exploring_starts
+                else kwargs
+            ),
+        )
+        checkpoints = checkpoint_grid(self.n_episodes)
+        rng = np.random.default_rng(np.random.SeedSequence([int(s) for s in seeds]))
+        result: BatchedQLearning | BatchedReinforce
+        if self.algorithm == "q_learning":
+            epsilon = QLearningConfig().epsilon
+            regret_of: RegretOf = EpsilonGreedyRegret(arrays, valid, epsilon)
+            tracker = RegretTracker(regret_of, len(seeds), checkpoints)
+            result = train_q_learning_batched(
+                envs,
+                self.n_episodes,
+                rng=rng,
+                checkpoints=checkpoints,
+                observer=tracker,
+            )
+        else:
+            tracker = RegretTracker(
+                softmax_regret(arrays, valid), len(seeds), checkpoints
+            )
+            result = train_reinforce_batched(
+                envs,
+                self.n_episodes,
+                rng=rng,
+                checkpoints=checkpoints,
+                observer=tracker,
+            )
+        envs.close()
+        greedy = greedy_regret(arrays, result.log.snapshots, valid)
+        steps = result.log.checkpoint_length_sum
+        return [
+            Trained(
+                _seed_agent(result, k, int(seed)),
+                trace=TrainingTrace(
+                    episodes=tuple(int(e) for e in checkpoints),
+                    steps=tuple(int(n) for n in steps[:, k]),
+                    greedy_regret=_rounded(greedy[:, k]),
+                    behaviour_regret=_rounded(tracker.regret[:, k]),
+                    cumulative_regret=_rounded(tracker.cumulative[:, k]),
+                ),
+            )
+            for k, seed in enumerate(seeds)
+        ]
+
+
+def _rounded(values: NDArray[np.float64]) -> tuple[float, ...]:
+    """Regrets rounded to :data:`TRACE_DECIMALS` places (short in JSON).
+
+    The rounding is far below the zero-regret tolerance.
+    """
+    return tuple(round(float(v), TRACE_DECIMALS) for v in values)
+
+
+def _seed_agent(
+    result: BatchedQLearning | BatchedReinforce, k: int, seed: int
+) -> PolicyLike:
+    """Seed ``k`` of a batched result as an ordinary agent.
+
+    A REINFORCE agent's own generator is seeded by its seed.
+    """
+    if isinstance(result, BatchedReinforce):
+        return result.agent(k, rng=np.random.default_rng(seed))
+    return result.agent(k)
+
+
 def random_agent(env: gym.Env[Any, Any], seed: int) -> RandomPolicy:
     """Uniformly random among the valid actions (the score-0 reference)."""
     return RandomPolicy(seed)
 
 
 BUILT_IN: dict[str, AgentFactory] = {
-    "q_learning": q_learning_agent,
-    "reinforce": reinforce_agent,
+    "q_learning": BatchedFactory("q_learning", 20_000),
+    "reinforce": BatchedFactory("reinforce", 5_000, exploring_starts=True),
     "random": random_agent,
 }
 """The package's own agents, by the name the benchmark knows them by."""

@@ -2,17 +2,60 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 
-from agents.benchmark.summary import AgentSummary, Estimate
+from agents.benchmark.summary import (
+    AgentSummary,
+    ConfigurationHardness,
+    ConfigurationSummary,
+    Estimate,
+)
 
 
 def _estimate(estimate: Estimate) -> str:
     return f"{estimate.value:.3f} [{estimate.low:.3f}, {estimate.high:.3f}]"
 
 
-def markdown(summaries: Sequence[AgentSummary]) -> str:
-    """An aggregate table and a per-configuration table."""
+def _per_configuration(
+    title: str,
+    summaries: Sequence[AgentSummary],
+    text: Callable[[ConfigurationSummary], str],
+    close: str = "",
+) -> list[str]:
+    """A table of one cell per (agent, configuration) under ``title``.
+
+    A cell is ``text(c)``, then the failed runs, then ``close``; ``-`` where an
+    agent has no such configuration, and ``FAILED n of n`` where every run
+    failed.
+    """
+    names = list(dict.fromkeys(c.name for s in summaries for c in s.configurations))
+    lines = [
+        title,
+        "",
+        "| agent | " + " | ".join(names) + " |",
+        "|---|" + "---|" * len(names),
+    ]
+    for s in summaries:
+        by_name = {c.name: c for c in s.configurations}
+        cells = []
+        for name in names:
+            c = by_name.get(name)
+            if c is None:
+                cells.append("-")
+            elif c.failed_runs == c.runs:
+                cells.append(f"FAILED {c.runs} of {c.runs}")
+            else:
+                failed = (
+                    f", FAILED {c.failed_runs} of {c.runs}" if c.failed_runs else ""
+                )
+                cells.append(text(c) + failed + close)
+        lines.append(f"| {s.agent} | " + " | ".join(cells) + " |")
+    return lines
+
+
+def aggregate_table(summaries: Sequence[AgentSummary]) -> list[str]:
+    """Mean, IQM and optimality gap over the suite, per agent."""
     lines = [
         "| agent | mean score [95% CI] | IQM [95% CI] | optimality gap [95% CI] |",
         "|---|---|---|---|",
@@ -27,30 +70,99 @@ def markdown(summaries: Sequence[AgentSummary]) -> str:
             f"| {s.agent}{failed} | {_estimate(a.mean)} | {_estimate(a.iqm)} | "
             f"{_estimate(a.optimality_gap)} |"
         )
-    names = list(dict.fromkeys(c.name for s in summaries for c in s.configurations))
-    lines += [
+    return lines
+
+
+def score_table(summaries: Sequence[AgentSummary]) -> list[str]:
+    """Mean normalized score, zero-regret share and violations per configuration."""
+    return _per_configuration(
+        "Mean normalized score per configuration (share of seeds with zero "
+        "regret; violations per episode):",
+        summaries,
+        lambda c: (
+            f"{c.mean_score:.2f} ({c.zero_regret_rate:.0%}; "
+            f"{c.violations_per_episode:.2f}"
+        ),
+        close=")",
+    )
+
+
+def _zero_regret(c: ConfigurationSummary) -> str:
+    z = c.zero_regret
+    if z is None:
+        return ""
+    return f"{z.share:.1%} [{z.low:.1%}, {z.high:.1%}] of {z.trials:,}"
+
+
+def zero_regret_table(summaries: Sequence[AgentSummary]) -> list[str]:
+    """The share of seeds with zero regret and its Wilson 95 % interval."""
+    return _per_configuration(
+        "Share of seeds whose final policy has zero regret [Wilson 95% interval]:",
+        summaries,
+        _zero_regret,
+    )
+
+
+def _training(c: ConfigurationSummary) -> str:
+    if c.curves is None:
+        return "-"
+    final = c.curves.final_cumulative
+    reached = c.curves.episodes_to_share(0.9)
+    return f"{final.value:,.0f} [{final.low:,.0f}, {final.high:,.0f}]; " + (
+        "never" if reached is None else f"{reached:,}"
+    )
+
+
+def training_table(summaries: Sequence[AgentSummary]) -> list[str]:
+    """For agents that trace training: cumulative regret, episodes to 90 % optimal."""
+    traced = [s for s in summaries if any(c.curves for c in s.configurations)]
+    if not traced:
+        return []
+    return _per_configuration(
+        "Training, for agents that trace it: exact expected cumulative regret of "
+        "the behaviour policies over all training episodes (mean over seeds "
+        "[95% CI]); episodes from which at least 90% of seeds' greedy policy "
+        "is optimal:",
+        traced,
+        _training,
+    )
+
+
+def hardness_rows(hardness: Sequence[ConfigurationHardness]) -> list[str]:
+    """Each configuration's gaps and diameter."""
+    lines = [
+        "Hardness of each configuration, from its table as registered (smallest "
+        "sub-optimality gap V*(s) - Q*(s, a) and where; sum of 1/gap over "
+        "positive gaps; diameter with restarts):",
         "",
-        "Mean normalized score per configuration (share of seeds with zero regret; "
-        "violations per episode):",
-        "",
-        "| agent | " + " | ".join(names) + " |",
-        "|---|" + "---|" * len(names),
+        "| configuration | smallest gap (state, action) | sum of 1/gap | diameter |",
+        "|---|---|---:|---:|",
     ]
-    for s in summaries:
-        cells = []
-        by_name = {c.name: c for c in s.configurations}
-        for name in names:
-            c = by_name.get(name)
-            if c is None:
-                cells.append("-")
-                continue
-            failed = f", FAILED {c.failed_runs} of {c.runs}" if c.failed_runs else ""
-            if c.failed_runs == c.runs:
-                cells.append(f"FAILED {c.runs} of {c.runs}")
-                continue
-            cells.append(
-                f"{c.mean_score:.2f} ({c.zero_regret_rate:.0%}; "
-                f"{c.violations_per_episode:.2f}{failed})"
-            )
-        lines.append(f"| {s.agent} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+    for entry in hardness:
+        h = entry.hardness
+        where = f" ({h.gap_names[0]}, {h.gap_names[1]})" if h.gap_names else ""
+        diameter = "inf" if math.isinf(h.diameter) else f"{h.diameter:.3f}"
+        lines.append(
+            f"| {entry.name} | {h.smallest_gap:.3f}{where} | "
+            f"{h.inverse_gap_sum:.3f} | {diameter} |"
+        )
+    return lines
+
+
+def markdown(
+    summaries: Sequence[AgentSummary],
+    hardness: Sequence[ConfigurationHardness] = (),
+) -> str:
+    """Every table, as Markdown.
+
+    Aggregates, scores per configuration, zero-regret shares, training (for
+    agents that trace it) and, when given, the configurations' hardness.
+    """
+    sections = [
+        aggregate_table(summaries),
+        score_table(summaries),
+        zero_regret_table(summaries),
+        training_table(summaries),
+        hardness_rows(hardness) if hardness else [],
+    ]
+    return "\n\n".join("\n".join(lines) for lines in sections if lines)

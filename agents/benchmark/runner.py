@@ -6,6 +6,13 @@ The unit of work is one :class:`RunSpec` (agent, configuration, seed, settings).
 an agent that raises, returns something that is not a policy, or takes an
 action the env refuses gives a failed record with the error, never an
 exception that would end the other runs.
+
+A factory with ``train_many`` (:class:`~agents.benchmark.factories.ManySeedFactory`)
+gets the specs of one (agent, configuration) together: :func:`run_many` trains
+their seeds in one call, scores them together
+(:func:`~agents.evaluation.scoring.score_policies`) and returns the same
+records, one per spec. :func:`run_specs` groups specs that way (at most
+:data:`MAX_BATCH` seeds a group) and runs every group.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import json
 import time
 import traceback
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
 from typing import Any
 
@@ -22,12 +29,51 @@ import numpy as np
 from numpy.typing import NDArray
 
 from access_review_env import ENV_ID
-from agents.benchmark.factories import AgentFactory, Checkpoint, Trained
+from agents.benchmark.factories import (
+    AgentFactory,
+    Checkpoint,
+    ManySeedFactory,
+    Trained,
+    TrainingTrace,
+)
 from agents.benchmark.plugins import resolve_agent
 from agents.benchmark.suite import SUITE, Configuration
-from agents.evaluation.scoring import PolicyScore, score_policy
+from agents.evaluation.scoring import PolicyScore, score_policies, score_policy
 from agents.planning import as_tabular, start_value, value_iteration
 from agents.policies import deterministic_table
+
+MAX_BATCH = 4_096
+"""Seeds a :class:`~agents.benchmark.factories.ManySeedFactory` trains at once
+at most: memory grows with the batch (checkpoint snapshots are ``C x K x S x A``)."""
+
+ZERO_REGRET_TOLERANCE = 1e-9
+"""Regret at most this is zero regret (exact values are floating point)."""
+
+
+def is_zero_regret(regret: float) -> bool:
+    """Whether an exact regret is zero, up to rounding."""
+    return abs(regret) <= ZERO_REGRET_TOLERANCE
+
+
+def zero_regret_since(steps: Sequence[int], regrets: Sequence[float]) -> int | None:
+    """Steps after which every checkpoint has zero regret, or None.
+
+    Args:
+        steps: Env steps at each checkpoint, in order.
+        regrets: The exact regret there (NaN when the policy cannot run).
+    """
+    return holds_from(steps, [is_zero_regret(regret) for regret in regrets])
+
+
+def holds_from(points: Sequence[int], holds: Sequence[bool]) -> int | None:
+    """The first of ``points`` from which ``holds`` is true through the last one.
+
+    None when it is false at the last point.
+    """
+    first: int | None = None
+    for point, true in zip(points, holds, strict=True):
+        first = (point if first is None else first) if true else None
+    return first
 
 
 def steps_to_zero_regret(
@@ -41,14 +87,11 @@ def steps_to_zero_regret(
         return None
     arrays = as_tabular(gym.make(env_id, **env_kwargs))
     optimal = float(arrays.initial_distribution @ value_iteration(arrays).V)
-    first: int | None = None
-    for steps, greedy in checkpoints:
+    regrets = []
+    for _, greedy in checkpoints:
         value = start_value(arrays, deterministic_table(greedy, arrays.n_actions))
-        if value is not None and abs(optimal - value) <= 1e-9:
-            first = steps if first is None else first
-        else:
-            first = None
-    return first
+        regrets.append(float("nan") if value is None else optimal - value)
+    return zero_regret_since([steps for steps, _ in checkpoints], regrets)
 
 
 @dataclass(frozen=True)
@@ -72,6 +115,18 @@ class RunSpec:
             self.configuration.name,
             self.configuration.env_kwargs,
             self.seed,
+            self.n_episodes,
+            self.env_id,
+        )
+
+    @property
+    def group(self) -> str:
+        """The key without the seed: specs of one group may be trained at once."""
+        return run_key(
+            self.agent,
+            self.configuration.name,
+            self.configuration.env_kwargs,
+            -1,
             self.n_episodes,
             self.env_id,
         )
@@ -108,6 +163,8 @@ class RunRecord:
         steps_to_zero_regret: Training steps after which every checkpoint's
             greedy policy has zero regret (None when not reached or not reported).
         error: Why the run failed (exception type and message), or None.
+        trace: The exact regret at checkpoints during training, for agents that
+            report it (see :class:`~agents.benchmark.factories.TrainingTrace`).
     """
 
     agent: str
@@ -120,6 +177,7 @@ class RunRecord:
     train_seconds: float
     steps_to_zero_regret: int | None
     error: str | None = None
+    trace: TrainingTrace | None = None
 
     @property
     def failed(self) -> bool:
@@ -145,9 +203,17 @@ class RunRecord:
         Raises:
             KeyError, TypeError, ValueError: If ``data`` is not a record.
         """
-        values = {field.name: data[field.name] for field in fields(cls)}
+        optional = {"trace"}  # absent from records written before it existed
+        values: dict[str, Any] = {
+            field.name: data.get(field.name)
+            if field.name in optional
+            else data[field.name]
+            for field in fields(cls)
+        }
         if values["score"] is not None:
             values["score"] = score_from_json(values["score"])
+        if values["trace"] is not None:
+            values["trace"] = TrainingTrace.from_json(values["trace"])
         return cls(**values)
 
 
@@ -169,6 +235,46 @@ def score_from_json(data: Mapping[str, Any]) -> PolicyScore:
     return PolicyScore(**values)
 
 
+def _record(spec: RunSpec) -> RunRecord:
+    """The record of ``spec`` before it has run."""
+    return RunRecord(
+        agent=spec.agent,
+        configuration=spec.configuration.name,
+        seed=spec.seed,
+        env_id=spec.env_id,
+        env_kwargs=dict(spec.configuration.env_kwargs),
+        n_episodes=spec.n_episodes,
+        score=None,
+        train_seconds=0.0,
+        steps_to_zero_regret=None,
+    )
+
+
+def _error_text(error: Exception) -> str:
+    """An exception as a record's error: type, message and where it was raised."""
+    frame = traceback.extract_tb(error.__traceback__)[-1]
+    return (
+        f"{type(error).__name__}: {error} "
+        f"(at {frame.filename}:{frame.lineno} in {frame.name})"
+    )
+
+
+def _finish(record: RunRecord, trained: Trained, score: PolicyScore) -> None:
+    """Fill ``record`` from a trained agent and its score."""
+    record.score = score
+    if score.crashed:
+        record.error = f"InvalidActionError: {score.crash_message}"
+    record.trace = trained.trace
+    if trained.trace is not None:
+        record.steps_to_zero_regret = zero_regret_since(
+            trained.trace.steps, trained.trace.greedy_regret
+        )
+    else:
+        record.steps_to_zero_regret = steps_to_zero_regret(
+            trained.checkpoints, record.env_id, record.env_kwargs
+        )
+
+
 def run_one(spec: RunSpec, factory: AgentFactory | None = None) -> RunRecord:
     """Train ``spec.agent`` on its configuration and score it.
 
@@ -182,45 +288,142 @@ def run_one(spec: RunSpec, factory: AgentFactory | None = None) -> RunRecord:
     Returns:
         The record; ``error`` says why the run failed, if it did.
     """
-    configuration = spec.configuration
-    record = RunRecord(
-        agent=spec.agent,
-        configuration=configuration.name,
-        seed=spec.seed,
-        env_id=spec.env_id,
-        env_kwargs=dict(configuration.env_kwargs),
-        n_episodes=spec.n_episodes,
-        score=None,
-        train_seconds=0.0,
-        steps_to_zero_regret=None,
-    )
+    record = _record(spec)
     start = time.perf_counter()
     try:
         factory = factory or resolve_agent(spec.agent)
-        result = factory(gym.make(spec.env_id, **configuration.env_kwargs), spec.seed)
+        result = factory(
+            gym.make(spec.env_id, **spec.configuration.env_kwargs), spec.seed
+        )
         record.train_seconds = time.perf_counter() - start
         trained = result if isinstance(result, Trained) else Trained(result)
-        record.score = score_policy(
+        score = score_policy(
             trained.policy,
-            configuration.env_kwargs,
+            spec.configuration.env_kwargs,
             n_episodes=spec.n_episodes,
             seed=spec.seed,
             name=spec.agent,
             env_id=spec.env_id,
         )
-        if record.score.crashed:
-            record.error = f"InvalidActionError: {record.score.crash_message}"
-        record.steps_to_zero_regret = steps_to_zero_regret(
-            trained.checkpoints, spec.env_id, configuration.env_kwargs
-        )
+        _finish(record, trained, score)
     except Exception as error:  # the agent's fault: record it, go on
         record.train_seconds = record.train_seconds or time.perf_counter() - start
-        frame = traceback.extract_tb(error.__traceback__)[-1]
-        record.error = (
-            f"{type(error).__name__}: {error} "
-            f"(at {frame.filename}:{frame.lineno} in {frame.name})"
-        )
+        record.error = _error_text(error)
     return record
+
+
+def run_many(specs: Sequence[RunSpec], factory: ManySeedFactory) -> list[RunRecord]:
+    """Train every seed of ``specs`` in one ``factory.train_many`` call; score them.
+
+    The specs must share everything but the seed (:attr:`RunSpec.group`). The
+    records are those :func:`run_one` would give, one per spec, except that
+    ``train_seconds`` is the batch's time shared equally, and the Monte Carlo
+    part of the scores is drawn for the batch (see
+    :func:`~agents.evaluation.scoring.score_policies`). A failure in training
+    fails every run of the batch; a failure in scoring sends each run through
+    :func:`run_one`'s scoring, so that only the runs at fault fail.
+
+    Raises:
+        ValueError: If the specs do not share one group.
+    """
+    if len({spec.group for spec in specs}) > 1:
+        raise ValueError("run_many needs specs that differ only in their seeds")
+    records = [_record(spec) for spec in specs]
+    if not specs:
+        return records
+    first = specs[0]
+    kwargs = dict(first.configuration.env_kwargs)
+    start = time.perf_counter()
+    try:
+        trained = factory.train_many(
+            first.env_id, kwargs, [spec.seed for spec in specs]
+        )
+        if len(trained) != len(specs):
+            raise ValueError(
+                f"train_many returned {len(trained)} agents for {len(specs)} seeds"
+            )
+    except Exception as error:  # the agent's fault: every run of the batch fails
+        seconds = (time.perf_counter() - start) / len(specs)
+        for record in records:
+            record.train_seconds = seconds
+            record.error = _error_text(error)
+        return records
+    seconds = (time.perf_counter() - start) / len(specs)
+    try:
+        scores = score_policies(
+            [t.policy for t in trained],
+            kwargs,
+            seeds=[spec.seed for spec in specs],
+            n_episodes=first.n_episodes,
+            name=first.agent,
+            env_id=first.env_id,
+        )
+    except Exception:  # find the runs at fault one by one
+        records = [
+            run_one(spec, _already(done))
+            for spec, done in zip(specs, trained, strict=True)
+        ]
+    else:
+        for record, done, score in zip(records, trained, scores, strict=True):
+            _finish(record, done, score)
+    for record in records:
+        record.train_seconds = seconds
+    return records
+
+
+def _already(trained: Trained) -> AgentFactory:
+    """A factory that returns ``trained``, whatever env and seed it is given."""
+
+    def factory(env: gym.Env[Any, Any], seed: int) -> Trained:
+        return trained
+
+    return factory
+
+
+def batches(
+    specs: Sequence[RunSpec], max_batch: int = MAX_BATCH
+) -> Iterator[list[RunSpec]]:
+    """``specs`` in groups that share everything but the seed.
+
+    Groups come in order of first appearance, each of at most ``max_batch``
+    specs.
+    """
+    groups: dict[str, list[RunSpec]] = {}
+    for spec in specs:
+        groups.setdefault(spec.group, []).append(spec)
+    for group in groups.values():
+        for start in range(0, len(group), max_batch):
+            yield group[start : start + max_batch]
+
+
+def run_specs(
+    specs: Sequence[RunSpec],
+    factories: Mapping[str, AgentFactory],
+    on_run: Callable[[RunRecord], None] | None = None,
+) -> list[RunRecord]:
+    """Run every spec, batching the seeds of factories that have ``train_many``.
+
+    Args:
+        specs: The runs.
+        factories: Each agent's factory, by name.
+        on_run: Called with each record as soon as it is done (a batch's
+            records come together).
+
+    Returns:
+        The records, grouped as run.
+    """
+    records = []
+    for group in batches(specs):
+        factory = factories[group[0].agent]
+        if isinstance(factory, ManySeedFactory):
+            done = run_many(group, factory)
+        else:
+            done = [run_one(spec, factory) for spec in group]
+        for record in done:
+            records.append(record)
+            if on_run is not None:
+                on_run(record)
+    return records
 
 
 def run_suite(
@@ -232,19 +435,18 @@ def run_suite(
     on_run: Callable[[RunRecord], None] | None = None,
     env_id: str = ENV_ID,
 ) -> list[RunRecord]:
-    """Train and score ``factory`` on every configuration for every seed, serially.
+    """Train and score ``factory`` on every configuration for every seed.
 
-    A failing run is recorded (see :func:`run_one`) and the others go on.
+    A failing run is recorded (see :func:`run_one`) and the others go on; a
+    factory with ``train_many`` trains each configuration's seeds at once.
     """
-    records = []
-    for configuration in suite:
-        for seed in seeds:
-            spec = RunSpec(agent_name, configuration, seed, n_episodes, env_id)
-            record = run_one(spec, factory)
-            records.append(record)
-            if on_run is not None:
-                on_run(record)
-    return records
+    seeds = list(seeds)
+    specs = [
+        RunSpec(agent_name, configuration, seed, n_episodes, env_id)
+        for configuration in suite
+        for seed in seeds
+    ]
+    return run_specs(specs, {agent_name: factory}, on_run)
 
 
 def score_rows(

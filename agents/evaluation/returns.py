@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+import numpy as np
+from numpy.typing import NDArray
+
 from access_review_env.validation import check_unit_interval
 
 
@@ -32,4 +35,25 @@ def returns_to_go(rewards: list[float], gamma: float) -> list[float]:
     for t in range(len(rewards) - 1, -1, -1):
         running = rewards[t] + gamma * running
         result[t] = running
+    return result
+
+
+def returns_to_go_rows(
+    rewards: NDArray[np.float64], gamma: float
+) -> NDArray[np.float64]:
+    """``(N, T)`` :func:`returns_to_go` of ``N`` episodes at once.
+
+    Each row holds one episode's rewards, padded with zeros after its end; the
+    padding adds exactly 0, so every ``G_t`` inside an episode has the bits
+    :func:`returns_to_go` gives it.
+
+    Args:
+        rewards: ``(N, T)`` rewards, first step first.
+        gamma: The discount.
+    """
+    result = np.zeros_like(rewards, dtype=np.float64)
+    running = np.zeros(rewards.shape[0])
+    for t in range(rewards.shape[1] - 1, -1, -1):
+        running = rewards[:, t] + gamma * running
+        result[:, t] = running
     return result

@@ -79,3 +79,64 @@ def stratified_bootstrap_ci(
     tail = (1.0 - confidence) / 2
     low, high = np.quantile(values, [tail, 1.0 - tail])
     return float(low), float(high)
+
+
+Z_95 = 1.959963984540054
+"""Two-sided 95 % normal quantile."""
+
+
+def wilson_interval(
+    successes: int | NDArray[np.int64], trials: int, z: float = Z_95
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """Wilson score interval of a binomial proportion (95 % for the default ``z``).
+
+    Unlike the normal interval it stays inside [0, 1] and is informative at
+    0 and ``trials`` successes (Wilson, 1927; Brown, Cai & DasGupta, 2001).
+
+    Args:
+        successes: Successes, one count or an array of counts.
+        trials: Trials behind each count (at least 1).
+        z: The normal quantile of the coverage.
+
+    Returns:
+        ``(low, high)``, each shaped like ``successes``.
+
+    Raises:
+        ValueError: If ``trials`` is below 1 or a count lies outside [0, trials].
+    """
+    counts = np.asarray(successes, dtype=float)
+    if trials < 1 or np.any((counts < 0) | (counts > trials)):
+        raise ValueError(
+            f"need 0 <= successes <= trials and trials >= 1, got {successes!r} "
+            f"of {trials}"
+        )
+    share = counts / trials
+    denominator = 1.0 + z * z / trials
+    centre = (share + z * z / (2 * trials)) / denominator
+    half = (
+        z
+        * np.sqrt(share * (1.0 - share) / trials + z * z / (4.0 * trials * trials))
+        / denominator
+    )
+    return np.asarray(centre - half), np.asarray(centre + half)
+
+
+def mean_interval(
+    values: NDArray[np.float64], z: float = Z_95
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Mean over the first axis and its normal confidence interval.
+
+    Args:
+        values: ``(n, ...)`` samples along the first axis.
+        z: The normal quantile of the coverage (95 % by default).
+
+    Returns:
+        ``(mean, low, high)``, each shaped like ``values[0]``.
+    """
+    mean = values.mean(axis=0)
+    half = (
+        z * values.std(axis=0, ddof=1) / np.sqrt(values.shape[0])
+        if values.shape[0] > 1
+        else np.zeros_like(mean)
+    )
+    return mean, mean - half, mean + half

@@ -6,6 +6,7 @@ import importlib
 
 EXTRAS = {
     "matplotlib": "plots",
+    "numba": "fast",
     "tqdm": "progress",
     "stable_baselines3": "sb3",
     "sb3_contrib": "sb3",

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import numpy as np
+from numpy.typing import NDArray
 
 try:
     import matplotlib
@@ -25,7 +26,7 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
     ) from error
 
 from access_review_env import ACCESS_REVIEW, TaskTable
-from agents.benchmark.summary import AgentSummary
+from agents.benchmark.summary import AgentSummary, ConfigurationHardness
 from agents.persistence import write_atomic
 
 FIGURE_SIZE = (8.0, 4.5)
@@ -276,3 +277,177 @@ def benchmark_figure(summaries: Sequence[AgentSummary]) -> Figure:
 def plot_benchmark(summaries: Sequence[AgentSummary], path: str | Path) -> Path:
     """Write :func:`benchmark_figure` to ``path`` as a PNG."""
     return save_figure(benchmark_figure(summaries), path)
+
+
+_AGENT_COLOURS = ("#4285f4", "#db4437", "#f4b400", "#0f9d58", "#ab47bc", "#00acc1")
+_REGRET_FLOOR = 1e-4
+"""Where the log-scale regret panel shows a mean regret of exactly 0."""
+
+
+def _error_bars(value: float, low: float, high: float) -> list[list[float]]:
+    """Matplotlib's ``yerr`` for an interval around ``value`` (rounding clipped)."""
+    return [[max(0.0, value - low)], [max(0.0, high - value)]]
+
+
+def _hardness_label(name: str, hardness: Sequence[ConfigurationHardness]) -> str:
+    """A configuration's name with its smallest gap, for axis labels."""
+    found = {h.name: h.hardness for h in hardness}.get(name)
+    if found is None:
+        return name
+    return f"{name}\nmin gap {found.smallest_gap:.2f}"
+
+
+def plot_headline(
+    summaries: Sequence[AgentSummary],
+    hardness: Sequence[ConfigurationHardness],
+    path: str | Path,
+) -> Path:
+    """What separates the agents: zero-regret share and regret, per configuration.
+
+    Left: the share of seeds whose final policy has zero regret, with Wilson
+    95 % intervals. Right: the mean regret over seeds on a log scale, with its
+    95 % interval; a mean of exactly 0 is drawn as a hollow marker at the
+    bottom. Each configuration is labelled with its smallest sub-optimality gap.
+
+    Args:
+        summaries: :func:`agents.benchmark.summarize` results, one per agent.
+        hardness: :func:`agents.benchmark.summary.hardness_table` of the suite.
+        path: Where to write the PNG.
+    """
+    names = list(dict.fromkeys(c.name for s in summaries for c in s.configurations))
+    figure, (left, right) = plt.subplots(1, 2, figsize=(13.0, 5.0))
+    width = 0.7 / max(1, len(summaries))
+    for index, summary in enumerate(summaries):
+        colour = _AGENT_COLOURS[index % len(_AGENT_COLOURS)]
+        by_name = {c.name: c for c in summary.configurations}
+        for column, name in enumerate(names):
+            c = by_name.get(name)
+            if c is None:
+                continue
+            x = column - 0.35 + width * (index + 0.5)
+            label = summary.agent if column == 0 else None
+            if c.zero_regret is not None:
+                z = c.zero_regret
+                left.errorbar(
+                    [x],
+                    [z.share],
+                    yerr=_error_bars(z.share, z.low, z.high),
+                    fmt="o",
+                    color=colour,
+                    capsize=3,
+                    label=label,
+                )
+            if c.mean_regret is not None:
+                m = c.mean_regret
+                zero = m.value <= 0.0
+                value = max(m.value, _REGRET_FLOOR)
+                right.errorbar(
+                    [x],
+                    [value],
+                    yerr=_error_bars(
+                        value, max(m.low, _REGRET_FLOOR), max(m.high, _REGRET_FLOOR)
+                    ),
+                    fmt="o",
+                    color=colour,
+                    markerfacecolor="white" if zero else colour,
+                    capsize=3,
+                    label=label,
+                )
+    labels = [_hardness_label(name, hardness) for name in names]
+    for axis in (left, right):
+        axis.set_xticks(range(len(names)), labels, rotation=30, ha="right", fontsize=8)
+        axis.grid(axis="y", alpha=0.3)
+    left.set_ylim(-0.03, 1.03)
+    left.set_ylabel("share of seeds with zero regret")
+    left.set_title("Zero-regret share, Wilson 95 % intervals")
+    left.legend(fontsize=8)
+    right.set_yscale("log")
+    right.set_ylabel("mean regret V*(s0) - V^pi(s0)")
+    right.set_title(
+        f"Mean regret, log scale (hollow: exactly 0, drawn at {_REGRET_FLOOR:g})"
+    )
+    figure.suptitle("Where the learners differ: the configurations near the crossover")
+    return save_figure(figure, path)
+
+
+def plot_curves(
+    summaries: Sequence[AgentSummary],
+    hardness: Sequence[ConfigurationHardness],
+    path: str | Path,
+) -> Path | None:
+    """Sample-complexity and cumulative-regret curves, one column per configuration.
+
+    Top row: the share of seeds whose greedy policy has zero regret against
+    training episodes, with its Wilson 95 % band. Bottom row: the exact
+    expected cumulative regret of the behaviour policies, mean over seeds with
+    its 95 % band (dark) and the 10th to 90th percentile of seeds (light).
+    Both axes of the bottom row and the x axes of the top row are logarithmic.
+    Only agents that trace their training are drawn.
+
+    Args:
+        summaries: :func:`agents.benchmark.summarize` results, one per agent.
+        hardness: :func:`agents.benchmark.summary.hardness_table` of the suite.
+        path: Where to write the PNG.
+
+    Returns:
+        The path, or None when no agent has curves (nothing is written).
+    """
+    traced = [s for s in summaries if any(c.curves for c in s.configurations)]
+    if not traced:
+        return None
+    names = list(dict.fromkeys(c.name for s in traced for c in s.configurations))
+    figure, axes = plt.subplots(
+        2, len(names), figsize=(2.6 * len(names) + 1.0, 6.0), squeeze=False
+    )
+    by_hardness = {h.name: h.hardness for h in hardness}
+    for column, name in enumerate(names):
+        top, bottom = axes[0][column], axes[1][column]
+        for index, summary in enumerate(traced):
+            colour = _AGENT_COLOURS[index % len(_AGENT_COLOURS)]
+            c = {c.name: c for c in summary.configurations}.get(name)
+            curves = None if c is None else c.curves
+            if curves is None:
+                continue
+            x = np.array(curves.episodes, dtype=float)
+            keep = x > 0
+            x = x[keep]
+
+            def kept(
+                values: tuple[float, ...], keep: NDArray[np.bool_] = keep
+            ) -> NDArray[np.float64]:
+                return np.compress(keep, np.asarray(values, dtype=np.float64))
+
+            top.plot(x, kept(curves.optimal_share), color=colour, label=summary.agent)
+            bottom.plot(x, kept(curves.cumulative_regret), color=colour)
+            for axis, low, high, alpha in (
+                (top, curves.optimal_low, curves.optimal_high, 0.25),
+                (bottom, curves.cumulative_low, curves.cumulative_high, 0.35),
+                (bottom, curves.cumulative_p10, curves.cumulative_p90, 0.12),
+            ):
+                axis.fill_between(
+                    x, kept(low), kept(high), color=colour, alpha=alpha, linewidth=0
+                )
+        found = by_hardness.get(name)
+        title = name
+        if found is not None:
+            title += (
+                f"\nmin gap {found.smallest_gap:.2f}, "
+                f"sum 1/gap {found.inverse_gap_sum:.2f}, D {found.diameter:.2f}"
+            )
+        top.set_title(title, fontsize=8)
+        top.set_xscale("log")
+        top.set_ylim(-0.03, 1.03)
+        bottom.set_xscale("log")
+        bottom.set_yscale("log")
+        bottom.set_xlabel("training episodes", fontsize=8)
+        for axis in (top, bottom):
+            axis.grid(alpha=0.3)
+            axis.tick_params(labelsize=7)
+    axes[0][0].set_ylabel("share of seeds optimal")
+    axes[1][0].set_ylabel("cumulative regret")
+    axes[0][0].legend(fontsize=7)
+    figure.suptitle(
+        "Sample complexity (greedy policy optimal, Wilson 95 %) and exact expected "
+        "cumulative regret (mean, 95 % and 10-90 % of seeds)"
+    )
+    return save_figure(figure, path)

@@ -2,17 +2,21 @@ r"""Benchmark agents against the exact optimum of every configuration of a suite
 
 Scores our Q-learning and REINFORCE, a random policy, SB3's learners (with the
 ``sb3`` extra) and any agent given as ``module:callable``, a factory
-``factory(env, seed)`` returning a trained policy. Exact values are those of
-the env as registered: its time limit and, under ``"penalize"``, invalid
-actions as the stalls they are.
+``factory(env, seed)`` returning a trained policy. A factory with
+``train_many(env_id, env_kwargs, seeds)`` (ours) trains every seed of a
+configuration at once. Exact values are those of the env as registered: its
+time limit and, under ``"penalize"``, invalid actions as the stalls they are.
 
 Nothing is lost: each finished run is appended to ``runs.jsonl`` in the output
 folder as it ends; ``--resume`` skips the runs already there. A failing agent
 is recorded as a failed run and the others go on (exit status 1). At the end
-the Markdown tables print, and ``benchmark_agents.json`` and ``scores.png``
+the Markdown tables print (scores, zero-regret shares with Wilson intervals,
+training curves' end points, each configuration's hardness), and
+``benchmark_agents.json``, ``headline.png``, ``curves.png`` and ``scores.png``
 (with the ``plots`` extra) are written atomically.
 
     python scripts/benchmark_agents.py            # ours, random, SB3; 10 seeds
+    python scripts/benchmark_agents.py --agents q_learning reinforce --seeds 1000
     python scripts/benchmark_agents.py --agents q_learning my_agents:make --seeds 5
     python scripts/benchmark_agents.py --env-kwargs '{"abandonment_prob": 0.1}' \\
         --configurations custom
@@ -21,6 +25,7 @@ the Markdown tables print, and ``benchmark_agents.json`` and ``scores.png``
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import sys
@@ -40,10 +45,11 @@ from agents.benchmark import (
     RunSpec,
     markdown,
     resolve_agent,
-    run_one,
+    run_specs,
     summarize,
 )
 from agents.benchmark.store import RunStore, RunStoreError
+from agents.benchmark.summary import hardness_table
 from agents.integrations.optional import available, install_hint
 from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
@@ -53,6 +59,8 @@ from agents.planning import horizon_text
 
 RUNS_FILE = "runs.jsonl"
 RESULT_FILE = "benchmark_agents.json"
+HEADLINE_FILE = "headline.png"
+CURVES_FILE = "curves.png"
 PLOT_FILE = "scores.png"
 CUSTOM = "custom"
 
@@ -161,35 +169,46 @@ def select_configurations(args: argparse.Namespace) -> list[Configuration]:
 def write_results(
     output: Path, records: list[RunRecord], specs: list[RunSpec], plots: bool
 ) -> list[Path]:
-    """Print the tables; write the JSON record and the plot atomically."""
+    """Print the tables; write the JSON record and the plots atomically."""
     agents = list(dict.fromkeys(spec.agent for spec in specs))
     summaries = [
         summarize([r for r in records if r.agent == agent], np.random.default_rng(0))
         for agent in agents
+        if any(r.agent == agent for r in records)
     ]
     env_id = specs[0].env_id
     horizon = time_limit(gym.make(env_id))
-    print(markdown(summaries))
+    configurations = list(
+        {s.configuration.name: s.configuration for s in specs}.values()
+    )
+    hardness = hardness_table(configurations, env_id)
+    print(markdown(summaries, hardness))
     print(f"\nExact values: {horizon_text(horizon)}, as registered.")
-    configurations = list({s.configuration.name: s.configuration for s in specs})
     record = {
         **run_metadata(),
         "env_id": env_id,
         "exact_values": horizon_text(horizon),
-        "suite": [
-            next(s.configuration for s in specs if s.configuration.name == n)
-            for n in configurations
-        ],
+        "suite": configurations,
+        "hardness": hardness,
         "seeds": sorted({spec.seed for spec in specs}),
         "monte_carlo_episodes": specs[0].n_episodes,
         "json_note": "non-finite numbers (NaN, infinity) are written as null",
         "summaries": summaries,
-        "runs": records,
+        "runs_note": f"each run's training trace is in {RUNS_FILE}",
+        "runs": [dataclasses.replace(r, trace=None) for r in records],
     }
     written = [write_json(output / RESULT_FILE, record)]
     if plots:
-        from agents.integrations.plotting import plot_benchmark
+        from agents.integrations.plotting import (
+            plot_benchmark,
+            plot_curves,
+            plot_headline,
+        )
 
+        written.append(plot_headline(summaries, hardness, output / HEADLINE_FILE))
+        curves = plot_curves(summaries, hardness, output / CURVES_FILE)
+        if curves is not None:
+            written.append(curves)
         written.append(plot_benchmark(summaries, output / PLOT_FILE))
     return written
 
@@ -212,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not plots:
         print(
             "matplotlib is not installed: tables and JSON will be written, the "
-            f"plot skipped ({install_hint('matplotlib')})"
+            f"plots skipped ({install_hint('matplotlib')})"
         )
     specs = [
         RunSpec(name, configuration, seed, args.episodes, args.env)
@@ -231,14 +250,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.resume:
         print(f"resuming: {len(specs) - len(todo)} of {len(specs)} runs already done")
     bar = progress_bar(len(todo), "benchmark")
+
+    def finished(record: RunRecord) -> None:
+        store.append(record)
+        if bar is not None:
+            bar.set_postfix_str(f"{record.agent} {record.configuration}")
+            bar.update()
+
     try:
-        for spec in todo:
-            if bar is not None:
-                bar.set_postfix_str(f"{spec.agent} {spec.configuration.name}")
-            record = run_one(spec, factories[spec.agent])
-            store.append(record)
-            if bar is not None:
-                bar.update()
+        run_specs(todo, factories, finished)
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: every finished run is in {store.path}; "

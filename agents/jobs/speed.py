@@ -5,7 +5,10 @@ reports the medians and their ratio, so the machine's load affects both alike.
 Throughput counts calls to ``step`` (for a vector env: calls times ``num_envs``,
 reset slots included; see the table's notes). A second table times the
 offline pipeline once on 1,000,000 logged requests against absolute targets
-(with the ``offline`` extra; else one line says it was skipped).
+(with the ``offline`` extra; else one line says it was skipped). The batched
+Q-learning rows count seeds trained per second, 20,000 episodes each, against
+the scalar learner on one seed; a row that misses its target is followed by a
+profile.
 
     python scripts/benchmark.py                 # full run, writes benchmark.json
     python scripts/benchmark.py --quick         # small budgets, for smoke tests
@@ -14,6 +17,10 @@ offline pipeline once on 1,000,000 logged requests against absolute targets
 from __future__ import annotations
 
 import argparse
+import cProfile
+import dataclasses
+import os
+import pstats
 import statistics
 import time
 from collections.abc import Callable, Sequence
@@ -31,6 +38,12 @@ from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output
 from agents.jobs.speed_baselines import bare_q_learning, lesson_style_q_learning
 from agents.learners import train_q_learning
+from agents.learners.batched import (
+    Backend,
+    BatchedQLearning,
+    numba_available,
+    train_q_learning_batched,
+)
 from agents.persistence import run_metadata, write_json
 from agents.planning import value_iteration
 
@@ -55,6 +68,19 @@ class Config:
     """Batch size of the native-against-SyncVectorEnv row."""
     offline_requests: int = 1_000_000
     """Logged requests of the offline speed rows."""
+    batched_sizes: tuple[int, ...] = (1_024, 16_384)
+    """Seeds K of the batched Q-learning rows."""
+    batched_episodes: int = 20_000
+    """Episodes per seed of the batched rows (numba), and of the scalar baseline."""
+    numpy_episodes: int = 2_000
+    """Episodes per seed of the NumPy-kernel rows, scaled to ``batched_episodes``
+    (training time is linear in episodes)."""
+    batched_repeats: int = 3
+    """Timed repeats of each batched row and of the scalar run between them."""
+    batched_threads: tuple[int, ...] = (1, 2)
+    """Thread counts of the numba rows."""
+    profile_episodes: int = 2_000
+    """Episodes per seed of the profile printed when a target is missed."""
     output: Path = Path("runs/benchmark.json")
     """Where the JSON record goes."""
 
@@ -172,7 +198,6 @@ def q_learning_rows(config: Config) -> list[Row]:
             ours=med["ours"],
             baseline=med["lesson_style"],
             baseline_name="bare dict loop, lesson style",
-            target=">= 2x (not reachable, see env-call floor)",
             samples={k: rates[k] for k in ("ours", "lesson_style")},
         ),
         Row(
@@ -192,6 +217,196 @@ def q_learning_rows(config: Config) -> list[Row]:
             samples={k: rates[k] for k in ("env_calls_only", "lesson_style")},
         ),
     ]
+
+
+BATCHED_TARGETS = {1_024: 50.0, 16_384: 100.0}
+"""The issue's ratios of batched to scalar seeds per second, by K."""
+
+
+def scalar_seconds(n_episodes: int, seed: int) -> float:
+    """Seconds of one ``train_q_learning`` run through ``gym.make``: one seed."""
+    env = gym.make(access_review_env.ENV_ID)
+    start = time.perf_counter()
+    train_q_learning(env, n_episodes, rng=np.random.default_rng(seed))
+    return time.perf_counter() - start
+
+
+def _batched_envs(num_envs: int) -> gym.vector.VectorEnv:
+    """The native vector env with reused buffers, as the batched learners use it."""
+    return gym.make_vec(
+        access_review_env.ENV_ID,
+        num_envs=num_envs,
+        vectorization_mode="vector_entry_point",
+        copy=False,
+    )
+
+
+def batched_run(
+    num_envs: int, n_episodes: int, backend: Backend, threads: int, seed: int
+) -> tuple[float, BatchedQLearning]:
+    """Seconds of one batched run of ``num_envs`` seeds, and its result."""
+    envs = _batched_envs(num_envs)
+    start = time.perf_counter()
+    result = train_q_learning_batched(
+        envs,
+        n_episodes,
+        rng=np.random.default_rng(seed),
+        backend=backend,
+        threads=threads,
+    )
+    return time.perf_counter() - start, result
+
+
+def _megabytes(result: BatchedQLearning) -> float:
+    """MiB of the arrays a batched result holds (tables and per-seed logs)."""
+    arrays = [
+        getattr(holder, f.name)
+        for holder in (result, result.log)
+        for f in dataclasses.fields(holder)
+    ]
+    return sum(a.nbytes for a in arrays if isinstance(a, np.ndarray)) / 2**20
+
+
+@dataclass
+class BatchedProfile:
+    """Where a batched run's time goes (see :func:`profile_batched`)."""
+
+    num_envs: int
+    n_episodes: int
+    seconds: float
+    shares: dict[str, float]
+    top: list[str]
+
+
+def profile_batched(num_envs: int, n_episodes: int, backend: Backend) -> BatchedProfile:
+    """Split a batched run's time: the env's ``step``, the kernel, the draws, the rest.
+
+    cProfile sees the env's ``step`` and the kernel call; it cannot see
+    ``Generator.random`` (a C method of the generator), so the learners' draws
+    are timed apart, as many calls of the same size as the run made.
+    """
+    batched_run(8, 2, backend, 1, seed=0)  # compile or load the kernels
+    envs = _batched_envs(num_envs)
+    profiler = cProfile.Profile()
+    start = time.perf_counter()
+    profiler.enable()
+    result = train_q_learning_batched(
+        envs, n_episodes, rng=np.random.default_rng(1), backend=backend
+    )
+    profiler.disable()
+    total = time.perf_counter() - start
+    stats = pstats.Stats(profiler)
+    entries = stats.stats  # type: ignore[attr-defined]
+    parts = {"env step": 0.0, "kernel": 0.0}
+    for (filename, _, name), entry in entries.items():
+        if name == "step" and filename.endswith(os.path.join("vector", "env.py")):
+            parts["env step"] += entry[3]
+        elif name == "q_learning_step" and "kernels" in filename:
+            parts["kernel"] += entry[3]
+    uniforms, rng = np.empty(num_envs), np.random.default_rng(2)
+    start = time.perf_counter()
+    for _ in range(result.n_steps + 1):
+        rng.random(out=uniforms)
+    parts["learners' draws (timed apart)"] = time.perf_counter() - start
+    parts["Python loop and the rest"] = max(0.0, total - sum(parts.values()))
+    top = sorted(entries.items(), key=lambda item: -item[1][2])[:6]
+    return BatchedProfile(
+        num_envs=num_envs,
+        n_episodes=n_episodes,
+        seconds=total,
+        shares={name: value / total for name, value in parts.items()},
+        top=[
+            f"{entry[2]:.3f} s own time, {entry[1]:,} calls: "
+            f"{Path(f).name}:{line} {name}"
+            for (f, line, name), entry in top
+        ],
+    )
+
+
+def batched_rows(config: Config) -> tuple[list[Row], list[BatchedProfile]]:
+    """Batched Q-learning against the scalar learner, in seeds per second.
+
+    Each batched run is timed between two scalar runs (one seed, the same
+    episodes), ``batched_repeats`` times; the rows compare medians. The NumPy
+    kernel runs ``numpy_episodes`` per seed, scaled. A numba row that misses
+    its target is followed by a profile of a shorter run.
+    """
+    backends: list[tuple[Backend, int]] = []
+    if numba_available():
+        backends += [("numba", threads) for threads in config.batched_threads]
+    backends.append(("numpy", 1))
+    for backend, threads in backends:
+        batched_run(8, 2, backend, threads, seed=0)  # compile or load first
+    scalar: list[float] = []
+    samples: dict[tuple[int, Backend, int], list[float]] = {}
+    megabytes: dict[int, float] = {}
+    for _ in range(config.batched_repeats):
+        for num_envs in config.batched_sizes:
+            for backend, threads in backends:
+                scalar.append(scalar_seconds(config.batched_episodes, len(scalar)))
+                episodes = (
+                    config.numpy_episodes
+                    if backend == "numpy"
+                    else config.batched_episodes
+                )
+                seconds, result = batched_run(
+                    num_envs, episodes, backend, threads, seed=len(scalar)
+                )
+                scale = config.batched_episodes / episodes
+                samples.setdefault((num_envs, backend, threads), []).append(
+                    num_envs / (seconds * scale)
+                )
+                megabytes[num_envs] = _megabytes(result)
+    scalar.append(scalar_seconds(config.batched_episodes, len(scalar)))
+    scalar_rate = 1.0 / statistics.median(scalar)
+    rows, profiles = [], []
+    for (num_envs, backend, threads), rates in samples.items():
+        target = BATCHED_TARGETS.get(num_envs)
+        kernel = "numpy" if backend == "numpy" else f"numba, {threads} thread"
+        kernel += "s" if threads > 1 else ""
+        scaled = (
+            f", {config.numpy_episodes:,} episodes scaled" if backend == "numpy" else ""
+        )
+        row = Row(
+            name=(
+                f"batched Q-learning, K = {num_envs:,}, {kernel}{scaled} "
+                f"(result arrays {megabytes[num_envs]:.1f} MiB)"
+            ),
+            unit="seeds/s",
+            ours=statistics.median(rates),
+            baseline=scalar_rate,
+            baseline_name=(
+                f"train_q_learning via gym.make, 1 seed, "
+                f"{config.batched_episodes:,} episodes"
+            ),
+            target="" if target is None else f">= {target:.0f}x",
+            samples={"batched": rates, "scalar_seconds": scalar},
+        )
+        if target is not None:
+            row.target += " met" if row.ratio >= target else " MISSED"
+        rows.append(row)
+        if (
+            target is not None
+            and row.ratio < target
+            and backend == "numba"
+            and threads == 1
+        ):
+            profiles.append(profile_batched(num_envs, config.profile_episodes, backend))
+    return rows, profiles
+
+
+def print_profiles(profiles: Sequence[BatchedProfile]) -> None:
+    """Each missed target's profile: the time split and the costliest functions."""
+    for found in profiles:
+        print(
+            f"\nK = {found.num_envs:,}: target missed; profile of "
+            f"{found.n_episodes:,} episodes per seed ({found.seconds:.2f} s "
+            "under cProfile):"
+        )
+        for name, share in found.shares.items():
+            print(f"  {name:<32} {100 * share:5.1f} %")
+        for line in found.top:
+            print(f"    {line}")
 
 
 def dict_value_iteration(mdp: AccessReviewMDP) -> dict[int, float]:
@@ -342,7 +557,9 @@ def vector_throughput_rows(config: Config) -> list[Row]:
 
 
 def _amount(value: float) -> str:
-    return f"{value / 1e6:,.1f} M" if value >= 1e7 else f"{value:,.0f}"
+    if value >= 1e7:
+        return f"{value / 1e6:,.1f} M"
+    return f"{value:,.2f}" if value < 100 else f"{value:,.0f}"
 
 
 def markdown(rows: list[Row]) -> str:
@@ -380,19 +597,23 @@ def offline_rows(config: Config) -> list[dict[str, object]] | None:
 def run(config: Config) -> list[Row]:
     """Run every row, print the tables and write the JSON record."""
     prepare_output(config.output.parent)
+    batched, profiles = batched_rows(config)
     rows = [
         env_vs_frozen_lake(config),
         native_vs_sync_row(config),
         *vector_throughput_rows(config),
+        *batched,
         *q_learning_rows(config),
         value_iteration_row(config),
     ]
     print(markdown(rows))
+    print_profiles(profiles)
     record = {
         **run_metadata(),
         "config": config,
         "rows": [{"ratio": row.ratio, **vars(row)} for row in rows],
         "offline_rows": offline_rows(config),
+        "profiles": profiles,
     }
     path = write_json(config.output, record)
     print(f"\nwrote {path}")
@@ -428,5 +649,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         config.vector_sizes, config.vector_steps, config.sync_envs = (2**10,), 4, 64
         config.offline_requests = 20_000
+        config.batched_sizes, config.batched_episodes = (64,), 200
+        config.numpy_episodes, config.batched_repeats = 100, 1
+        config.batched_threads, config.profile_episodes = (1,), 50
     run(config)
     return 0

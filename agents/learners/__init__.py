@@ -5,15 +5,24 @@
 * :mod:`.bandit`: epsilon-greedy on one state, the lesson's exploration lab.
 * :mod:`.checkpoints`: training while recording snapshots of the agent.
 * :mod:`.progress`: the optional progress bar.
+* :mod:`.batched`: K learners at once, one per sub-env of a vector env
+  (:func:`train_q_learning_batched`, :func:`train_reinforce_batched`).
 """
 
 from agents.learners.bandit import BanditResult, epsilon_greedy_bandit
+from agents.learners.batched import (
+    BatchedQLearning,
+    BatchedReinforce,
+    train_q_learning_batched,
+    train_reinforce_batched,
+)
 from agents.learners.checkpoints import Recording, train_recording
 from agents.learners.episodes import (
     Callback,
     EpisodeLearner,
     EpisodeLog,
     check_discrete,
+    check_discrete_spaces,
     env_metadata,
     train_episodes,
 )
@@ -27,6 +36,8 @@ from agents.learners.reinforce import (
 
 __all__ = [
     "BanditResult",
+    "BatchedQLearning",
+    "BatchedReinforce",
     "Callback",
     "EpisodeLearner",
     "EpisodeLog",
@@ -36,11 +47,14 @@ __all__ = [
     "ReinforceAgent",
     "ReinforceConfig",
     "check_discrete",
+    "check_discrete_spaces",
     "env_metadata",
     "epsilon_greedy_bandit",
     "policy_gradient_step",
     "train_episodes",
     "train_q_learning",
+    "train_q_learning_batched",
     "train_recording",
     "train_reinforce",
+    "train_reinforce_batched",
 ]

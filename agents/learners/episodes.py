@@ -129,7 +129,9 @@ def train_episodes(
     return learner.snapshot(log)
 
 
-def env_metadata(env: gym.Env[Any, Any]) -> tuple[str | None, dict[str, Any]]:
+def env_metadata(
+    env: gym.Env[Any, Any] | gym.vector.VectorEnv[Any, Any, Any],
+) -> tuple[str | None, dict[str, Any]]:
     """The env's registered id and make-kwargs, as recorded with learned tables."""
     spec = env.spec
     if spec is None:
@@ -145,10 +147,22 @@ def check_discrete(env: gym.Env[Any, Any]) -> tuple[int, int]:
     Raises:
         TypeError: If either space is not ``gymnasium.spaces.Discrete``.
     """
-    spaces = (env.observation_space, env.action_space)
-    if not all(isinstance(space, gym.spaces.Discrete) for space in spaces):
+    return check_discrete_spaces(env.observation_space, env.action_space)
+
+
+def check_discrete_spaces(
+    observation_space: gym.Space[Any], action_space: gym.Space[Any]
+) -> tuple[int, int]:
+    """Return ``(n_states, n_actions)`` if both spaces are Discrete.
+
+    Raises:
+        TypeError: If either space is not ``gymnasium.spaces.Discrete``.
+    """
+    if not isinstance(observation_space, gym.spaces.Discrete) or not isinstance(
+        action_space, gym.spaces.Discrete
+    ):
         raise TypeError(
             "tabular learners need Discrete observation and action spaces, got "
-            f"{env.observation_space} and {env.action_space}"
+            f"{observation_space} and {action_space}"
         )
-    return int(env.observation_space.n), int(env.action_space.n)  # type: ignore[attr-defined]
+    return int(observation_space.n), int(action_space.n)

@@ -78,14 +78,73 @@ def policy_matrix(arrays: TabularMDP, policy: NDArray[Any]) -> FloatArray:
             f"policy must have shape ({n_states},) or ({n_states}, {n_actions}), "
             f"got {policy.shape}"
         )
+    check_available(arrays, probabilities)
+    return probabilities
+
+
+def check_available(arrays: TabularMDP, probabilities: FloatArray) -> None:
+    """Refuse policies ``(..., S, A)`` with mass on an unavailable action.
+
+    Terminal states are exempt: nothing is chosen there.
+
+    Raises:
+        ValueError: Naming the first such state and action.
+    """
     bad = (probabilities > 0) & ~arrays.available_actions & ~arrays.terminal[:, None]
     if np.any(bad):
-        state, action = (int(i) for i in np.argwhere(bad)[0])
+        state, action = (int(i) for i in np.argwhere(bad)[0][-2:])
         raise ValueError(
             f"policy chooses action {action} in state {state}, which is not "
             "available there (it has no transition)"
         )
-    return probabilities
+
+
+def policy_dynamics(
+    arrays: TabularMDP, probabilities: FloatArray
+) -> tuple[FloatArray, FloatArray]:
+    """A policy's expected rewards and state-to-state probabilities.
+
+    Args:
+        arrays: The MDP.
+        probabilities: ``(..., S, A)`` one policy's action probabilities, or many.
+
+    Returns:
+        ``rewards_pi`` ``(..., S)`` (0 in terminal states) and ``transitions_pi``
+        ``(..., S, S)``.
+    """
+    rewards_pi = np.einsum("...sa,sa->...s", probabilities, arrays.rewards)
+    rewards_pi[..., arrays.terminal] = 0.0
+    transitions_pi = np.einsum("...sa,sat->...st", probabilities, arrays.transitions)
+    return rewards_pi, transitions_pi
+
+
+def backward_induction(
+    arrays: TabularMDP,
+    rewards_pi: FloatArray,
+    transitions_pi: FloatArray,
+    gamma: float,
+    horizon: int,
+) -> tuple[FloatArray, FloatArray]:
+    """Values of policies with ``horizon`` and ``horizon - 1`` steps left.
+
+    Args:
+        arrays: The MDP (for its terminal states, where no value is carried).
+        rewards_pi: ``(..., S)`` expected rewards, from :func:`policy_dynamics`.
+        transitions_pi: ``(..., S, S)`` state-to-state probabilities.
+        gamma: The discount.
+        horizon: Steps left, at least 1.
+
+    Returns:
+        ``(V_H, V_{H-1})``, each ``(..., S)``.
+    """
+    continuation = transitions_pi * ~arrays.terminal
+    continuation[..., arrays.terminal, :] = 0.0
+    V = np.zeros(rewards_pi.shape)
+    before_last = V
+    for _ in range(horizon):
+        before_last = V
+        V = rewards_pi + gamma * np.einsum("...st,...t->...s", continuation, V)
+    return V, before_last
 
 
 def can_reach_terminal(
@@ -166,19 +225,14 @@ def policy_evaluation(
     arrays = as_tabular(model, horizon)
     gamma = check_gamma(arrays.gamma if gamma is None else gamma)
     probabilities = policy_matrix(arrays, policy)
-    rewards_pi = np.einsum("sa,sa->s", probabilities, arrays.rewards)
-    rewards_pi[arrays.terminal] = 0.0
-    transitions_pi = np.einsum("sa,sat->st", probabilities, arrays.transitions)
+    rewards_pi, transitions_pi = policy_dynamics(arrays, probabilities)
     if arrays.horizon is None:
         V = _solve_infinite_horizon(arrays, rewards_pi, transitions_pi, gamma)
         before_last = V
     else:
-        continuation = transitions_pi * ~arrays.terminal[None, :]
-        continuation[arrays.terminal] = 0.0
-        V = np.zeros(arrays.n_states)
-        for _ in range(arrays.horizon):
-            before_last = V
-            V = rewards_pi + gamma * (continuation @ V)
+        V, before_last = backward_induction(
+            arrays, rewards_pi, transitions_pi, gamma, arrays.horizon
+        )
     return PolicyEvaluationResult(
         V, bellman_backup(arrays, before_last, gamma), gamma, arrays.horizon
     )

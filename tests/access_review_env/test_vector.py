@@ -486,3 +486,71 @@ def test_bad_reset_options_are_named_as_written(
     """Messages repeat the value the caller gave, not an internal index."""
     with pytest.raises(error, match=message):
         native(2).reset(options=options)
+
+
+def _roll_both_paths(
+    env_id: str, kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> list[list[Any]]:
+    """The same seeded run through the compiled loop and through NumPy."""
+    runs = []
+    for compiled in (True, False):
+        with monkeypatch.context() as patch:
+            if not compiled:
+                patch.setattr(vector_env_module, "_compiled_step", lambda: None)
+            envs = native(97, env_id, **kwargs)
+            n_actions = int(envs.single_action_space.n)
+            rng = np.random.default_rng(5)
+            observations, info = envs.reset(seed=3)
+            run: list[Any] = [
+                observations.copy(),
+                {k: v.copy() for k, v in info.items()},
+            ]
+            for _ in range(150):
+                if kwargs.get("invalid_action") == "raise":
+                    with pytest.raises(InvalidActionError):
+                        envs.step(np.full(97, 3))  # approve_rotation, unreviewed
+                    weights = rng.random((97, n_actions)) * info["action_mask"]
+                    actions = weights.argmax(axis=1).astype(np.int32)
+                else:
+                    actions = rng.integers(0, n_actions, 97, dtype=np.int64)
+                with pytest.raises(ValueError, match="out of range"):
+                    envs.step(np.full(97, n_actions))
+                *arrays, info = envs.step(actions)
+                run += [a.copy() for a in arrays]
+                run.append({k: v.copy() for k, v in info.items()})
+            runs.append(run)
+    return runs
+
+
+@pytest.mark.parametrize("env_id", [ENV_ID, RISK_ENV_ID])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {},
+        {"exploring_starts": True},
+        {"invalid_action": "raise"},
+        {"max_episode_steps": 2, "copy": False},
+        {"max_episode_steps": None, "abandonment_prob": 0.9},
+    ],
+)
+def test_the_compiled_loop_and_numpy_return_the_same_bits(
+    env_id: str, kwargs: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The compiled loop returns exactly what the NumPy operations return.
+
+    With numba installed, small batches step in one compiled loop; every
+    array, dtype and info key equals the NumPy path's, refused steps included
+    (they change nothing on either path).
+    """
+    if vector_env_module._compiled_step() is None:
+        pytest.skip("needs numba (the fast extra)")
+    compiled, plain = _roll_both_paths(env_id, kwargs, monkeypatch)
+    for a, b in zip(compiled, plain, strict=True):
+        if isinstance(a, dict):
+            assert a.keys() == b.keys()
+            for key in a:
+                np.testing.assert_array_equal(a[key], b[key])
+                assert a[key].dtype == b[key].dtype
+        else:
+            np.testing.assert_array_equal(a, b)
+            assert a.dtype == b.dtype

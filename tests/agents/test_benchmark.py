@@ -13,9 +13,42 @@ from typing import Any
 import numpy as np
 import pytest
 
-from agents.benchmark import SUITE, load_factory, q_learning_agent, run_suite, summarize
+from access_review_env import ENV_ID, RISK_ENV_ID
+from agents.benchmark import (
+    SUITE,
+    BatchedFactory,
+    ManySeedFactory,
+    RunRecord,
+    RunSpec,
+    Trained,
+    batches,
+    checkpoint_grid,
+    load_factory,
+    markdown,
+    q_learning_agent,
+    run_many,
+    run_one,
+    run_specs,
+    run_suite,
+    summarize,
+)
+from agents.benchmark.store import RunStore
+from agents.benchmark.summary import hardness_table
+from agents.evaluation.scoring import score_policies, score_policy
+from agents.evaluation.statistics import wilson_interval
+from agents.persistence import to_jsonable
+from agents.policies import as_predictor
 
-SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "benchmark_agents.py"
+ROOT = Path(__file__).resolve().parents[2]
+SCRIPT = ROOT / "scripts" / "benchmark_agents.py"
+
+
+def _pythonpath(*folders: Path) -> str:
+    """A PYTHONPATH of ``folders``, then this checkout.
+
+    A script then imports the code under test, not another installed copy.
+    """
+    return os.pathsep.join(str(folder) for folder in (*folders, ROOT))
 
 
 @pytest.mark.slow
@@ -79,12 +112,14 @@ def stall(env, seed):
 def _run_script(
     tmp_path: Path, *args: str, output: Path | None = None, pythonpath: bool = True
 ) -> subprocess.CompletedProcess[str]:
-    """Run the benchmark script in ``tmp_path`` beside a user's user_agents.py."""
+    """Run the benchmark script in ``tmp_path`` beside a user's user_agents.py.
+
+    With ``pythonpath=False`` only this checkout is on PYTHONPATH, not
+    ``tmp_path``: the user's module must be found as ``python -m`` finds it.
+    """
     (tmp_path / "user_agents.py").write_text(USER_AGENTS)
     env = dict(os.environ)
-    env.pop("PYTHONPATH", None)
-    if pythonpath:
-        env["PYTHONPATH"] = str(tmp_path)
+    env["PYTHONPATH"] = _pythonpath(tmp_path) if pythonpath else _pythonpath()
     output = tmp_path / "out" if output is None else output
     return subprocess.run(
         [sys.executable, str(SCRIPT), *args, "--output", str(output)],
@@ -294,7 +329,7 @@ def test_an_output_path_that_is_a_file_is_refused_at_once(tmp_path: Path) -> Non
 def test_the_readme_recipe_finds_my_agents_in_the_current_folder(
     tmp_path: Path,
 ) -> None:
-    """`--agents user_agents:reviewer` works with no PYTHONPATH, as python -m would."""
+    """`--agents user_agents:reviewer` works without the folder on PYTHONPATH."""
     result = _run_script(
         tmp_path,
         "--agents",
@@ -311,7 +346,7 @@ def test_the_readme_recipe_finds_my_agents_in_the_current_folder(
 
 
 def test_without_matplotlib_tables_and_json_are_still_written(tmp_path: Path) -> None:
-    """Without matplotlib one line says the plot was skipped; all else is written."""
+    """Without matplotlib one line says the plots were skipped; all else is written."""
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
         "from agents.jobs.benchmark_agents import main\n"
@@ -326,9 +361,10 @@ def test_without_matplotlib_tables_and_json_are_still_written(tmp_path: Path) ->
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "the plot skipped (pip install 'access-review-env[plots]')" in result.stdout
+    assert "the plots skipped (pip install 'access-review-env[plots]')" in result.stdout
     assert (tmp_path / "out" / "benchmark_agents.json").exists()
     assert not (tmp_path / "out" / "scores.png").exists()
+    assert not (tmp_path / "out" / "headline.png").exists()
 
 
 def test_the_second_task_is_benchmarked_on_its_own_suite(tmp_path: Path) -> None:
@@ -360,3 +396,241 @@ def test_the_second_task_is_benchmarked_on_its_own_suite(tmp_path: Path) -> None
         tmp_path, "--env", "AccessReviewRisk-v0", "--configurations", "no_abandonment"
     )
     assert wrong.returncode == 2 and "not in the suite of" in wrong.stderr
+
+
+SMALL_Q = BatchedFactory("q_learning", 400)
+SMALL_REINFORCE = BatchedFactory("reinforce", 300, exploring_starts=True)
+NO_ABANDONMENT = next(c for c in SUITE if c.name == "no_abandonment")
+BELOW = next(c for c in SUITE if c.name == "below_crossover")
+
+
+@pytest.mark.parametrize("factory", [SMALL_Q, SMALL_REINFORCE])
+@pytest.mark.parametrize("env_id", [ENV_ID, RISK_ENV_ID])
+def test_train_many_traces_every_seed(factory: BatchedFactory, env_id: str) -> None:
+    """One agent per seed, each with the exact regret at every checkpoint."""
+    trained = factory.train_many(env_id, {}, [4, 5, 6])
+    assert len(trained) == 3
+    grid = tuple(int(e) for e in checkpoint_grid(factory.n_episodes))
+    for done in trained:
+        trace = done.trace
+        assert trace is not None and trace.episodes == grid
+        assert trace.steps[0] == 0 and all(np.diff(trace.steps) > 0)
+        assert trace.cumulative_regret[0] == 0.0
+        assert all(np.diff(trace.cumulative_regret) >= 0)
+        assert min(trace.greedy_regret) >= -1e-9
+        assert min(trace.behaviour_regret) > 0  # exploration always costs
+        assert as_predictor(done.policy).predict(np.array([0]))[0].shape == (1,)
+
+
+def test_train_many_depends_on_the_seeds_not_only_on_their_number() -> None:
+    """The batch's generator is seeded by its seeds.
+
+    The same seeds reproduce a run; new seeds give new runs.
+    """
+    first, again, other = (
+        SMALL_Q.train_many(ENV_ID, {}, seeds) for seeds in ([0, 1], [0, 1], [2, 3])
+    )
+    assert first[0].trace == again[0].trace
+    assert first[0].trace != other[0].trace
+
+
+def test_run_many_gives_one_record_per_spec_like_run_one() -> None:
+    """Scores, traces and steps to zero regret, for every seed of a batch."""
+    specs = [RunSpec("q_learning", NO_ABANDONMENT, seed, 50) for seed in range(3)]
+    records = run_many(specs, SMALL_Q)
+    single = run_one(specs[0], SMALL_Q)
+    assert [r.seed for r in records] == [0, 1, 2]
+    for record in records:
+        assert not record.failed and record.score is not None
+        assert record.score.regret == pytest.approx(0.0, abs=1e-9)
+        assert record.trace is not None and record.train_seconds > 0
+        assert record.steps_to_zero_regret is not None
+        assert record.key == RunSpec("q_learning", NO_ABANDONMENT, record.seed, 50).key
+    assert single.trace is None and single.score is not None
+    assert single.score.optimal_value == records[0].score.optimal_value  # type: ignore[union-attr]
+    with pytest.raises(ValueError, match="differ only in their seeds"):
+        run_many([specs[0], RunSpec("q_learning", BELOW, 0, 50)], SMALL_Q)
+
+
+def test_records_with_traces_survive_the_runs_file(tmp_path: Path) -> None:
+    """A record with a trace reads back equal; older records without one still load."""
+    (record,) = run_many([RunSpec("q_learning", NO_ABANDONMENT, 0, 20)], SMALL_Q)
+    store = RunStore(tmp_path / "runs.jsonl")
+    store.append(record)
+    (loaded,) = store.load()
+    assert loaded == record
+    old = json.loads(json.dumps(to_jsonable(record)))
+    del old["trace"]
+    assert RunRecord.from_json(old).trace is None
+
+
+class _Exploding:
+    """A many-seed factory whose training fails."""
+
+    def __call__(self, env: Any, seed: int) -> Any:
+        raise RuntimeError("one seed boom")
+
+    def train_many(self, env_id: str, env_kwargs: Any, seeds: Any) -> list[Trained]:
+        raise RuntimeError("batch boom")
+
+
+def test_a_failing_batch_fails_its_runs_and_the_others_go_on() -> None:
+    """train_many raising fails every run of its batch, with the error.
+
+    The other agents' runs are unaffected.
+    """
+    assert isinstance(_Exploding(), ManySeedFactory)
+    specs = [
+        RunSpec(agent, NO_ABANDONMENT, seed, 20)
+        for agent in ("bad", "q")
+        for seed in (0, 1)
+    ]
+    seen: list[RunRecord] = []
+    records = run_specs(specs, {"bad": _Exploding(), "q": SMALL_Q}, seen.append)
+    assert seen == records
+    assert [r.failed for r in records] == [True, True, False, False]
+    assert all("RuntimeError: batch boom" in str(r.error) for r in records[:2])
+
+
+def test_batches_group_seeds_of_one_agent_and_configuration() -> None:
+    """Batches keep the first-seen order and never exceed their size."""
+    specs = [
+        RunSpec(agent, configuration, seed, 20)
+        for agent in ("a", "b")
+        for configuration in (NO_ABANDONMENT, BELOW)
+        for seed in range(5)
+    ]
+    found = list(batches(specs, max_batch=3))
+    assert [len(b) for b in found] == [3, 2] * 4
+    assert all(len({s.group for s in b}) == 1 for b in found)
+    assert [s for b in found for s in b] == specs
+
+
+def test_score_policies_scores_tables_as_score_policy_does() -> None:
+    """Exact values and agreement are the same; Monte Carlo agrees within noise.
+
+    A policy that is not a table of available actions (a stall under
+    invalid_action="raise") is scored alone, and crashes there as it would.
+    """
+    optimal = [2, 0, 3, 0]
+    request = [1, 0, 3, 0]
+    stall = [3, 3, 3, 0]
+    policies = [optimal, request, stall]
+    together = score_policies(
+        policies, {"invalid_action": "raise"}, seeds=[0, 1, 2], n_episodes=400
+    )
+    alone = [
+        score_policy(policy, {"invalid_action": "raise"}, n_episodes=400, seed=seed)
+        for seed, policy in enumerate(policies)
+    ]
+    for batched, single in zip(together[:2], alone[:2], strict=True):
+        assert batched.exact_value == single.exact_value
+        assert batched.agreement == single.agreement
+        assert batched.regret == single.regret
+        low, high = batched.mc_ci
+        assert low - 2 <= single.mc_value <= high + 2
+        assert set(batched.outcomes) <= {
+            "reviewed_approval",
+            "evidence_approval",
+            "abandoned",
+        }
+    assert together[2].crashed and together[2] == alone[2]
+    with pytest.raises(ValueError, match="one seed per policy"):
+        score_policies(policies, seeds=[0])
+
+
+def test_summaries_give_wilson_intervals_curves_and_hardness() -> None:
+    """The zero-regret share with its interval, learning curves, hardness, tables."""
+    specs = [RunSpec("q_learning", BELOW, seed, 20) for seed in range(8)]
+    records = run_many(specs, SMALL_Q)
+    (configuration,) = summarize(records, np.random.default_rng(0)).configurations
+    zero = configuration.zero_regret
+    assert zero is not None and zero.trials == 8
+    assert zero.low <= zero.share <= zero.high
+    curves = configuration.curves
+    assert curves is not None and curves.seeds == 8
+    assert curves.episodes == tuple(int(e) for e in checkpoint_grid(400))
+    assert curves.cumulative_low[-1] <= curves.cumulative_regret[-1]
+    assert curves.cumulative_regret[-1] <= curves.cumulative_high[-1]
+    hardness = hardness_table([BELOW], ENV_ID)
+    assert hardness[0].hardness.smallest_gap == pytest.approx(0.48)
+    text = markdown([summarize(records, np.random.default_rng(0))], hardness)
+    assert "of 8 |" in text and "0.480 (new_request, human_review)" in text
+    assert "exact expected cumulative regret" in text
+
+
+def test_wilson_interval_matches_the_formula() -> None:
+    """Wilson's interval: inside [0, 1], informative at 0 and n successes."""
+    low, high = wilson_interval(25, 300)
+    assert (float(low), float(high)) == pytest.approx((0.0571, 0.1201), abs=1e-4)
+    low, high = wilson_interval(np.array([0, 10]), 10)
+    assert low[0] == 0.0 and high[0] == pytest.approx(0.2775, abs=1e-4)
+    assert high[1] == pytest.approx(1.0) and low[1] == pytest.approx(0.7225, abs=1e-4)
+    with pytest.raises(ValueError, match="successes"):
+        wilson_interval(11, 10)
+
+
+USER_BATCH = """
+import json, os
+from agents.benchmark import Trained
+
+class Reviewer:
+    def __call__(self, env, seed):
+        return lambda state: [2, 0, 3, 0][state]
+
+    def train_many(self, env_id, env_kwargs, seeds):
+        with open(os.environ["BATCH_LOG"], "a") as log:
+            log.write(json.dumps(list(seeds)) + "\\n")
+        return [Trained(lambda state: [2, 0, 3, 0][state]) for _ in seeds]
+
+reviewer = Reviewer()
+"""
+
+
+def test_a_users_many_seed_factory_is_batched_and_resumed(tmp_path: Path) -> None:
+    """A module:callable with train_many gets a configuration's seeds at once.
+
+    --resume hands it only the seeds not yet done.
+    """
+    (tmp_path / "user_batch.py").write_text(USER_BATCH)
+    calls = tmp_path / "calls.jsonl"
+    env = dict(os.environ, PYTHONPATH=_pythonpath(tmp_path), BATCH_LOG=str(calls))
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [
+                sys.executable,
+                str(SCRIPT),
+                "--agents",
+                "user_batch:reviewer",
+                "--configurations",
+                "default",
+                "no_abandonment",
+                "--episodes",
+                "20",
+                "--output",
+                str(tmp_path / "out"),
+                *args,
+            ],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+
+    first = run("--seeds", "3")
+    assert first.returncode == 0, first.stderr[-2000:]
+    again = run("--seeds", "5", "--resume")
+    assert again.returncode == 0, again.stderr[-2000:]
+    assert "resuming: 6 of 10 runs already done" in again.stdout
+    assert [json.loads(line) for line in calls.read_text().splitlines()] == [
+        [0, 1, 2],
+        [0, 1, 2],
+        [3, 4],
+        [3, 4],
+    ]
+    assert "100.0% [56.6%, 100.0%] of 5" in again.stdout
+    for name in ("headline.png", "scores.png"):
+        assert (tmp_path / "out" / name).stat().st_size > 0
+    assert not (tmp_path / "out" / "curves.png").exists()  # no agent traces

@@ -311,3 +311,14 @@ def test_main_job_refuses_an_output_that_is_a_file_before_training(
     )
     assert result.returncode == 2 and "is a file" in result.stderr
     assert blocker.read_text() == "mine"
+
+
+def test_a_missed_batched_target_is_profiled() -> None:
+    """The profile splits a short batched run: env step, kernel, draws, the rest."""
+    from agents.jobs.speed import profile_batched
+
+    found = profile_batched(16, 30, "numpy")
+    assert set(found.shares) >= {"env step", "kernel", "Python loop and the rest"}
+    assert found.shares["env step"] > 0 and found.shares["kernel"] > 0
+    assert sum(found.shares.values()) == pytest.approx(1.0)
+    assert found.top
