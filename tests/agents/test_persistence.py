@@ -14,7 +14,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from access_review_env import ENV_ID
+from access_review_env import ENV_ID, RISK_ENV_ID
 from agents import (
     AgentFileError,
     QLearningAgent,
@@ -531,3 +531,22 @@ def test_result_files_get_ordinary_permissions_and_name_the_target(
         write_json(tmp_path / "missing" / "x.json", {})
     assert str(tmp_path / "missing" / "x.json") in str(raised.value)
     assert ".tmp" not in str(raised.value)
+
+
+@pytest.mark.parametrize("kind", ["q_learning", "reinforce"])
+def test_agents_of_the_second_task_round_trip(kind: str, tmp_path: Path) -> None:
+    """An agent of AccessReviewRisk-v0 loads with its (6, 5) tables and env id.
+
+    Its env kwargs come back too, and it acts as the original did.
+    """
+    env = gym.make(RISK_ENV_ID, exploring_starts=True, unjustified_share=0.3)
+    train = train_q_learning if kind == "q_learning" else train_reinforce
+    agent = train(env, 500, rng=np.random.default_rng(1))
+    loaded = load_agent(save_agent(agent, tmp_path / "risk.npz"))
+    assert (loaded.env_id, loaded.env_kwargs) == (
+        RISK_ENV_ID,
+        {"exploring_starts": True, "unjustified_share": 0.3},
+    )
+    assert loaded.preferences.shape == (6, 5)
+    np.testing.assert_array_equal(loaded.preferences, agent.preferences)
+    np.testing.assert_array_equal(loaded.greedy_actions, agent.greedy_actions)
