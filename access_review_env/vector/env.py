@@ -50,6 +50,14 @@ from access_review_env.vector.step_table import (
     compile_step_table,
 )
 
+_FULL_64_BIT_GENERATORS = (
+    np.random.PCG64,
+    np.random.PCG64DXSM,
+    np.random.Philox,
+    np.random.SFC64,
+)
+"""Bit generators whose ``random_raw`` fills all 64 bits of every word."""
+
 _PARALLEL_MIN_ENVS = 2**18
 """Below this many sub-envs a step stays on the calling thread: handing work to
 threads costs more than it saves."""
@@ -665,9 +673,18 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
             self._executor = None
 
     def _draw(self) -> NDArray[np.uint32]:
-        """``num_envs`` uniform 32-bit draws from the env's generator."""
-        raw = self.np_random.bit_generator.random_raw((self.num_envs + 1) // 2)
-        return np.asarray(raw).view(np.uint32)[: self.num_envs]
+        """``num_envs`` uniform 32-bit draws from the env's generator.
+
+        A bit generator whose raw outputs are full 64-bit words gives two draws
+        per word (the fast path, for NumPy's default PCG64); any other, such as
+        MT19937 (32-bit words) set as ``np_random`` by a user, draws through
+        ``integers``.
+        """
+        generator = self.np_random
+        if isinstance(generator.bit_generator, _FULL_64_BIT_GENERATORS):
+            raw = generator.bit_generator.random_raw((self.num_envs + 1) // 2)
+            return np.asarray(raw).view(np.uint32)[: self.num_envs]
+        return generator.integers(0, 2**32, self.num_envs, dtype=np.uint32)
 
     def _random_starts(self, draws: NDArray[np.uint32]) -> NDArray[np.uint8]:
         """Map draws onto start states.

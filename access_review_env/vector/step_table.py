@@ -11,7 +11,7 @@ Gymnasium's ``NEXT_STEP`` autoreset as one more row of the table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -31,56 +31,52 @@ class StepLayout:
     """Where each field sits in a packed uint16 transition, and the parked bit.
 
     Low bits hold the next state, then one bit each for terminated and invalid
-    action, then the outcome's index, then one bit for a nonzero cost.
+    action, then the outcome's index, then one bit for a nonzero cost. The
+    positions are plain ints, computed once: a step reads them many times.
+
+    Attributes:
+        n_states: The task's states.
+        n_outcomes: The task's outcome names.
+        state_bits: Bits of a state index.
+        state_mask: Mask of the next-state bits.
+        reset_bit: Set on the stored state of a parked sub-env.
+        n_codes: Stored-state codes: every state, parked or not.
+        terminated_shift: Bit of ``terminated``.
+        invalid_shift: Bit of ``invalid_action``.
+        outcome_shift: Lowest bit of the outcome index.
+        outcome_mask: Mask of the outcome index once shifted down.
+        cost_shift: Bit of a nonzero cost.
     """
 
     n_states: int
     n_outcomes: int
+    state_bits: int = field(init=False)
+    state_mask: int = field(init=False)
+    reset_bit: int = field(init=False)
+    n_codes: int = field(init=False)
+    terminated_shift: int = field(init=False)
+    invalid_shift: int = field(init=False)
+    outcome_shift: int = field(init=False)
+    outcome_mask: int = field(init=False)
+    cost_shift: int = field(init=False)
 
-    @property
-    def state_bits(self) -> int:
-        """Bits of a state index."""
-        return max(1, (self.n_states - 1).bit_length())
-
-    @property
-    def state_mask(self) -> int:
-        """Mask of the next-state bits."""
-        return (1 << self.state_bits) - 1
-
-    @property
-    def reset_bit(self) -> int:
-        """Set on the stored state of a parked sub-env."""
-        return 1 << self.state_bits
-
-    @property
-    def n_codes(self) -> int:
-        """Stored-state codes: every state, parked or not."""
-        return 2 * self.reset_bit
-
-    @property
-    def terminated_shift(self) -> int:
-        """Bit of ``terminated``."""
-        return self.state_bits
-
-    @property
-    def invalid_shift(self) -> int:
-        """Bit of ``invalid_action``."""
-        return self.state_bits + 1
-
-    @property
-    def outcome_shift(self) -> int:
-        """Lowest bit of the outcome index."""
-        return self.state_bits + 2
-
-    @property
-    def outcome_mask(self) -> int:
-        """Mask of the outcome index once shifted down."""
-        return (1 << max(1, (self.n_outcomes - 1).bit_length())) - 1
-
-    @property
-    def cost_shift(self) -> int:
-        """Bit of a nonzero cost."""
-        return self.outcome_shift + self.outcome_mask.bit_length()
+    def __post_init__(self) -> None:
+        """Derive every position from the numbers of states and outcomes."""
+        state_bits = max(1, (self.n_states - 1).bit_length())
+        outcome_mask = (1 << max(1, (self.n_outcomes - 1).bit_length())) - 1
+        derived = {
+            "state_bits": state_bits,
+            "state_mask": (1 << state_bits) - 1,
+            "reset_bit": 1 << state_bits,
+            "n_codes": 2 << state_bits,
+            "terminated_shift": state_bits,
+            "invalid_shift": state_bits + 1,
+            "outcome_shift": state_bits + 2,
+            "outcome_mask": outcome_mask,
+            "cost_shift": state_bits + 2 + outcome_mask.bit_length(),
+        }
+        for name, value in derived.items():
+            object.__setattr__(self, name, value)
 
     def check(self) -> None:
         """Refuse a task too large for uint8 state codes and uint16 transitions."""

@@ -13,6 +13,7 @@ from typing import Any, Literal, SupportsFloat
 
 import gymnasium as gym
 import numpy as np
+from gymnasium.error import ResetNeeded
 from numpy.typing import NDArray
 
 from access_review_env.actions import check_action
@@ -91,7 +92,8 @@ class SafetyShield(gym.Wrapper[int, int, int, int], gym.utils.RecordConstructorA
         self._mdp = mdp
         self._limit = time_limit(env)
         self._state = 0
-        self._outcome = "pending"
+        self._last_info: dict[str, Any] = {}
+        self._has_reset = False
         self._steps = 0
         self._attempts = 0
         self.total_attempts = 0
@@ -114,15 +116,26 @@ class SafetyShield(gym.Wrapper[int, int, int, int], gym.utils.RecordConstructorA
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[int, dict[str, Any]]:
         """Reset the env and the episode's count of intercepted attempts."""
+        self._has_reset = False
         state, info = self.env.reset(seed=seed, options=options)
-        self._state, self._outcome = state, info["outcome"]
+        self._has_reset = True
+        self._state, self._last_info = state, info
         self._steps = self._attempts = 0
         return state, self._info(info, state, "passed")
 
     def step(
         self, action: int
     ) -> tuple[int, SupportsFloat, bool, bool, dict[str, Any]]:
-        """Pass a safe action through; block or reroute an unsafe one."""
+        """Pass a safe action through; block or reroute an unsafe one.
+
+        Raises:
+            ResetNeeded: Before the first ``reset``, or after a rejected one.
+        """
+        if not self._has_reset:
+            raise ResetNeeded(
+                "call reset() before step(): no episode is in progress (the env "
+                "was never reset, or its last reset was rejected)"
+            )
         action = check_action(action, self._mdp.n_actions)
         self._steps += 1
         state = self._state
@@ -137,7 +150,7 @@ class SafetyShield(gym.Wrapper[int, int, int, int], gym.utils.RecordConstructorA
             else:
                 return self._blocked(state)
         state, reward, terminated, truncated, info = self.env.step(action)
-        self._state, self._outcome = state, info["outcome"]
+        self._state, self._last_info = state, info
         truncated = truncated or self._out_of_time()
         return state, reward, terminated, truncated, self._info(info, state, shield)
 
@@ -145,11 +158,12 @@ class SafetyShield(gym.Wrapper[int, int, int, int], gym.utils.RecordConstructorA
         return self._limit is not None and self._steps >= self._limit
 
     def _blocked(self, state: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
-        info = {
-            "state": self._mdp.table.state_names[state],
-            "action_mask": self._mdp.valid_action_mask[state].copy(),
+        # The env's last info describes the state the episode stays in; only
+        # what the blocked step itself did differs (and any key the env adds
+        # comes along).
+        info = self._last_info | {
+            "action_mask": self._last_info["action_mask"].copy(),
             "cost": 0.0,
-            "outcome": self._outcome,
             "invalid_action": False,
             "prob": 1.0,
         }

@@ -8,9 +8,13 @@ in NumPy so that the benchmark adds no dependency.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from statistics import NormalDist
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
+
+from access_review_env.validation import check_real
 
 Scores = NDArray[np.float64] | Sequence[NDArray[np.float64]]
 """Normalized scores per task (configuration): a ``(n_tasks, n_runs)`` matrix, or
@@ -85,40 +89,57 @@ Z_95 = 1.959963984540054
 """Two-sided 95 % normal quantile."""
 
 
+def z_value(confidence: float) -> float:
+    """The two-sided normal quantile of ``confidence`` (1.96 for 0.95).
+
+    Raises:
+        TypeError: If ``confidence`` is not a real number.
+        ValueError: If ``confidence`` is not in (0, 1).
+    """
+    confidence = check_real(
+        "confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True
+    )
+    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
+
+
 def wilson_interval(
-    successes: int | NDArray[np.int64], trials: int, z: float = Z_95
+    successes: int | NDArray[Any],
+    trials: int | NDArray[Any],
+    z: float = Z_95,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
     """Wilson score interval of a binomial proportion (95 % for the default ``z``).
 
     Unlike the normal interval it stays inside [0, 1] and is informative at
     0 and ``trials`` successes (Wilson, 1927; Brown, Cai & DasGupta, 2001).
+    Elementwise over arrays; NaN where there are no trials.
 
     Args:
         successes: Successes, one count or an array of counts.
-        trials: Trials behind each count (at least 1).
-        z: The normal quantile of the coverage.
+        trials: Trials behind each count, one number or an array.
+        z: The normal quantile of the coverage (see :func:`z_value`).
 
     Returns:
-        ``(low, high)``, each shaped like ``successes``.
+        ``(low, high)``, each shaped like ``successes`` and ``trials`` broadcast.
 
     Raises:
-        ValueError: If ``trials`` is below 1 or a count lies outside [0, trials].
+        ValueError: If a count lies outside [0, trials] or a trial count is
+            negative.
     """
-    counts = np.asarray(successes, dtype=float)
-    if trials < 1 or np.any((counts < 0) | (counts > trials)):
+    counts = np.asarray(successes, dtype=np.float64)
+    n = np.asarray(trials, dtype=np.float64)
+    if np.any(n < 0) or np.any((counts < 0) | (counts > n)):
         raise ValueError(
-            f"need 0 <= successes <= trials and trials >= 1, got {successes!r} "
-            f"of {trials}"
+            f"need 0 <= successes <= trials, got {successes!r} of {trials!r}"
         )
-    share = counts / trials
-    denominator = 1.0 + z * z / trials
-    centre = (share + z * z / (2 * trials)) / denominator
-    half = (
-        z
-        * np.sqrt(share * (1.0 - share) / trials + z * z / (4.0 * trials * trials))
-        / denominator
-    )
-    return np.asarray(centre - half), np.asarray(centre + half)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = counts / n
+        denominator = 1.0 + z * z / n
+        centre = (share + z * z / (2.0 * n)) / denominator
+        half = z * np.sqrt(share * (1.0 - share) / n + z * z / (4.0 * n * n))
+        half = half / denominator
+    low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
+    high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
 
 
 def mean_interval(

@@ -26,6 +26,7 @@ from agents.planning import (
     as_tabular,
     behaviour_regret_q_learning,
     behaviour_regret_reinforce,
+    optimal_start_value,
     policy_regret,
 )
 from agents.policies.selection import epsilon_greedy_probabilities, masked_argmax_rows
@@ -52,9 +53,12 @@ class EpsilonGreedyRegret:
         epsilon: The exploration probability.
     """
 
-    def __init__(self, model: TabularMDP | Any, valid: NDArray[Any], epsilon: float):
+    def __init__(
+        self, model: TabularMDP | Any, valid: NDArray[Any], epsilon: float
+    ) -> None:
         """Prepare an empty cache."""
         self.arrays = as_tabular(model)
+        self.optimal = optimal_start_value(self.arrays)
         self.valid = np.asarray(valid) != 0
         self.epsilon = float(epsilon)
         self.live = np.flatnonzero(~self.arrays.terminal)
@@ -67,7 +71,7 @@ class EpsilonGreedyRegret:
         """``(n,)`` the regret of epsilon-greedy over each table ``(n, S, A)``."""
         if self.cache is None:
             return behaviour_regret_q_learning(
-                self.arrays, tables, self.epsilon, self.valid
+                self.arrays, tables, self.epsilon, self.valid, optimal=self.optimal
             )
         greedy = masked_argmax_rows(tables[:, self.live], self.valid[self.live])
         index = greedy @ self.radix
@@ -79,16 +83,19 @@ class EpsilonGreedyRegret:
             policies = epsilon_greedy_probabilities(
                 chosen, self.valid & ~self.arrays.terminal[:, None], self.epsilon
             )
-            self.cache[missing] = policy_regret(self.arrays, policies)
+            self.cache[missing] = policy_regret(
+                self.arrays, policies, optimal=self.optimal
+            )
         return np.asarray(self.cache[index], dtype=np.float64)
 
 
 def softmax_regret(model: TabularMDP | Any, valid: NDArray[Any]) -> RegretOf:
     """The regret of the masked softmax of logit tables (REINFORCE's policy)."""
     arrays = as_tabular(model)
+    optimal = optimal_start_value(arrays)
 
     def regret_of(tables: NDArray[np.float64]) -> NDArray[np.float64]:
-        return behaviour_regret_reinforce(arrays, tables, valid)
+        return behaviour_regret_reinforce(arrays, tables, valid, optimal=optimal)
 
     return regret_of
 

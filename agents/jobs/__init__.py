@@ -4,7 +4,7 @@
 * :mod:`.lesson`: every lab of the lesson, one function per lab.
 * :mod:`.sb3_crosscheck`: SB3's learners against value iteration.
 * :mod:`.benchmark_agents`: any agent against the exact optimum of a suite.
-* :mod:`.offline`: logs, fitted models and off-policy evaluation (issue #14).
+* :mod:`.offline`: logs, fitted models and off-policy evaluation.
 * :mod:`.speed`: side-by-side speed ratios (with :mod:`.speed_baselines`).
 * :mod:`.arguments`: command-line argument types they share.
 

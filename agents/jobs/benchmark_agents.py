@@ -51,9 +51,10 @@ from agents.benchmark import (
 from agents.benchmark.store import RunStore, RunStoreError
 from agents.benchmark.summary import hardness_table
 from agents.integrations.optional import available, install_hint
+from agents.integrations.progress import progress_bar
 from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
-from agents.jobs.outputs import prepare_output, progress_bar
+from agents.jobs.outputs import prepare_output
 from agents.persistence import run_metadata, write_json
 from agents.planning import horizon_text
 

@@ -2,8 +2,8 @@
 
 Writes a PNG (the ``plots`` extra). Unsafe transitions are red.
 
-    python scripts/draw_task.py AccessReviewRisk-v0
-    python scripts/draw_task.py AccessReview-v0 --env-kwargs '{"abandonment_prob": 0}'
+    access-review draw-task AccessReviewRisk-v0
+    access-review draw-task AccessReview-v0 --env-kwargs '{"abandonment_prob": 0}'
 """
 
 from __future__ import annotations

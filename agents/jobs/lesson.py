@@ -6,8 +6,8 @@ returns them. Sampled figures (Monte Carlo, Q-learning, exploration) depend on
 the seed: they are printed with the exact expectation, not matched to the
 lesson's last digit.
 
-    python scripts/lesson.py                 # all thirteen labs
-    python scripts/lesson.py --lab q_learning --seed 3 --episodes 5000
+    access-review lesson                 # all thirteen labs
+    access-review lesson --lab q_learning --seed 3 --episodes 5000
 """
 
 from __future__ import annotations

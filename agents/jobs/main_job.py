@@ -5,8 +5,8 @@ through reset/step (and SB3's PPO, A2C, DQN and MaskablePPO when the ``sb3``
 extra is installed), prints one table of each learner against the exact
 optimum, and writes four plots and a JSON record to the output folder.
 
-    python scripts/main.py                    # writes runs/main/
-    python scripts/main.py --output out --no-sb3 --q-episodes 2000
+    access-review main                    # writes runs/main/
+    access-review main --output out --no-sb3 --q-episodes 2000
 """
 
 from __future__ import annotations
@@ -30,9 +30,10 @@ from access_review_env import (
     State,
 )
 from agents.integrations.optional import available, install_hint
+from agents.integrations.progress import progress_bar
 from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
-from agents.jobs.outputs import prepare_output, progress_bar
+from agents.jobs.outputs import prepare_output
 from agents.learners import (
     Recording,
     train_q_learning,

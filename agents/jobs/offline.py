@@ -21,8 +21,8 @@ Prints one table, writes ``offline.json``, both logs and (with the ``plots``
 extra) three figures to the output folder, every file atomically. Needs the
 ``offline`` extra (pyarrow).
 
-    python scripts/offline.py                     # writes runs/offline/
-    python scripts/offline.py --requests-per-month 5000 --repeats 5 --output out
+    access-review offline                     # writes runs/offline/
+    access-review offline --requests-per-month 5000 --repeats 5 --output out
 """
 
 from __future__ import annotations

@@ -1,16 +1,9 @@
-"""What jobs share around their work: the output folder and the progress bar.
-
-The folder is checked before any work starts; the bar needs the ``progress``
-extra and is simply left out without it.
-"""
+"""Where jobs write: an output folder checked before any work starts."""
 
 from __future__ import annotations
 
 import os
 from pathlib import Path
-from typing import Any
-
-from agents.integrations.optional import available
 
 
 def prepare_output(output: Path) -> None:
@@ -30,12 +23,3 @@ def prepare_output(output: Path) -> None:
         probe.unlink()
     except OSError as error:
         raise ValueError(f"{output} cannot hold results: {error}") from None
-
-
-def progress_bar(total: int, description: str, unit: str = "run") -> Any:
-    """A tqdm bar, or None without the ``progress`` extra (nothing else changes)."""
-    if not available("tqdm"):
-        return None
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc=description, unit=unit)

@@ -5,8 +5,8 @@ ordinary SB3 API (settings in ``agents.integrations.sb3_settings``), then compar
 greedy action in every non-terminal state with value iteration's policy and the
 learned value of ``new_request`` with the exact ``V*``.
 
-    python scripts/sb3_crosscheck.py                    # 10 seeds, both p
-    python scripts/sb3_crosscheck.py --seeds 2 --algorithms PPO DQN
+    access-review sb3-crosscheck                    # 10 seeds, both p
+    access-review sb3-crosscheck --seeds 2 --algorithms PPO DQN
 """
 
 from __future__ import annotations
@@ -19,9 +19,10 @@ from pathlib import Path
 from typing import Any
 
 from agents.integrations.optional import available, install_hint
+from agents.integrations.progress import progress_bar
 from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
-from agents.jobs.outputs import prepare_output, progress_bar
+from agents.jobs.outputs import prepare_output
 from agents.persistence import run_metadata, write_json
 
 

@@ -10,8 +10,8 @@ Q-learning rows count seeds trained per second, 20,000 episodes each, against
 the scalar learner on one seed; a row that misses its target is followed by a
 profile.
 
-    python scripts/benchmark.py                 # full run, writes benchmark.json
-    python scripts/benchmark.py --quick         # small budgets, for smoke tests
+    access-review speed                 # full run, writes runs/benchmark.json
+    access-review speed --quick         # small budgets, for smoke tests
 """
 
 from __future__ import annotations
@@ -220,7 +220,7 @@ def q_learning_rows(config: Config) -> list[Row]:
 
 
 BATCHED_TARGETS = {1_024: 50.0, 16_384: 100.0}
-"""The issue's ratios of batched to scalar seeds per second, by K."""
+"""The target ratios of batched to scalar seeds per second, by K."""
 
 
 def scalar_seconds(n_episodes: int, seed: int) -> float:

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from agents.integrations.progress import progress_bar
+
 
 class Progress:
     """A tqdm progress bar over episodes, or nothing; updated in 1 % steps."""
@@ -17,14 +19,7 @@ class Progress:
         self._bar: Any = None
         self._every = max(1, total // 100)
         if enabled:
-            try:
-                from tqdm.auto import tqdm
-            except ImportError as error:
-                raise ImportError(
-                    "progress_bar=True needs tqdm: pip install "
-                    "'access-review-env[progress]'"
-                ) from error
-            self._bar = tqdm(total=total, desc=description, unit="episode")
+            self._bar = progress_bar(total, description, "episode", required=True)
 
     def update(self, episode: int) -> None:
         """Advance the bar once ``episode`` (0-based) ends a 1 % step."""

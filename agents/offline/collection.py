@@ -30,7 +30,7 @@ import access_review_env
 from access_review_env import TabularMDP, TaskMDP
 from access_review_env.validation import check_integer
 from access_review_env.wrappers import time_limit
-from agents.integrations.optional import available, install_hint
+from agents.integrations.progress import progress_bar
 from agents.offline.behaviour import BehaviourPolicy
 from agents.offline.clock import MS_PER_DAY, DriftSchedule, WorkflowClock, days
 from agents.offline.logs import LogMetadata, OfflineLog
@@ -299,11 +299,7 @@ def _progress_bar(total: int, enabled: bool) -> Any:
     """A tqdm bar over requests, or None when not wanted."""
     if not enabled:
         return None
-    if not available("tqdm"):
-        raise ImportError(f"progress=True needs tqdm: {install_hint('tqdm')}")
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, unit="request", desc="collect")
+    return progress_bar(total, "collect", "request", required=True)
 
 
 def collect(

@@ -14,14 +14,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from statistics import NormalDist
 from typing import Any, Literal, Protocol
 
 import numpy as np
 from numpy.typing import NDArray
 
 from access_review_env import TabularMDP
-from access_review_env.validation import check_integer, check_real
+from access_review_env.validation import check_integer
+from agents.evaluation import statistics
+from agents.evaluation.statistics import z_value
 from agents.offline.behaviour import BehaviourPolicy
 from agents.offline.collection import period_arrays, simulate, task_arrays
 from agents.offline.logs import LogMetadata, TaskInfo
@@ -64,35 +65,15 @@ class TransitionData(Protocol):
         """``(n_episodes + 1,)`` row offsets."""
 
 
-def z_value(confidence: float) -> float:
-    """The two-sided normal quantile of ``confidence`` (1.96 for 0.95).
-
-    Raises:
-        TypeError: If ``confidence`` is not a real number.
-        ValueError: If ``confidence`` is not in (0, 1).
-    """
-    confidence = check_real(
-        "confidence", confidence, low=0.0, high=1.0, low_open=True, high_open=True
-    )
-    return NormalDist().inv_cdf(0.5 + confidence / 2.0)
-
-
 def wilson_interval(
     successes: NDArray[Any], trials: NDArray[Any], confidence: float = 0.95
 ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-    """Wilson score interval of a binomial proportion, elementwise.
+    """Wilson score interval of a binomial proportion at ``confidence``.
 
-    Returns ``(low, high)`` of the same shape; NaN where ``trials`` is 0.
+    :func:`agents.evaluation.statistics.wilson_interval`, elementwise, with the
+    coverage given as a confidence; NaN where ``trials`` is 0.
     """
-    z = z_value(confidence)
-    k = np.asarray(successes, dtype=np.float64)
-    n = np.asarray(trials, dtype=np.float64)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        p = k / n
-        denominator = 1.0 + z * z / n
-        center = (p + z * z / (2.0 * n)) / denominator
-        half = z * np.sqrt(p * (1.0 - p) / n + z * z / (4.0 * n * n)) / denominator
-    return np.clip(center - half, 0.0, 1.0), np.clip(center + half, 0.0, 1.0)
+    return statistics.wilson_interval(successes, trials, z_value(confidence))
 
 
 Unvisited = Literal["exclude", "terminate"]

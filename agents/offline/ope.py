@@ -38,6 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from access_review_env.validation import check_integer
+from agents.evaluation.statistics import z_value
 from agents.offline.behaviour import BehaviourPolicy
 from agents.offline.logs import Episodes
 from agents.offline.model import (
@@ -45,7 +46,6 @@ from agents.offline.model import (
     combine,
     estimate_model,
     estimate_models,
-    z_value,
 )
 from agents.planning import policy_evaluation
 

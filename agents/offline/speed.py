@@ -1,9 +1,9 @@
 """Speed rows of the offline pipeline, measured in one run (the ``offline`` extra).
 
-The speed job (``python scripts/benchmark.py``, :mod:`agents.jobs.speed`) prints
+The speed job (``access-review speed``, :mod:`agents.jobs.speed`) prints
 them as its second table. Each row times one stage on the same log of
-``n_episodes`` requests, once, with ``time.perf_counter``, against the issue's
-absolute targets where it sets one: these machines are shared and noisy, so
+``n_episodes`` requests, once, with ``time.perf_counter``, against an absolute
+target where the stage has one: these machines are shared and noisy, so
 rerun rather than trust one table.
 """
 
@@ -39,7 +39,7 @@ class SpeedRow:
         stage: What was timed.
         seconds: Wall time.
         detail: Sizes (rows, bytes) that make the number readable.
-        limit: The issue's target in seconds for the stage, or None.
+        limit: The target in seconds for the stage, or None.
     """
 
     stage: str

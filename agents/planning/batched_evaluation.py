@@ -131,15 +131,26 @@ def policy_regret(
     model: TabularMDP | Any,
     policies: NDArray[np.float64],
     horizon: Horizon = "model",
+    *,
+    optimal: float | None = None,
 ) -> FloatArray:
     """``(...)`` exact regret ``V*(rho) - V^pi(rho)`` of each policy ``(..., S, A)``.
 
     ``rho`` is the MDP's start distribution; both values are for the same
     horizon (an env's time limit, for a made env).
+
+    Args:
+        model: A :class:`TabularMDP` or an env exposing one.
+        policies: ``(..., S, A)`` action probabilities.
+        horizon: As :func:`evaluate_policies`.
+        optimal: ``V*(rho)`` if the caller has it (callers that evaluate many
+            batches pass it once instead of planning again each time).
     """
     arrays = as_tabular(model, horizon)
     values = evaluate_policies(arrays, policies) @ arrays.initial_distribution
-    return np.asarray(optimal_start_value(arrays) - values, dtype=np.float64)
+    if optimal is None:
+        optimal = optimal_start_value(arrays)
+    return np.asarray(optimal - values, dtype=np.float64)
 
 
 def greedy_regret(
@@ -147,6 +158,8 @@ def greedy_regret(
     tables: NDArray[np.float64],
     valid: NDArray[Any],
     horizon: Horizon = "model",
+    *,
+    optimal: float | None = None,
 ) -> FloatArray:
     """``(...)`` exact regret of each table's greedy policy (0 means optimal).
 
@@ -156,10 +169,11 @@ def greedy_regret(
         valid: ``(S, A)`` the actions the greedy policy chooses among (the
             env's valid actions, as a benchmark reads a policy).
         horizon: As :func:`evaluate_policies`.
+        optimal: ``V*(rho)``, as in :func:`policy_regret`.
     """
     arrays = as_tabular(model, horizon)
     greedy = masked_argmax_rows(tables, _live_valid(arrays, valid))
-    return policy_regret(arrays, np.eye(arrays.n_actions)[greedy])
+    return policy_regret(arrays, np.eye(arrays.n_actions)[greedy], optimal=optimal)
 
 
 def behaviour_regret_q_learning(
@@ -168,17 +182,20 @@ def behaviour_regret_q_learning(
     epsilon: float,
     valid: NDArray[Any],
     horizon: Horizon = "model",
+    *,
+    optimal: float | None = None,
 ) -> FloatArray:
     """``(...)`` exact regret of epsilon-greedy over each Q table ``(..., S, A)``.
 
     ``valid`` ``(S, A)`` is what the env's masks report (so a state the learner
-    never visited is still acted in as the learner would act there).
+    never visited is still acted in as the learner would act there);
+    ``optimal`` is ``V*(rho)`` if known (see :func:`policy_regret`).
     """
     arrays = as_tabular(model, horizon)
     policies = epsilon_greedy_probabilities(
         q_tables, _live_valid(arrays, valid), epsilon
     )
-    return policy_regret(arrays, policies)
+    return policy_regret(arrays, policies, optimal=optimal)
 
 
 def behaviour_regret_reinforce(
@@ -186,11 +203,16 @@ def behaviour_regret_reinforce(
     logits: NDArray[np.float64],
     valid: NDArray[Any],
     horizon: Horizon = "model",
+    *,
+    optimal: float | None = None,
 ) -> FloatArray:
-    """``(...)`` exact regret of the masked softmax of each logit table."""
+    """``(...)`` exact regret of the masked softmax of each logit table.
+
+    ``optimal`` is ``V*(rho)`` if known (see :func:`policy_regret`).
+    """
     arrays = as_tabular(model, horizon)
     policies = masked_softmax_rows(logits, _live_valid(arrays, valid))
-    return policy_regret(arrays, policies)
+    return policy_regret(arrays, policies, optimal=optimal)
 
 
 def _live_valid(arrays: TabularMDP, valid: NDArray[Any]) -> NDArray[np.bool_]:

@@ -554,3 +554,13 @@ def test_the_compiled_loop_and_numpy_return_the_same_bits(
         else:
             np.testing.assert_array_equal(a, b)
             assert a.dtype == b.dtype
+
+
+def test_a_32_bit_generator_set_by_the_user_still_draws_every_sub_env() -> None:
+    """With MT19937 as np_random, odd and even sub-envs abandon at the same rate p."""
+    envs = native(4_000, abandonment_prob=0.5)
+    envs.reset(seed=0)
+    envs.np_random = np.random.Generator(np.random.MT19937(7))
+    _, _, terminated, *_ = envs.step(np.ones(4_000, dtype=np.int64))
+    for half in (terminated[0::2], terminated[1::2]):
+        assert stats.binomtest(int(half.sum()), half.size, 0.5).pvalue > LEVEL

@@ -7,6 +7,7 @@ import warnings
 import gymnasium as gym
 import numpy as np
 import pytest
+from gymnasium.error import ResetNeeded
 from gymnasium.utils.env_checker import check_env
 
 from access_review_env import ENV_ID, RISK_ENV_ID, CostCounter, SafetyShield
@@ -100,3 +101,27 @@ def test_cost_counter_sums_costs_per_episode() -> None:
             *_, terminated, _, _ = counter.step(action if action != 2 else 2)
             action = 3
     assert counter.episode_costs == [1.0, 1.0, 0.0] and counter.total_cost == 2.0
+
+
+def test_the_shield_refuses_to_step_before_a_reset() -> None:
+    """Like OrderEnforcing, a step before reset (or after a rejected one) raises."""
+    shield = SafetyShield(gym.make(ENV_ID))
+    with pytest.raises(ResetNeeded):
+        shield.step(0)
+    shield.reset(seed=0)
+    with pytest.raises(ValueError, match="unknown reset option"):
+        shield.reset(options={"nope": 1})
+    with pytest.raises(ResetNeeded):
+        shield.step(0)
+
+
+def test_a_blocked_step_keeps_every_key_the_env_reports() -> None:
+    """The blocked step's info has the env's keys (and types) plus the shield's."""
+    shield = SafetyShield(gym.make(RISK_ENV_ID))
+    _, info = shield.reset(seed=0, options={"start_state": 0})
+    *_, blocked = shield.step(0)
+    assert set(blocked) == set(info)
+    assert {k: type(v) for k, v in blocked.items()} == {
+        k: type(v) for k, v in info.items()
+    }
+    assert blocked["state"] == info["state"] and blocked["outcome"] == "pending"
