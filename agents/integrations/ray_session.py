@@ -68,6 +68,7 @@ def start_ray(
 
     Raises:
         ImportError: Without the ``ray`` extra.
+        ConnectionError: If no Ray answers at ``address``, saying what to check.
     """
     ray = import_ray()
     if ray.is_initialized():
@@ -85,5 +86,13 @@ def start_ray(
         path = os.pathsep.join(entry or os.getcwd() for entry in sys.path)
         options["num_cpus"] = num_cpus
         options["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
-    ray.init(address=address, **options)
+    try:
+        ray.init(address=address, **options)
+    except ConnectionError as error:
+        raise ConnectionError(
+            f"cannot reach Ray at {address!r} ({error}); on a node of the cluster "
+            "pass 'auto', from elsewhere the head's 'host:port' with "
+            "RAY_AUTH_MODE=token and the cluster's token (Ray 2.60 token "
+            "authentication), and the same package versions on every node"
+        ) from error
     return True

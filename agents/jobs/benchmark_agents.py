@@ -54,7 +54,7 @@ from agents.benchmark import (
 from agents.benchmark.store import RunStore, RunStoreError
 from agents.benchmark.summary import hardness_table
 from agents.integrations.optional import available, install_hint
-from agents.integrations.ray_session import RAY_INSTALL
+from agents.integrations.ray_session import RAY_INSTALL, import_ray, start_ray
 from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output, progress_bar
@@ -261,6 +261,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     todo = [s for s in specs if s.key not in done or done[s.key].failed]
     if args.resume:
         print(f"resuming: {len(specs) - len(todo)} of {len(specs)} runs already done")
+    ray_started = False
+    if args.ray is not None:
+        try:  # before any run: a cluster that does not answer costs nothing
+            ray_started = start_ray(args.ray, args.jobs)
+        except ConnectionError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     bar = progress_bar(len(todo), "benchmark")
 
     def finished(record: RunRecord) -> None:
@@ -274,7 +281,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             todo,
             factories,
             finished,
-            jobs=args.jobs if args.jobs or args.ray else 1,
+            # A local Ray's CPUs bound the tasks in flight; a cluster's, --jobs.
+            jobs=(None if args.ray == "local" else args.jobs)
+            if args.ray
+            else args.jobs or 1,
             ray_address=args.ray,
         )
     except KeyboardInterrupt:
@@ -287,6 +297,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if bar is not None:
             bar.close()
+        if ray_started:
+            import_ray().shutdown()
     latest = store.latest(spec.key for spec in specs)
     records = [latest[spec.key] for spec in specs if spec.key in latest]
     written = write_results(args.output, records, specs, plots)

@@ -303,7 +303,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     from agents.integrations.ray_session import start_ray
 
     start = time.perf_counter()
-    start_ray(args.address or "local", args.num_cpus, quiet=not args.verbose)
+    try:
+        start_ray(args.address or "local", args.num_cpus, quiet=not args.verbose)
+    except ConnectionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     print(f"Ray started in {time.perf_counter() - start:.1f} s\n")
     try:
         record = run_tune(args) if args.tune else run_single(args)
