@@ -53,6 +53,10 @@ JOBS: dict[str, Job] = {
         "agents.jobs.offline",
         "logged episodes, fitted models, off-policy evaluation (offline extra)",
     ),
+    "rllib": Job(
+        "agents.jobs.rllib_ppo",
+        "RLlib PPO against value iteration, or a Tune grid of it (ray extra)",
+    ),
 }
 """Every subcommand, in the order ``--help`` lists them."""
 

@@ -1,8 +1,11 @@
-"""Test helpers: random finite MDPs for property tests, a sampler, PNG sizes."""
+"""Test helpers: random MDPs for property tests, a sampler, PNG sizes, no extras."""
 
 from __future__ import annotations
 
+import os
 import struct
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -72,3 +75,26 @@ def png_size(path: Path) -> tuple[int, int]:
     assert data[:8] == b"\x89PNG\r\n\x1a\n"
     width, height = struct.unpack(">II", data[16:24])
     return width, height
+
+
+ROOT = Path(__file__).resolve().parents[1]
+"""The checkout under test."""
+
+
+def python_without(
+    module: str, code: str, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``code`` in a fresh interpreter in which ``module`` cannot be imported.
+
+    As if an optional extra were not installed; this checkout comes first on
+    the import path.
+    """
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
+    return subprocess.run(
+        [sys.executable, "-c", f"import sys; sys.modules[{module!r}] = None\n{code}"],
+        cwd=cwd,
+        env=dict(os.environ, PYTHONPATH=path),
+        capture_output=True,
+        text=True,
+        check=False,
+    )

@@ -4,6 +4,8 @@
 * :mod:`.factories`: how our agents are trained for it.
 * :mod:`.plugins`: finding an agent by name, a user's ``module:callable`` included.
 * :mod:`.runner`: training and scoring one run, or every (configuration, seed).
+* :mod:`.fanout`: the executor: runs in this process, in processes, or on Ray.
+* :mod:`.speed`: the fan-out's throughput, serial against processes and Ray.
 * :mod:`.store`: finished runs as JSON Lines, written as each run ends.
 * :mod:`.summary`: typed summaries and aggregate statistics.
 * :mod:`.report`: the Markdown tables.
@@ -30,7 +32,9 @@ from agents.benchmark.runner import (
     RunRecord,
     RunSpec,
     batches,
+    groups,
     is_zero_regret,
+    run_group,
     run_many,
     run_one,
     run_specs,
@@ -69,6 +73,7 @@ __all__ = [
     "TrainingTrace",
     "batches",
     "checkpoint_grid",
+    "groups",
     "is_zero_regret",
     "load_factory",
     "markdown",
@@ -76,6 +81,7 @@ __all__ = [
     "random_agent",
     "reinforce_agent",
     "resolve_agent",
+    "run_group",
     "run_many",
     "run_one",
     "run_specs",

@@ -36,6 +36,7 @@ from agents.benchmark.factories import (
     Trained,
     TrainingTrace,
 )
+from agents.benchmark.fanout import TaskResult, run_tasks
 from agents.benchmark.plugins import resolve_agent
 from agents.benchmark.suite import SUITE, Configuration
 from agents.evaluation.scoring import PolicyScore, score_policies, score_policy
@@ -250,6 +251,13 @@ def _record(spec: RunSpec) -> RunRecord:
     )
 
 
+def _failed(spec: RunSpec, error: Exception | str) -> RunRecord:
+    """The record of a run that failed before its agent could run."""
+    record = _record(spec)
+    record.error = error if isinstance(error, str) else _error_text(error)
+    return record
+
+
 def _error_text(error: Exception) -> str:
     """An exception as a record's error: type, message and where it was raised."""
     frame = traceback.extract_tb(error.__traceback__)[-1]
@@ -396,34 +404,116 @@ def batches(
             yield group[start : start + max_batch]
 
 
+def run_group(
+    group: Sequence[RunSpec], factory: AgentFactory | None = None
+) -> list[RunRecord]:
+    """Run one group of :func:`groups`: all its seeds at once, or one by one.
+
+    Never raises for the agent's faults, an agent that cannot be found
+    included: they become the records' errors.
+
+    Args:
+        group: Specs that share everything but the seed.
+        factory: The agent's factory; found by name when None (as a worker
+            process does: a factory object need not pickle, a name does).
+
+    Returns:
+        One record per spec, in the group's order.
+    """
+    try:
+        factory = factory or resolve_agent(group[0].agent)
+    except Exception as error:  # a worker could not import the agent
+        return [_failed(spec, error) for spec in group]
+    if isinstance(factory, ManySeedFactory):
+        return run_many(group, factory)
+    return [run_one(spec, factory) for spec in group]
+
+
+def groups(
+    specs: Sequence[RunSpec], factories: Mapping[str, AgentFactory]
+) -> list[list[RunSpec]]:
+    """The units of work of :func:`run_specs`, in the order they run serially.
+
+    A batch of :func:`batches` for a factory with ``train_many`` (a batched
+    seed's result depends on the seeds trained with it, so every backend must
+    group exactly so), one spec at a time for the others.
+    """
+    units: list[list[RunSpec]] = []
+    for batch in batches(specs):
+        if isinstance(factories[batch[0].agent], ManySeedFactory):
+            units.append(batch)
+        else:
+            units.extend([spec] for spec in batch)
+    return units
+
+
 def run_specs(
     specs: Sequence[RunSpec],
     factories: Mapping[str, AgentFactory],
     on_run: Callable[[RunRecord], None] | None = None,
+    *,
+    jobs: int | None = 1,
+    ray_address: str | None = None,
 ) -> list[RunRecord]:
     """Run every spec, batching the seeds of factories that have ``train_many``.
+
+    With ``jobs`` > 1 or ``ray_address``, the groups of :func:`groups` run in
+    ``jobs`` spawned processes or as Ray tasks
+    (:func:`~agents.benchmark.fanout.run_tasks`), each worker finding its
+    agent by name (:func:`~agents.benchmark.plugins.resolve_agent`), so
+    ``factories`` must be what ``resolve_agent`` gives for those names. The
+    groups are those of the serial run, so the records are the same (but for
+    ``train_seconds``). A worker that dies fails the runs it had not finished.
 
     Args:
         specs: The runs.
         factories: Each agent's factory, by name.
-        on_run: Called with each record as soon as it is done (a batch's
-            records come together).
+        on_run: Called in this process with each record as soon as it is done
+            (a batch's records come together), in the order they finish.
+        jobs: Worker processes (1: in this process; None: one per core); with
+            ``ray_address``, the CPUs of a local Ray started for the call, or
+            the most tasks in flight on a running Ray (None: all its CPUs).
+        ray_address: None, or ``"local"``, ``"auto"`` or ``"host:port"`` (see
+            :func:`~agents.integrations.ray_session.start_ray`).
 
     Returns:
-        The records, grouped as run.
+        The records, in the order of :func:`groups` (as run serially).
+
+    Raises:
+        ImportError: For ``ray_address`` without the ``ray`` extra.
+        KeyboardInterrupt: On Ctrl-C, after stopping the workers; records
+            already handed to ``on_run`` stay handed.
     """
-    records = []
-    for group in batches(specs):
-        factory = factories[group[0].agent]
-        if isinstance(factory, ManySeedFactory):
-            done = run_many(group, factory)
-        else:
-            done = [run_one(spec, factory) for spec in group]
-        for record in done:
-            records.append(record)
+    units = groups(specs, factories)
+    if jobs == 1 and ray_address is None:
+        records = []
+        for unit in units:
+            for record in run_group(unit, factories[unit[0].agent]):
+                records.append(record)
+                if on_run is not None:
+                    on_run(record)
+        return records
+
+    def finished(result: TaskResult[list[RunSpec], list[RunRecord]]) -> None:
+        for record in _group_records(result):
             if on_run is not None:
                 on_run(record)
-    return records
+
+    results = run_tasks(
+        run_group, units, jobs=jobs, ray_address=ray_address, on_result=finished
+    )
+    return [record for result in results for record in _group_records(result)]
+
+
+def _group_records(
+    result: TaskResult[list[RunSpec], list[RunRecord]],
+) -> list[RunRecord]:
+    """A group's records, or failed ones if its worker died."""
+    if result.value is not None:
+        return result.value
+    failure = result.failure
+    assert failure is not None
+    return [_failed(spec, f"{failure.type}: {failure.message}") for spec in result.task]
 
 
 def run_suite(

@@ -3,6 +3,8 @@
 * :mod:`.returns`: discounted returns of one episode.
 * :mod:`.rollouts`: a policy rolled out through ``reset`` / ``step``.
 * :mod:`.scoring`: one policy against a configuration's exact optimum.
+* :mod:`.policy_check`: a model's greedy policy and critic against the optimum,
+  state by state.
 * :mod:`.statistics`: aggregates over runs (IQM, optimality gap, bootstrap).
 """
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
-from collections.abc import Callable
+import json
+from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from typing import Any
+
+import gymnasium as gym
 
 
 def integer_at_least(low: int) -> Callable[[str], int]:
@@ -61,3 +65,31 @@ def job_parser(doc: str | None) -> argparse.ArgumentParser:
         description=(doc or "").split("\n")[0],
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
+
+
+def json_object(option: str, text: str) -> dict[str, Any]:
+    """Parse ``text``, given to ``option``, as a JSON object.
+
+    Raises:
+        ValueError: Naming the option, for text that is not a JSON object.
+    """
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"{option} is not valid JSON: {error}") from None
+    if not isinstance(value, dict):
+        raise ValueError(f"{option} must be a JSON object, got {text}")
+    return value
+
+
+def env_kwargs(option: str, kwargs: Mapping[str, Any], env_id: str) -> dict[str, Any]:
+    """``gym.make`` kwargs given to ``option``, checked by making the env once.
+
+    Raises:
+        ValueError: With the env's own message, for kwargs it refuses.
+    """
+    try:
+        gym.make(env_id, **kwargs).close()
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{option}: {error}") from None
+    return dict(kwargs)

@@ -8,7 +8,9 @@ configuration at once. Exact values are those of the env as registered: its
 time limit and, under ``"penalize"``, invalid actions as the stalls they are.
 
 Nothing is lost: each finished run is appended to ``runs.jsonl`` in the output
-folder as it ends; ``--resume`` skips the runs already there. A failing agent
+folder as it ends; ``--resume`` skips the runs already there. ``--jobs N`` runs
+the runs in N local processes, ``--ray [ADDRESS]`` as Ray tasks (the ``ray``
+extra); either gives the serial run's results. A failing agent
 is recorded as a failed run and the others go on (exit status 1). At the end
 the Markdown tables print (scores, zero-regret shares with Wilson intervals,
 training curves' end points, each configuration's hardness), and
@@ -18,6 +20,8 @@ training curves' end points, each configuration's hardness), and
     python scripts/benchmark_agents.py            # ours, random, SB3; 10 seeds
     python scripts/benchmark_agents.py --agents q_learning reinforce --seeds 1000
     python scripts/benchmark_agents.py --agents q_learning my_agents:make --seeds 5
+    python scripts/benchmark_agents.py --jobs 2        # two local processes
+    python scripts/benchmark_agents.py --ray auto      # on the Ray of this node
     python scripts/benchmark_agents.py --env-kwargs '{"abandonment_prob": 0.1}' \\
         --configurations custom
 """
@@ -26,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import os
 import sys
 from collections.abc import Sequence
@@ -52,6 +55,7 @@ from agents.benchmark.store import RunStore, RunStoreError
 from agents.benchmark.summary import hardness_table
 from agents.integrations.optional import available, install_hint
 from agents.integrations.progress import progress_bar
+from agents.integrations.ray_session import RAY_INSTALL, import_ray, start_ray
 from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output
@@ -121,6 +125,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help=f"skip runs already in OUTPUT/{RUNS_FILE} (failed ones run again)",
     )
+    parser.add_argument(
+        "--jobs",
+        type=arguments.positive_int,
+        help="run in N local worker processes (default: 1, in this process); "
+        "with --ray, the CPUs of a local Ray started for the run (default: all)",
+    )
+    parser.add_argument(
+        "--ray",
+        nargs="?",
+        const="local",
+        metavar="ADDRESS",
+        help="run as Ray tasks (the ray extra): on a local Ray started for the "
+        "run, or on a running one: 'auto' (this node's) or 'host:port'",
+    )
     parser.add_argument("--output", type=Path, default=Path("runs/benchmark_agents"))
     return parser
 
@@ -132,16 +150,8 @@ def custom_configuration(text: str, env_id: str) -> Configuration:
         ValueError: For text that is not a JSON object, or kwargs the env refuses
             (the env's own message).
     """
-    try:
-        kwargs = json.loads(text)
-    except json.JSONDecodeError as error:
-        raise ValueError(f"--env-kwargs is not valid JSON: {error}") from None
-    if not isinstance(kwargs, dict):
-        raise ValueError(f"--env-kwargs must be a JSON object, got {text}")
-    try:
-        gym.make(env_id, **kwargs).close()
-    except (TypeError, ValueError) as error:
-        raise ValueError(f"--env-kwargs: {error}") from None
+    kwargs = arguments.json_object("--env-kwargs", text)
+    kwargs = arguments.env_kwargs("--env-kwargs", kwargs, env_id)
     return Configuration(CUSTOM, f"your configuration {text}", kwargs)
 
 
@@ -222,6 +232,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Agent specs are imported as `python -m` would: from the current folder.
         sys.path.insert(0, os.getcwd())
     names = args.agents or default_agents()
+    if args.ray is not None and not available("ray"):
+        parser.error(f"--ray needs Ray: {RAY_INSTALL}")
     try:
         factories = {name: resolve_agent(name) for name in names}
         suite = select_configurations(args)
@@ -250,6 +262,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     todo = [s for s in specs if s.key not in done or done[s.key].failed]
     if args.resume:
         print(f"resuming: {len(specs) - len(todo)} of {len(specs)} runs already done")
+    ray_started = False
+    if args.ray is not None:
+        try:  # before any run: a cluster that does not answer costs nothing
+            ray_started = start_ray(args.ray, args.jobs)
+        except ConnectionError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     bar = progress_bar(len(todo), "benchmark")
 
     def finished(record: RunRecord) -> None:
@@ -259,7 +278,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             bar.update()
 
     try:
-        run_specs(todo, factories, finished)
+        run_specs(
+            todo,
+            factories,
+            finished,
+            # A local Ray's CPUs bound the tasks in flight; a cluster's, --jobs.
+            jobs=(None if args.ray == "local" else args.jobs)
+            if args.ray
+            else args.jobs or 1,
+            ray_address=args.ray,
+        )
     except KeyboardInterrupt:
         print(
             f"\ninterrupted: every finished run is in {store.path}; "
@@ -270,6 +298,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if bar is not None:
             bar.close()
+        if ray_started:
+            import_ray().shutdown()
     latest = store.latest(spec.key for spec in specs)
     records = [latest[spec.key] for spec in specs if spec.key in latest]
     written = write_results(args.output, records, specs, plots)

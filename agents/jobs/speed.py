@@ -8,10 +8,13 @@ offline pipeline once on 1,000,000 logged requests against absolute targets
 (with the ``offline`` extra; else one line says it was skipped). The batched
 Q-learning rows count seeds trained per second, 20,000 episodes each, against
 the scalar learner on one seed; a row that misses its target is followed by a
-profile.
+profile. The agent benchmark's rows time a reduced suite serially against
+``--jobs 2`` (and, with the ``ray`` extra, against Ray tasks), in runs per
+second, with the cores the worker processes actually got.
 
     access-review speed                 # full run, writes runs/benchmark.json
     access-review speed --quick         # small budgets, for smoke tests
+    access-review speed --fan-out-only  # the agent benchmark's rows alone
 """
 
 from __future__ import annotations
@@ -33,7 +36,9 @@ import numpy as np
 
 import access_review_env
 from access_review_env import TERMINAL_STATE, AccessReviewMDP
+from agents.benchmark import speed as fan_out
 from agents.integrations.optional import available, install_hint
+from agents.integrations.ray_session import RAY_INSTALL
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output
 from agents.jobs.speed_baselines import bare_q_learning, lesson_style_q_learning
@@ -81,6 +86,18 @@ class Config:
     """Thread counts of the numba rows."""
     profile_episodes: int = 2_000
     """Episodes per seed of the profile printed when a target is missed."""
+    fan_out_agents: tuple[str, ...] = fan_out.AGENTS
+    """Agents of the agent benchmark's reduced suite (every configuration)."""
+    fan_out_seeds: int = 4
+    """Seeds per agent and configuration of the reduced suite."""
+    fan_out_episodes: int = 200
+    """Monte Carlo episodes per score of the reduced suite."""
+    fan_out_jobs: int = 2
+    """Worker processes (and CPUs of the local Ray) against the serial run."""
+    fan_out_repeats: int = 3
+    """Rounds of the fan-out rows, each backend once a round."""
+    fan_out_only: bool = False
+    """Run the fan-out rows alone (e.g. in a venv with the ray extra)."""
     output: Path = Path("runs/benchmark.json")
     """Where the JSON record goes."""
 
@@ -556,6 +573,76 @@ def vector_throughput_rows(config: Config) -> list[Row]:
     return rows
 
 
+FAN_OUT_TARGET = 1.7
+"""The issue's ratio of ``--jobs 2`` to serial throughput on 2 cores."""
+
+
+def fan_out_rows(config: Config) -> tuple[list[Row], list[str]]:
+    """The agent benchmark's reduced suite: each backend against the serial run.
+
+    Returns:
+        The rows, and the lines printed under the table (cores used, load,
+        whether every backend gave the serial records, skipped Ray rows).
+    """
+    specs = fan_out.reduced_suite(
+        config.fan_out_agents, config.fan_out_seeds, config.fan_out_episodes
+    )
+    load_before = fan_out.load_average()
+    timings = fan_out.time_fan_out(specs, config.fan_out_jobs, config.fan_out_repeats)
+    load_after = fan_out.load_average()
+    serial, *others = timings
+    suite = (
+        f"agent benchmark, reduced suite ({len(specs)} runs: "
+        f"{', '.join(config.fan_out_agents)}; {config.fan_out_seeds} seeds)"
+    )
+    rows = []
+    for timing in others:
+        ratios = [s / t for s, t in zip(serial.seconds, timing.seconds, strict=True)]
+        row = Row(
+            name=f"{suite}: {timing.backend} vs serial"
+            + (
+                f" (cores used {statistics.median(timing.cores):.2f})"
+                if timing.cores
+                else ""
+            ),
+            unit="runs/s",
+            ours=timing.rate,
+            baseline=serial.rate,
+            baseline_name="serial, one process",
+            samples={
+                "seconds": timing.seconds,
+                "serial_seconds": serial.seconds,
+                "ratios": ratios,
+                "cores": timing.cores,
+            },
+        )
+        if timing.backend == f"--jobs {config.fan_out_jobs}":
+            row.target = f">= {FAN_OUT_TARGET}x" + (
+                " met" if row.ratio >= FAN_OUT_TARGET else " MISSED"
+            )
+        rows.append(row)
+    notes = [
+        f"Agent benchmark fan-out: {os.cpu_count()} cores; load average "
+        f"{load_before:.2f} before, {load_after:.2f} after; each round's ratio: "
+        + "; ".join(
+            f"{t.backend} "
+            + ", ".join(
+                f"{s / x:.2f}x" for s, x in zip(serial.seconds, t.seconds, strict=True)
+            )
+            for t in others
+        ),
+        "cores used by the serial run: "
+        + ", ".join(f"{c:.2f}" for c in serial.cores)
+        + f"; by --jobs {config.fan_out_jobs}: "
+        + ", ".join(f"{c:.2f}" for c in others[0].cores),
+        "results identical to the serial run: "
+        + ("yes" if all(t.identical for t in timings) else "NO"),
+    ]
+    if len(others) == 1:
+        notes.append(f"Ray is not installed: the Ray rows were skipped ({RAY_INSTALL})")
+    return rows, notes
+
+
 def _amount(value: float) -> str:
     if value >= 1e7:
         return f"{value / 1e6:,.1f} M"
@@ -597,22 +684,31 @@ def offline_rows(config: Config) -> list[dict[str, object]] | None:
 def run(config: Config) -> list[Row]:
     """Run every row, print the tables and write the JSON record."""
     prepare_output(config.output.parent)
-    batched, profiles = batched_rows(config)
-    rows = [
-        env_vs_frozen_lake(config),
-        native_vs_sync_row(config),
-        *vector_throughput_rows(config),
-        *batched,
-        *q_learning_rows(config),
-        value_iteration_row(config),
-    ]
+    fan_out_table, notes = fan_out_rows(config)
+    profiles: list[BatchedProfile] = []
+    if config.fan_out_only:
+        rows = fan_out_table
+    else:
+        batched, profiles = batched_rows(config)
+        rows = [
+            env_vs_frozen_lake(config),
+            native_vs_sync_row(config),
+            *vector_throughput_rows(config),
+            *batched,
+            *q_learning_rows(config),
+            value_iteration_row(config),
+            *fan_out_table,
+        ]
     print(markdown(rows))
+    print()
+    print("\n".join(notes))
     print_profiles(profiles)
     record = {
         **run_metadata(),
         "config": config,
         "rows": [{"ratio": row.ratio, **vars(row)} for row in rows],
-        "offline_rows": offline_rows(config),
+        "fan_out_notes": notes,
+        "offline_rows": None if config.fan_out_only else offline_rows(config),
         "profiles": profiles,
     }
     path = write_json(config.output, record)
@@ -633,13 +729,24 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--quick", action="store_true", help="tiny budgets, to check the job runs"
     )
+    parser.add_argument(
+        "--fan-out-only",
+        action="store_true",
+        help="only the agent benchmark's fan-out rows (e.g. in a venv with the "
+        "ray extra, for the Ray rows)",
+    )
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the speed benchmark from the command line."""
     args = build_parser().parse_args(argv)
-    config = Config(repeats=args.repeats, env_steps=args.env_steps, output=args.output)
+    config = Config(
+        repeats=args.repeats,
+        env_steps=args.env_steps,
+        output=args.output,
+        fan_out_only=args.fan_out_only,
+    )
     if args.quick:
         config.repeats, config.env_steps, config.q_episodes, config.vi_solves = (
             1,
@@ -652,5 +759,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.batched_sizes, config.batched_episodes = (64,), 200
         config.numpy_episodes, config.batched_repeats = 100, 1
         config.batched_threads, config.profile_episodes = (1,), 50
+        config.fan_out_agents, config.fan_out_seeds = fan_out.QUICK_AGENTS, 2
+        config.fan_out_episodes, config.fan_out_repeats = 20, 1
     run(config)
     return 0

@@ -9,12 +9,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from access_review_env import ENV_ID, AccessReviewMDP
+from access_review_env import ENV_ID, RISK_ENV_ID, AccessReviewMDP
 from agents import (
     AgentError,
     discounted_return,
     evaluate,
     policy_evaluation,
+    value_iteration,
 )
 from agents.evaluation import (
     interquartile_mean,
@@ -256,3 +257,50 @@ def test_evaluate_cuts_episodes_of_an_env_without_a_time_limit() -> None:
     short = evaluate(bare, lambda state: 3, n_episodes=2, seed=0, max_steps=7)
     assert short.mean_length == 7
     assert evaluate(gym.make(ENV_ID), lambda s: 3, 2, seed=0).mean_length == 20
+
+
+@pytest.mark.parametrize(
+    ("p", "greedy", "agrees", "regret", "margin"),
+    [
+        (0.25, [2, 0, 3, 0], True, 0.0, 23.25),
+        (0.25, [1, 0, 3, 0], False, 23.25, 23.25),
+        (0.04, [2, 0, 3, 0], False, 0.48, 0.48),
+        (5 / 113, [1, 0, 3, 0], True, 0.0, 0.0),
+        (5 / 113, [2, 0, 3, 0], True, 0.0, 0.0),
+    ],
+)
+def test_a_greedy_policy_and_critic_are_checked_against_the_optimum(
+    p: float, greedy: list[int], agrees: bool, regret: float, margin: float
+) -> None:
+    """Agreement, exact regret and start margin; a tie counts as optimal."""
+    from agents.evaluation.policy_check import check_against_optimum
+
+    env = gym.make(ENV_ID, abandonment_prob=p)
+    exact = value_iteration(env).V
+    check = check_against_optimum(
+        np.array(greedy), exact, ENV_ID, {"abandonment_prob": p}
+    )
+    assert check.agrees is agrees
+    assert check.regret == pytest.approx(regret, abs=1e-9)
+    assert check.start_margin == pytest.approx(margin, abs=1e-9)
+    assert check.max_value_error == 0.0
+    assert check.start_value == check.exact_start_value == exact[0]
+    assert check.state_names[:3] == ["new_request", "evidence_ready", "review_queue"]
+
+
+def test_a_policy_check_of_the_second_task_and_of_a_refused_action() -> None:
+    """Two start states on AccessReviewRisk-v0; no regret for a refused action."""
+    from agents.evaluation.policy_check import check_against_optimum
+
+    check = check_against_optimum(
+        np.array([2, 0, 0, 3, 4, 0]), np.zeros(6), RISK_ENV_ID, {}
+    )
+    assert check.agrees and check.regret == pytest.approx(0.0, abs=1e-9)
+    assert check.initial_distribution[:2] == [0.5, 0.5]
+    assert check.start_value == 0.0 < check.exact_start_value
+    stalls = check_against_optimum(
+        np.array([3, 0, 3, 0]), np.zeros(4), ENV_ID, {"invalid_action": "raise"}
+    )
+    assert stalls.regret is None and not stalls.agrees
+    with pytest.raises(ValueError, match=r"shape \(4,\)"):
+        check_against_optimum(np.zeros(3, dtype=int), np.zeros(4), ENV_ID)

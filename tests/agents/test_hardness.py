@@ -103,6 +103,21 @@ def test_gaps_at_the_default_configuration() -> None:
     assert raising.inverse_sum == pytest.approx(workflow.inverse_sum)
 
 
+def test_margins_of_the_best_action_per_state() -> None:
+    """23.25 at new_request (p = 0.25), 0 at the tie p = 5/113, inf with one action.
+
+    On the valid actions (review_queue has one); on the env as registered a
+    penalized stall is the runner-up there: 80 against -10 + 0.9 x 80.
+    """
+    margins = suboptimality_gaps(task().unwrapped.mdp.workflow_arrays).margins  # type: ignore[attr-defined]
+    assert margins[:3].tolist() == pytest.approx([23.25, 8.0, np.inf])
+    assert np.isnan(margins[CLOSED])
+    registered = suboptimality_gaps(task()).margins
+    assert registered[REVIEW] == pytest.approx(80 - (-10 + 0.9 * 80))
+    tie = suboptimality_gaps(task(5 / 113).unwrapped.mdp.workflow_arrays)  # type: ignore[attr-defined]
+    assert tie.margins[NEW] == 0.0
+
+
 def test_diameter_of_the_task() -> None:
     """Reaching evidence_ready from review_queue: close, restart, ask until it works.
 

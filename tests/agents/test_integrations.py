@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import gymnasium as gym
@@ -11,7 +9,7 @@ import numpy as np
 import pytest
 
 from access_review_env import ENV_ID, RISK_ENV_ID
-from tests.helpers import png_size
+from tests.helpers import png_size, python_without
 
 pytestmark = pytest.mark.sb3
 
@@ -55,13 +53,7 @@ def test_unknown_algorithm_names_the_choices() -> None:
 
 def test_sb3_module_says_what_to_install_when_sb3_is_missing() -> None:
     """Without stable-baselines3 the import fails with the install command."""
-    code = (
-        "import sys; sys.modules['stable_baselines3'] = None; "
-        "import agents.integrations.sb3"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", code], capture_output=True, text=True, check=False
-    )
+    result = python_without("stable_baselines3", "import agents.integrations.sb3")
     assert result.returncode != 0
     assert "pip install torch==2.13.0 'access-review-env[sb3]'" in result.stderr
 

@@ -243,6 +243,8 @@ def test_benchmark_script_runs_and_writes_json(tmp_path: Path) -> None:
         "benchmark.py", "--quick", "--output", str(tmp_path / "b.json"), cwd=tmp_path
     )
     assert "| comparison | ours | baseline | ratio | target |" in result.stdout
+    assert "--jobs 2 vs serial (cores used" in result.stdout
+    assert "results identical to the serial run: yes" in result.stdout
     record = json.loads((tmp_path / "b.json").read_text())
     assert all(row["ratio"] > 0 for row in record["rows"])
     if record["offline_rows"] is not None:  # with pyarrow: the offline timings
