@@ -41,6 +41,7 @@ from agents.benchmark.runner import (
     run_suite,
     score_rows,
     steps_to_zero_regret,
+    still_to_run,
     zero_regret_since,
 )
 from agents.benchmark.suite import RISK_SUITE, SUITE, SUITES, Configuration
@@ -88,6 +89,7 @@ __all__ = [
     "run_suite",
     "score_rows",
     "steps_to_zero_regret",
+    "still_to_run",
     "summarize",
     "train_with_checkpoints",
     "zero_regret_since",

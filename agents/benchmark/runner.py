@@ -212,28 +212,10 @@ class RunRecord:
             for field in fields(cls)
         }
         if values["score"] is not None:
-            values["score"] = score_from_json(values["score"])
+            values["score"] = PolicyScore.from_json(values["score"])
         if values["trace"] is not None:
             values["trace"] = TrainingTrace.from_json(values["trace"])
         return cls(**values)
-
-
-def score_from_json(data: Mapping[str, Any]) -> PolicyScore:
-    """A :class:`PolicyScore` back from its JSON form; null floats become NaN."""
-    values = {field.name: data[field.name] for field in fields(PolicyScore)}
-    for name in (
-        "exact_value",
-        "mc_value",
-        "regret",
-        "violations_per_episode",
-        "invalid_action_rate",
-    ):
-        if values[name] is None and name != "exact_value":
-            values[name] = float("nan")
-    values["mc_ci"] = tuple(
-        float("nan") if bound is None else bound for bound in values["mc_ci"]
-    )
-    return PolicyScore(**values)
 
 
 def _record(spec: RunSpec) -> RunRecord:
@@ -445,6 +427,32 @@ def groups(
         else:
             units.extend([spec] for spec in batch)
     return units
+
+
+def still_to_run(
+    specs: Sequence[RunSpec],
+    factories: Mapping[str, AgentFactory],
+    done: Mapping[str, RunRecord],
+) -> list[RunSpec]:
+    """What ``--resume`` runs: every unit of :func:`groups` not entirely done.
+
+    A unit is done when each of its specs has a record in ``done`` (by key)
+    that did not fail. A batch of seeds trained together reruns whole, the
+    done seeds with it: a batched seed's result depends on the seeds trained
+    with it, so training only the missing ones would give other results than
+    the uninterrupted run. The units are formed from all of ``specs``, so
+    :func:`groups` of the result forms them again unchanged.
+    """
+
+    def finished(spec: RunSpec) -> bool:
+        return spec.key in done and not done[spec.key].failed
+
+    return [
+        spec
+        for unit in groups(specs, factories)
+        if not all(map(finished, unit))
+        for spec in unit
+    ]
 
 
 def run_specs(

@@ -10,8 +10,8 @@ under ``"penalize"``) and its time limit as a finite horizon.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from dataclasses import dataclass, field
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 import gymnasium as gym
@@ -84,6 +84,29 @@ class PolicyScore:
     def horizon_text(self) -> str:
         """Which values the exact figures are: infinite or finite horizon."""
         return horizon_text(self.horizon)
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> PolicyScore:
+        """A score back from its JSON form, where null stands for NaN.
+
+        Raises:
+            KeyError, TypeError, ValueError: If ``data`` is not a score.
+        """
+        values = {field.name: data[field.name] for field in fields(cls)}
+        for name in (
+            "mc_value",
+            "regret",
+            "violations_per_episode",
+            "invalid_action_rate",
+        ):
+            values[name] = _nan_for_null(values[name])
+        values["mc_ci"] = tuple(_nan_for_null(bound) for bound in values["mc_ci"])
+        return cls(**values)
+
+
+def _nan_for_null(value: float | None) -> float:
+    """A JSON float back: null (how non-finite numbers are written) is NaN."""
+    return float("nan") if value is None else value
 
 
 def prefers(probabilities: NDArray[np.float64], action: int) -> bool:

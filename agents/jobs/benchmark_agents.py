@@ -17,12 +17,12 @@ training curves' end points, each configuration's hardness), and
 ``benchmark_agents.json``, ``headline.png``, ``curves.png`` and ``scores.png``
 (with the ``plots`` extra) are written atomically.
 
-    python scripts/benchmark_agents.py            # ours, random, SB3; 10 seeds
-    python scripts/benchmark_agents.py --agents q_learning reinforce --seeds 1000
-    python scripts/benchmark_agents.py --agents q_learning my_agents:make --seeds 5
-    python scripts/benchmark_agents.py --jobs 2        # two local processes
-    python scripts/benchmark_agents.py --ray auto      # on the Ray of this node
-    python scripts/benchmark_agents.py --env-kwargs '{"abandonment_prob": 0.1}' \\
+    access-review benchmark-agents            # ours, random, SB3; 10 seeds
+    access-review benchmark-agents --agents q_learning reinforce --seeds 1000
+    access-review benchmark-agents --agents q_learning my_agents:make --seeds 5
+    access-review benchmark-agents --jobs 2        # two local processes
+    access-review benchmark-agents --ray auto      # on the Ray of this node
+    access-review benchmark-agents --env-kwargs '{"abandonment_prob": 0.1}' \\
         --configurations custom
 """
 
@@ -49,6 +49,7 @@ from agents.benchmark import (
     markdown,
     resolve_agent,
     run_specs,
+    still_to_run,
     summarize,
 )
 from agents.benchmark.store import RunStore, RunStoreError
@@ -129,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--jobs",
         type=arguments.positive_int,
         help="run in N local worker processes (default: 1, in this process); "
-        "with --ray, the CPUs of a local Ray started for the run (default: all)",
+        "with --ray, the CPUs of a local Ray started for the run, or the most "
+        "tasks in flight on a running Ray (default: all its CPUs)",
     )
     parser.add_argument(
         "--ray",
@@ -188,17 +190,25 @@ def write_results(
         if any(r.agent == agent for r in records)
     ]
     env_id = specs[0].env_id
-    horizon = time_limit(gym.make(env_id))
     configurations = list(
         {s.configuration.name: s.configuration for s in specs}.values()
     )
+    horizons = {
+        c.name: horizon_text(time_limit(gym.make(env_id, **c.env_kwargs)))
+        for c in configurations
+    }
     hardness = hardness_table(configurations, env_id)
     print(markdown(summaries, hardness))
-    print(f"\nExact values: {horizon_text(horizon)}, as registered.")
+    if len(set(horizons.values())) == 1:
+        print(f"\nExact values: {next(iter(horizons.values()))}, as registered.")
+    else:
+        print("\nExact values, as registered:")
+        for name, text in horizons.items():
+            print(f"  {name}: {text}")
     record = {
         **run_metadata(),
         "env_id": env_id,
-        "exact_values": horizon_text(horizon),
+        "exact_values": horizons,
         "suite": configurations,
         "hardness": hardness,
         "seeds": sorted({spec.seed for spec in specs}),
@@ -259,9 +269,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error(str(error))
     if not args.resume and (moved := store.rotate()) is not None:
         print(f"kept the previous runs as {moved}")
-    todo = [s for s in specs if s.key not in done or done[s.key].failed]
+    todo = still_to_run(specs, factories, done)
     if args.resume:
-        print(f"resuming: {len(specs) - len(todo)} of {len(specs)} runs already done")
+        finished_runs = sum(not record.failed for record in done.values())
+        print(
+            f"resuming: {finished_runs} of {len(specs)} runs already done; "
+            f"running {len(todo)} (a batch of seeds trained together reruns whole)"
+        )
     ray_started = False
     if args.ray is not None:
         try:  # before any run: a cluster that does not answer costs nothing

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -30,6 +31,7 @@ from agents.benchmark import (
     run_one,
     run_specs,
     run_suite,
+    still_to_run,
     summarize,
 )
 from agents.benchmark.store import RunStore
@@ -270,15 +272,20 @@ def test_resume_skips_runs_already_on_disk(tmp_path: Path) -> None:
     assert len(list((tmp_path / "out").glob("runs-*.jsonl"))) == 1
 
 
-def test_a_custom_configuration_is_scored_like_the_suite(tmp_path: Path) -> None:
-    """--env-kwargs adds a configuration named custom; alone with --configurations."""
+def test_a_custom_configuration_is_scored_on_its_own_horizon(tmp_path: Path) -> None:
+    """--env-kwargs adds a configuration named custom, time limit included.
+
+    Each configuration's exact values are for its own horizon, and the output
+    says which horizon each used.
+    """
     result = _run_script(
         tmp_path,
         "--agents",
         "user_agents:reviewer",
         "--env-kwargs",
-        '{"abandonment_prob": 0.1}',
+        '{"abandonment_prob": 0.1, "max_episode_steps": 5}',
         "--configurations",
+        "default",
         "custom",
         "--seeds",
         "1",
@@ -286,10 +293,18 @@ def test_a_custom_configuration_is_scored_like_the_suite(tmp_path: Path) -> None
         "10",
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    (run,) = _strict_json(tmp_path / "out" / "benchmark_agents.json")["runs"]
-    assert run["configuration"] == "custom"
-    assert run["env_kwargs"] == {"abandonment_prob": 0.1}
-    assert run["score"]["regret"] == 0.0
+    assert "  default: finite horizon of 20 steps" in result.stdout
+    assert "  custom: finite horizon of 5 steps" in result.stdout
+    record = _strict_json(tmp_path / "out" / "benchmark_agents.json")
+    assert record["exact_values"] == {
+        "default": "finite horizon of 20 steps (the time limit)",
+        "custom": "finite horizon of 5 steps (the time limit)",
+    }
+    default, custom = record["runs"]
+    assert custom["configuration"] == "custom"
+    assert custom["env_kwargs"] == {"abandonment_prob": 0.1, "max_episode_steps": 5}
+    assert (default["score"]["horizon"], custom["score"]["horizon"]) == (20, 5)
+    assert custom["score"]["regret"] == 0.0
 
 
 @pytest.mark.parametrize(
@@ -464,6 +479,31 @@ def test_records_with_traces_survive_the_runs_file(tmp_path: Path) -> None:
     assert RunRecord.from_json(old).trace is None
 
 
+def _without_timing(records: list[RunRecord]) -> list[RunRecord]:
+    return [dataclasses.replace(record, train_seconds=0.0) for record in records]
+
+
+def test_a_resumed_batched_benchmark_equals_an_uninterrupted_one() -> None:
+    """still_to_run reruns whole batches, so resuming gives the uninterrupted records.
+
+    Runs of a factory without train_many are resumed one by one.
+    """
+    specs = [RunSpec("q_learning", NO_ABANDONMENT, seed, 20) for seed in range(4)]
+    factories = {"q_learning": SMALL_Q}
+    earlier = {r.key: r for r in run_specs(specs[:2], factories)}
+    todo = still_to_run(specs, factories, earlier)
+    assert todo == specs
+    resumed = {r.key: r for r in run_specs(todo, factories)}
+    uninterrupted = run_specs(specs, factories)
+    assert _without_timing([resumed[s.key] for s in specs]) == _without_timing(
+        uninterrupted
+    )
+    assert still_to_run(specs, factories, resumed) == []
+
+    scalar = {"q_learning": SMALL_Q.__call__}
+    assert still_to_run(specs, scalar, earlier) == specs[2:]
+
+
 class _Exploding:
     """A many-seed factory whose training fails."""
 
@@ -590,7 +630,9 @@ reviewer = Reviewer()
 def test_a_users_many_seed_factory_is_batched_and_resumed(tmp_path: Path) -> None:
     """A module:callable with train_many gets a configuration's seeds at once.
 
-    --resume hands it only the seeds not yet done.
+    --resume reruns a batch that is not entirely done as a whole (the batch
+    of the uninterrupted run), since a batched seed's result may depend on
+    the seeds trained with it.
     """
     (tmp_path / "user_batch.py").write_text(USER_BATCH)
     calls = tmp_path / "calls.jsonl"
@@ -623,12 +665,12 @@ def test_a_users_many_seed_factory_is_batched_and_resumed(tmp_path: Path) -> Non
     assert first.returncode == 0, first.stderr[-2000:]
     again = run("--seeds", "5", "--resume")
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "resuming: 6 of 10 runs already done" in again.stdout
+    assert "resuming: 6 of 10 runs already done; running 10" in again.stdout
     assert [json.loads(line) for line in calls.read_text().splitlines()] == [
         [0, 1, 2],
         [0, 1, 2],
-        [3, 4],
-        [3, 4],
+        [0, 1, 2, 3, 4],
+        [0, 1, 2, 3, 4],
     ]
     assert "100.0% [56.6%, 100.0%] of 5" in again.stdout
     for name in ("headline.png", "scores.png"):
