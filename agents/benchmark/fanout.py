@@ -14,7 +14,9 @@ A task is a small picklable spec (for the agent benchmark, one group of
 importable callable of it that seeds everything it uses from the spec. Then
 every backend returns exactly what the loop returns. A task that raises becomes
 a failed :class:`TaskResult` (exception type, message, traceback, and the task);
-the other tasks run on.
+the other tasks run on. A task that kills the process running it fails alone
+too: Ray reports the dead task; a broken process pool is replaced, and the
+tasks it was running are rerun one at a time to find the one at fault.
 
 Why spawned processes: forking a process that already runs threads (PyTorch's
 and OpenMP's pools, a progress bar's monitor thread, Ray's) can deadlock the
@@ -33,7 +35,9 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures.process import BrokenProcessPool
+from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
@@ -223,16 +227,48 @@ def _run_serial(
     return results
 
 
-def _init_worker(threads: int | None) -> None:
-    """Leave Ctrl-C to the parent, and cap each worker's thread pools."""
+_STARTED: Any = None
+"""In a worker process: the queue on which it names each task it starts."""
+
+
+def _init_worker(threads: int | None, started: Any) -> None:
+    """Leave Ctrl-C to the parent, keep the started-task queue, cap torch's threads.
+
+    The BLAS and OpenMP variables are set in the parent before the workers
+    are spawned (they are read when NumPy is imported, before this runs).
+    """
+    global _STARTED
+    _STARTED = started
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    if threads is None:
-        return
-    for name in THREAD_VARIABLES:
-        os.environ[name] = str(threads)
     torch = sys.modules.get("torch")
-    if torch is not None:
+    if threads is not None and torch is not None:
         torch.set_num_threads(threads)
+
+
+def _run_task_in_worker(
+    function: Callable[[TaskT], ValueT], index: int, task: TaskT
+) -> TaskResult[TaskT, ValueT]:
+    """:func:`run_task`, after telling the parent that task ``index`` started."""
+    _STARTED.put(index)
+    return run_task(function, index, task)
+
+
+@contextmanager
+def _thread_variables(threads: int | None) -> Iterator[None]:
+    """Set the thread-pool variables that spawned workers inherit, then restore."""
+    if threads is None:
+        yield
+        return
+    saved = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    os.environ.update({name: str(threads) for name in THREAD_VARIABLES})
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _receive(
@@ -251,6 +287,15 @@ def _receive(
     deliver(result)
 
 
+WORKER_DIED = TaskFailure(
+    type="BrokenProcessPool",
+    message="the worker process running this task died (it was then run alone in "
+    "a fresh process, and died again)",
+    traceback="",
+)
+"""The failure of a task that kills the process running it, even alone."""
+
+
 def _run_processes(
     function: Callable[[TaskT], ValueT],
     tasks: Sequence[TaskT],
@@ -258,21 +303,65 @@ def _run_processes(
     threads: int | None,
     deliver: Callable[[TaskResult[TaskT, ValueT]], None],
 ) -> list[TaskResult[TaskT, ValueT]]:
+    """Run every task in pools of ``workers`` processes, surviving dead workers.
+
+    A worker that dies (killed, out of memory, a crash in native code) breaks
+    its pool. The tasks it and the other workers were running are then each
+    rerun alone in a fresh process: one that dies again fails with
+    :data:`WORKER_DIED`; the tasks not yet started go to a fresh pool. So one
+    bad task fails only itself.
+    """
     results: dict[int, TaskResult[TaskT, ValueT]] = {}
-    executor = concurrent.futures.ProcessPoolExecutor(
-        max_workers=workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=_init_worker,
-        initargs=(threads,),
-    )
-    futures = {
-        executor.submit(run_task, function, index, task): index
-        for index, task in enumerate(tasks)
-    }
+    remaining = list(range(len(tasks)))
+    while remaining:
+        suspects = _pool_round(
+            function, tasks, remaining, workers, threads, results, deliver
+        )
+        for index in sorted(suspects):
+            if _pool_round(function, tasks, [index], 1, threads, results, deliver):
+                results[index] = TaskResult(index, tasks[index], None, WORKER_DIED, 0.0)
+                deliver(results[index])
+        remaining = [index for index in remaining if index not in results]
+    return [results[index] for index in range(len(tasks))]
+
+
+def _pool_round(
+    function: Callable[[TaskT], ValueT],
+    tasks: Sequence[TaskT],
+    indices: Sequence[int],
+    workers: int,
+    threads: int | None,
+    results: dict[int, TaskResult[TaskT, ValueT]],
+    deliver: Callable[[TaskResult[TaskT, ValueT]], None],
+) -> set[int]:
+    """Run ``indices`` in one pool; return the tasks running when it broke.
+
+    Each result goes into ``results`` and is delivered as it completes; the
+    tasks the broken pool lost get none. The set is empty when the pool never
+    broke. If it broke before any task started (a worker that cannot even
+    start), every unfinished task of the round fails with the pool's error.
+    """
+    context = multiprocessing.get_context("spawn")
+    started = context.SimpleQueue()
+    with _thread_variables(threads):
+        executor = concurrent.futures.ProcessPoolExecutor(
+            max_workers=min(workers, len(indices)),
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(threads, started),
+        )
+        futures = {
+            executor.submit(_run_task_in_worker, function, index, tasks[index]): index
+            for index in indices
+        }
+    broken: BrokenProcessPool | None = None
     try:
         for future in concurrent.futures.as_completed(futures):
-            # A worker that died fails with BrokenProcessPool.
             index = futures[future]
+            error = future.exception()
+            if isinstance(error, BrokenProcessPool):
+                broken = error
+                continue
             _receive(index, tasks[index], future.result, results, deliver)
     except BaseException:
         for future in futures:
@@ -281,7 +370,19 @@ def _run_processes(
         raise
     finally:
         executor.shutdown(wait=True, cancel_futures=True)
-    return [results[index] for index in range(len(tasks))]
+    if broken is None:
+        return set()
+    running = set()
+    while not started.empty():
+        running.add(started.get())
+    running -= results.keys()
+    if not running:
+        failure = TaskFailure.from_exception(broken)
+        for index in indices:
+            if index not in results:
+                results[index] = TaskResult(index, tasks[index], None, failure, 0.0)
+                deliver(results[index])
+    return running
 
 
 def _stop_workers(executor: concurrent.futures.ProcessPoolExecutor) -> None:

@@ -17,6 +17,7 @@ records, one per spec. :func:`run_specs` groups specs that way (at most
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 import traceback
@@ -72,8 +73,8 @@ def holds_from(points: Sequence[int], holds: Sequence[bool]) -> int | None:
     None when it is false at the last point.
     """
     first: int | None = None
-    for point, true in zip(points, holds, strict=True):
-        first = (point if first is None else first) if true else None
+    for point, holds_here in zip(points, holds, strict=True):
+        first = (point if first is None else first) if holds_here else None
     return first
 
 
@@ -133,6 +134,16 @@ class RunSpec:
         )
 
 
+def batch_id(seeds: Sequence[int]) -> str:
+    """A short name for a batch of seeds: their number and a digest of them.
+
+    Two batches share it only if they hold the same seeds in the same order
+    (records store this, not the up to 4,096 seeds of their batch).
+    """
+    digest = hashlib.sha256(json.dumps(list(seeds)).encode()).hexdigest()
+    return f"{len(seeds)} seeds, sha256 {digest[:16]}"
+
+
 def run_key(
     agent: str,
     configuration: str,
@@ -166,6 +177,10 @@ class RunRecord:
         error: Why the run failed (exception type and message), or None.
         trace: The exact regret at checkpoints during training, for agents that
             report it (see :class:`~agents.benchmark.factories.TrainingTrace`).
+        batch: Which seeds were trained together with this one in one
+            ``train_many`` call (:func:`batch_id` of them, this one included),
+            or None for a run trained alone. A batched seed's result depends
+            on them.
     """
 
     agent: str
@@ -179,6 +194,7 @@ class RunRecord:
     steps_to_zero_regret: int | None
     error: str | None = None
     trace: TrainingTrace | None = None
+    batch: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -204,7 +220,7 @@ class RunRecord:
         Raises:
             KeyError, TypeError, ValueError: If ``data`` is not a record.
         """
-        optional = {"trace"}  # absent from records written before it existed
+        optional = {"trace", "batch"}  # absent from older records
         values: dict[str, Any] = {
             field.name: data.get(field.name)
             if field.name in optional
@@ -321,6 +337,9 @@ def run_many(specs: Sequence[RunSpec], factory: ManySeedFactory) -> list[RunReco
     records = [_record(spec) for spec in specs]
     if not specs:
         return records
+    batch = batch_id([spec.seed for spec in specs])
+    for record in records:
+        record.batch = batch
     first = specs[0]
     kwargs = dict(first.configuration.env_kwargs)
     start = time.perf_counter()
@@ -353,6 +372,8 @@ def run_many(specs: Sequence[RunSpec], factory: ManySeedFactory) -> list[RunReco
             run_one(spec, _already(done))
             for spec, done in zip(specs, trained, strict=True)
         ]
+        for record in records:
+            record.batch = batch
     else:
         for record, done, score in zip(records, trained, scores, strict=True):
             _finish(record, done, score)
@@ -437,21 +458,28 @@ def still_to_run(
     """What ``--resume`` runs: every unit of :func:`groups` not entirely done.
 
     A unit is done when each of its specs has a record in ``done`` (by key)
-    that did not fail. A batch of seeds trained together reruns whole, the
-    done seeds with it: a batched seed's result depends on the seeds trained
-    with it, so training only the missing ones would give other results than
-    the uninterrupted run. The units are formed from all of ``specs``, so
+    that did not fail and, for a batch of seeds trained together, that was
+    trained in this very batch (:attr:`RunRecord.batch`). Otherwise
+    the batch reruns whole, its done seeds with it: a batched seed's result
+    depends on the seeds trained with it, so training only the missing ones,
+    or keeping seeds from another batch, would give other results than the
+    uninterrupted run. A batch with a failed run therefore reruns whole on
+    each resume. The units are formed from all of ``specs``, so
     :func:`groups` of the result forms them again unchanged.
     """
 
-    def finished(spec: RunSpec) -> bool:
-        return spec.key in done and not done[spec.key].failed
+    def finished(unit: list[RunSpec]) -> bool:
+        batched = isinstance(factories[unit[0].agent], ManySeedFactory)
+        batch = batch_id([spec.seed for spec in unit]) if batched else None
+        return all(
+            spec.key in done
+            and not done[spec.key].failed
+            and done[spec.key].batch == batch
+            for spec in unit
+        )
 
     return [
-        spec
-        for unit in groups(specs, factories)
-        if not all(map(finished, unit))
-        for spec in unit
+        spec for unit in groups(specs, factories) if not finished(unit) for spec in unit
     ]
 
 
@@ -471,7 +499,8 @@ def run_specs(
     agent by name (:func:`~agents.benchmark.plugins.resolve_agent`), so
     ``factories`` must be what ``resolve_agent`` gives for those names. The
     groups are those of the serial run, so the records are the same (but for
-    ``train_seconds``). A worker that dies fails the runs it had not finished.
+    ``train_seconds``). A worker that dies fails only the group that killed it
+    (see :func:`~agents.benchmark.fanout.run_tasks`).
 
     Args:
         specs: The runs.

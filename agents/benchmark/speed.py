@@ -19,7 +19,8 @@ import os
 import resource
 import statistics
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -108,39 +109,42 @@ def time_fan_out(
         "serial": {"jobs": 1},
         f"--jobs {jobs}": {"jobs": jobs},
     }
+    running_ray = f"--ray, a local Ray of {jobs} CPUs already running"
     if ray and available("ray"):
         backends[f"--ray, a local Ray of {jobs} CPUs started per call"] = {
             "jobs": jobs,
             "ray_address": "local",
         }
-        backends[f"--ray, a local Ray of {jobs} CPUs already running"] = {
-            "jobs": None,
-            "ray_address": "local",
-            "running": True,
-        }
+        backends[running_ray] = {"jobs": None, "ray_address": "local"}
     timings = {name: FanOutTiming(name, len(specs)) for name in backends}
     reference: list[dict[str, Any]] | None = None
     for _ in range(repeats):
-        for name, backend in backends.items():
-            options = {k: v for k, v in backend.items() if k != "running"}
-            if backend.get("running"):
-                from agents.integrations.ray_session import import_ray, start_ray
-
-                start_ray("local", jobs)
-            start, cpu_start = time.perf_counter(), cpu_seconds()
-            records = run_specs(specs, factories, **options)
-            seconds = time.perf_counter() - start
-            cpu = cpu_seconds() - cpu_start
-            if backend.get("running"):
-                import_ray().shutdown()
+        for name, options in backends.items():
+            with _ray_running(jobs) if name == running_ray else nullcontext():
+                start, cpu_start = time.perf_counter(), cpu_seconds()
+                records = run_specs(specs, factories, **options)
+                seconds = time.perf_counter() - start
+                cpu = cpu_seconds() - cpu_start
             timing = timings[name]
             timing.seconds.append(seconds)
-            if "ray_address" not in backend:
+            if "ray_address" not in options:
                 timing.cores.append(cpu / seconds)
             found = _comparable(records)
             reference = found if reference is None else reference
             timing.identical &= found == reference
     return list(timings.values())
+
+
+@contextmanager
+def _ray_running(cpus: int) -> Iterator[None]:
+    """A local Ray of ``cpus`` CPUs for the block, stopped after it however it ends."""
+    from agents.integrations.ray_session import import_ray, start_ray
+
+    start_ray("local", cpus)
+    try:
+        yield
+    finally:
+        import_ray().shutdown()
 
 
 def load_average() -> float:

@@ -2,9 +2,13 @@
 
 A crash, Ctrl-C or a failing agent never loses a finished run: each record is
 appended, flushed and synced before the next run starts, and ``--resume``
-reads them back to skip what is done. A line cut short by a crash mid-write is
-not a record: reading skips it, and the next append cuts it off first, so a
-resumed benchmark never writes a record onto the end of a broken one.
+reads them back to find what is still to run. A run rerun later is appended
+again; reading keeps the newest line of each run. A last line cut short by a
+crash mid-write is not a record: reading skips it, and the next append cuts
+it off first, so a resumed benchmark never writes a record onto the end of a
+broken one (a last record complete but for its newline is kept, and the
+newline added). One benchmark writes to a file at a time:
+:meth:`RunStore.exclusive` holds a lock for the whole job.
 """
 
 from __future__ import annotations
@@ -12,15 +16,21 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from agents.benchmark.runner import RunRecord
 from agents.persistence import to_jsonable
 
+try:
+    import fcntl
+except ImportError:  # Windows: no advisory locks
+    fcntl = None  # type: ignore[assignment]
+
 
 class RunStoreError(ValueError):
-    """A runs file that cannot be read back."""
+    """A runs file that cannot be read back, or that another job is writing."""
 
 
 class RunStore:
@@ -35,11 +45,38 @@ class RunStore:
         self.path = Path(path)
         self._tail_checked = False
 
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold this file's lock (``<file>.lock``) while the block runs.
+
+        The lock goes with the process, so a crash never leaves it behind.
+        Where the platform has no advisory locks (Windows) nothing is locked.
+
+        Raises:
+            RunStoreError: If another process holds it, naming the file.
+        """
+        if fcntl is None:
+            yield
+            return
+        lock_path = self.path.with_name(self.path.name + ".lock")
+        with lock_path.open("a") as lock:
+            try:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                raise RunStoreError(
+                    f"another benchmark is writing to {self.path}: wait for it to "
+                    "end, or give this one another --output"
+                ) from None
+            try:
+                yield
+            finally:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
+
     def append(self, record: RunRecord) -> None:
         """Append one record and force it to disk (after a cut-short last line)."""
         line = json.dumps(to_jsonable(record), allow_nan=False) + "\n"
         if not self._tail_checked:
-            _drop_partial_line(self.path)
+            _repair_last_line(self.path)
             self._tail_checked = True
         with self.path.open("a", encoding="utf-8") as stream:
             stream.write(line)
@@ -57,8 +94,7 @@ class RunStore:
         """
         if not self.path.exists():
             return []
-        # The text after the last newline is a line cut short (or nothing).
-        lines = self.path.read_text(encoding="utf-8").split("\n")[:-1]
+        *lines, tail = self.path.read_text(encoding="utf-8").split("\n")
         records = []
         for number, line in enumerate(lines, start=1):
             if not line.strip():
@@ -70,7 +106,8 @@ class RunStore:
                     f"{self.path}, line {number}: not a benchmark run record "
                     f"({type(error).__name__}: {error})"
                 ) from error
-        return records
+        last = _record_or_none(tail)
+        return records if last is None else [*records, last]
 
     def latest(self, keys: Iterable[str]) -> dict[str, RunRecord]:
         """The newest record of each of ``keys`` that the file holds."""
@@ -78,31 +115,45 @@ class RunStore:
         return {r.key: r for r in self.load() if r.key in wanted}
 
     def rotate(self) -> Path | None:
-        """Move an existing non-empty file aside (timestamped); return its new path."""
+        """Move an existing non-empty file aside (timestamped); return its new path.
+
+        Names sort in the order the files were moved aside.
+        """
         if not self.path.exists() or self.path.stat().st_size == 0:
             return None
         stamp = time.strftime("%Y%m%d-%H%M%S")
-        target = self.path.with_name(f"{self.path.stem}-{stamp}{self.path.suffix}")
-        number = 1
-        while target.exists():  # two rotations within one second
-            number += 1
+        for number in range(1, 1_000_000):
             target = self.path.with_name(
-                f"{self.path.stem}-{stamp}-{number}{self.path.suffix}"
+                f"{self.path.stem}-{stamp}-{number:06d}{self.path.suffix}"
             )
-        self.path.replace(target)
-        return target
+            if not target.exists():
+                self.path.replace(target)
+                return target
+        raise RunStoreError(f"too many copies of {self.path} from {stamp}")
 
 
-def _drop_partial_line(path: Path, chunk: int = 1 << 16) -> None:
-    """Truncate ``path`` after its last newline, if it does not end with one.
+def _record_or_none(text: str) -> RunRecord | None:
+    """``text`` as a record if it is one whole record, else None."""
+    if not text.strip():
+        return None
+    try:
+        return RunRecord.from_json(json.loads(text))
+    except (ValueError, KeyError, TypeError):
+        return None
 
-    A file that does not end in a newline ends in a line cut short by a crash;
-    appending to it would glue the next record onto that fragment.
+
+def _repair_last_line(path: Path, chunk: int = 1 << 16) -> None:
+    """End ``path`` with a newline: after a whole last record, or where one was cut.
+
+    A file that does not end in a newline ends in a record written all but
+    its newline (kept: the newline is added) or in a line cut short by a
+    crash (cut off: appending to it would glue the next record onto it).
     """
     if not path.exists():
         return
     with path.open("r+b") as stream:
         end = position = stream.seek(0, os.SEEK_END)
+        start_of_tail = 0
         while position > 0:
             start = max(0, position - chunk)
             stream.seek(start)
@@ -111,7 +162,12 @@ def _drop_partial_line(path: Path, chunk: int = 1 << 16) -> None:
                 return
             newline = block.rfind(b"\n")
             if newline >= 0:
-                stream.truncate(start + newline + 1)
-                return
+                start_of_tail = start + newline + 1
+                break
             position = start
-        stream.truncate(0)
+        stream.seek(start_of_tail)
+        tail = stream.read().decode("utf-8", errors="replace")
+        if _record_or_none(tail) is not None:
+            stream.write(b"\n")
+        else:
+            stream.truncate(start_of_tail)

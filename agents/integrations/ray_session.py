@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import sys
 from typing import Any
 
@@ -87,8 +88,10 @@ def start_ray(
         options["num_cpus"] = num_cpus
         options["runtime_env"] = {"env_vars": {"PYTHONPATH": path}}
     try:
+        if address != "local":
+            _check_answers(address)
         ray.init(address=address, **options)
-    except ConnectionError as error:
+    except (ConnectionError, RuntimeError, ValueError) as error:
         raise ConnectionError(
             f"cannot reach Ray at {address!r} ({error}); on a node of the cluster "
             "pass 'auto', from elsewhere the head's 'host:port' with "
@@ -96,3 +99,29 @@ def start_ray(
             "authentication), and the same package versions on every node"
         ) from error
     return True
+
+
+CONNECT_TIMEOUT = 5.0
+"""Seconds to wait for a Ray head to accept a connection before giving up."""
+
+
+def _check_answers(address: str) -> None:
+    """Fail at once if no Ray listens at ``address`` ('auto' or 'host:port').
+
+    ``ray.init`` alone retries for many minutes (Ray 2.60 was still retrying
+    after 400 s on this project's machine).
+
+    Raises:
+        ConnectionError: If 'auto' finds no Ray, or nothing accepts a
+            connection at the address within :data:`CONNECT_TIMEOUT`.
+    """
+    from ray._private.services import canonicalize_bootstrap_address
+
+    resolved = canonicalize_bootstrap_address(address)
+    if resolved is None:
+        raise ConnectionError("no running Ray found")
+    host, _, port = resolved.rpartition(":")
+    try:
+        socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT).close()
+    except OSError as error:
+        raise ConnectionError(f"nothing answers at {resolved}: {error}") from error

@@ -381,9 +381,13 @@ def train_ppo(
     algorithm = config.build_algo()
     checks = []
     result: dict[str, Any] = {}
-    for _ in range(iterations):
-        result = algorithm.train()
-        checks.append(PolicyCheck(**result[POLICY_CHECK_KEY]))
+    try:
+        for _ in range(iterations):
+            result = algorithm.train()
+            checks.append(PolicyCheck(**result[POLICY_CHECK_KEY]))
+    except BaseException:
+        algorithm.stop()  # its actors and learner; the caller never gets it
+        raise
     seconds = time.perf_counter() - start
     env_steps = int(
         result.get("env_runners", {}).get("num_env_steps_sampled_lifetime", 0)

@@ -58,6 +58,20 @@ COMMAND: ContextVar[str | None] = ContextVar("COMMAND", default=None)
 :mod:`agents.cli` so that usage lines name it; None for ``scripts/``."""
 
 
+def ray_address(text: str) -> str:
+    """A Ray address: ``local``, ``auto``, or a cluster head's ``host:port``."""
+    allowed = "allowed: 'local', 'auto' or a cluster head's 'host:port'"
+    if text in ("local", "auto"):
+        return text
+    host, colon, port = text.rpartition(":")
+    if not (colon and host.strip() and port.isdigit() and 0 < int(port) < 65_536):
+        raise argparse.ArgumentTypeError(f"{text!r} is not a Ray address ({allowed})")
+    return text
+
+
+ray_address.__name__ = "Ray address"
+
+
 def job_parser(doc: str | None) -> argparse.ArgumentParser:
     """A job's parser: its docstring's first line as description, defaults shown."""
     return argparse.ArgumentParser(

@@ -8,7 +8,10 @@ configuration at once. Exact values are those of the env as registered: its
 time limit and, under ``"penalize"``, invalid actions as the stalls they are.
 
 Nothing is lost: each finished run is appended to ``runs.jsonl`` in the output
-folder as it ends; ``--resume`` skips the runs already there. ``--jobs N`` runs
+folder as it ends; ``--resume`` skips the runs already there (a batch of seeds
+trained together is kept only whole, else it reruns whole, so the results are
+those of an uninterrupted run). One benchmark writes to an output folder at a
+time (a second one exits with status 2). ``--jobs N`` runs
 the runs in N local processes, ``--ray [ADDRESS]`` as Ray tasks (the ``ray``
 extra); either gives the serial run's results. A failing agent
 is recorded as a failed run and the others go on (exit status 1). At the end
@@ -33,6 +36,7 @@ import dataclasses
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 
 import gymnasium as gym
@@ -43,6 +47,7 @@ from access_review_env.wrappers import time_limit
 from agents.benchmark import (
     BUILT_IN,
     SUITES,
+    AgentFactory,
     Configuration,
     RunRecord,
     RunSpec,
@@ -124,7 +129,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help=f"skip runs already in OUTPUT/{RUNS_FILE} (failed ones run again)",
+        help=f"skip runs already in OUTPUT/{RUNS_FILE} (failed ones run again; "
+        "a batch of seeds trained together that is not whole there reruns whole)",
     )
     parser.add_argument(
         "--jobs",
@@ -137,6 +143,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--ray",
         nargs="?",
         const="local",
+        type=arguments.ray_address,
         metavar="ADDRESS",
         help="run as Ray tasks (the ray extra): on a local Ray started for the "
         "run, or on a running one: 'auto' (this node's) or 'host:port'",
@@ -263,10 +270,41 @@ def main(argv: Sequence[str] | None = None) -> int:
         for seed in range(args.seeds)
     ]
     store = RunStore(args.output / RUNS_FILE)
-    try:
-        done = store.latest(spec.key for spec in specs) if args.resume else {}
-    except RunStoreError as error:
-        parser.error(str(error))
+    with ExitStack() as held:
+        try:
+            held.enter_context(store.exclusive())
+            done = store.latest(spec.key for spec in specs) if args.resume else {}
+        except RunStoreError as error:
+            parser.error(str(error))
+        return _run_and_report(args, store, specs, factories, done, plots)
+
+
+def _workers(jobs: int | None, ray: str | None) -> int | None:
+    """``run_specs``'s ``jobs`` for ``--jobs`` and ``--ray``.
+
+    Without Ray, the worker processes (1: this process). With a local Ray,
+    ``--jobs`` already sized it, and its CPUs bound the tasks in flight
+    (None); on a running Ray, ``--jobs`` bounds them (None: all its CPUs).
+    """
+    if ray is None:
+        return jobs or 1
+    return None if ray == "local" else jobs
+
+
+def _run_and_report(
+    args: argparse.Namespace,
+    store: RunStore,
+    specs: list[RunSpec],
+    factories: dict[str, AgentFactory],
+    done: dict[str, RunRecord],
+    plots: bool,
+) -> int:
+    """Run what is still to run, appending to ``store``; write the results.
+
+    Returns:
+        The exit status: 0, 1 if a run failed, 2 if Ray cannot be reached,
+        130 on Ctrl-C.
+    """
     if not args.resume and (moved := store.rotate()) is not None:
         print(f"kept the previous runs as {moved}")
     todo = still_to_run(specs, factories, done)
@@ -296,10 +334,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             todo,
             factories,
             finished,
-            # A local Ray's CPUs bound the tasks in flight; a cluster's, --jobs.
-            jobs=(None if args.ray == "local" else args.jobs)
-            if args.ray
-            else args.jobs or 1,
+            jobs=_workers(args.jobs, args.ray),
             ray_address=args.ray,
         )
     except KeyboardInterrupt:

@@ -28,7 +28,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from access_review_env import ENV_ID, ENV_IDS, RISK_ENV_ID
 from agents.evaluation.policy_check import PolicyCheck
@@ -37,6 +37,9 @@ from agents.integrations.ray_session import RAY_INSTALL
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output
 from agents.persistence import run_metadata, write_json
+
+if TYPE_CHECKING:
+    from agents.integrations.rllib import TrialCheck
 
 DEFAULT_GRIDS: dict[str, dict[str, list[Any]]] = {
     ENV_ID: {"abandonment_prob": [0.0, 0.04, 0.05, 0.25, 0.5]},
@@ -92,7 +95,7 @@ def value_table(check: PolicyCheck) -> str:
     return "\n".join(lines)
 
 
-def trial_table(trials: Sequence[Any], grid: dict[str, list[Any]]) -> str:
+def trial_table(trials: Sequence[TrialCheck], grid: dict[str, list[Any]]) -> str:
     """One row per Tune trial: optimal or not, start margin, regret, start values."""
     first = next((t.check for t in trials if t.check is not None), None)
     states = (
@@ -238,6 +241,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--address",
+        type=arguments.ray_address,
         help="run on a running Ray instead of a local one: 'auto' (this node's) "
         "or 'host:port'",
     )
@@ -252,6 +256,12 @@ def _check_arguments(args: argparse.Namespace) -> None:
     Raises:
         ValueError: Naming the option and what the env refused.
     """
+    if not args.tune and (args.grid is not None or args.seeds != 1):
+        raise ValueError("--grid and --seeds go with --tune (one run takes --seed)")
+    if args.address is not None and args.num_cpus is not None:
+        raise ValueError(
+            "--num-cpus sizes a local Ray; a running one (--address) has its own"
+        )
     kwargs = arguments.json_object("--env-kwargs", args.env_kwargs)
     args.env_kwargs = arguments.env_kwargs("--env-kwargs", kwargs, args.env)
     if args.grid is None:

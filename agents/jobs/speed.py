@@ -25,6 +25,7 @@ import dataclasses
 import os
 import pstats
 import statistics
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -577,12 +578,13 @@ FAN_OUT_TARGET = 1.7
 """The issue's ratio of ``--jobs 2`` to serial throughput on 2 cores."""
 
 
-def fan_out_rows(config: Config) -> tuple[list[Row], list[str]]:
+def fan_out_rows(config: Config) -> tuple[list[Row], list[str], bool]:
     """The agent benchmark's reduced suite: each backend against the serial run.
 
     Returns:
-        The rows, and the lines printed under the table (cores used, load,
-        whether every backend gave the serial records, skipped Ray rows).
+        The rows, the lines printed under the table (cores used, load,
+        whether every backend gave the serial records, skipped Ray rows), and
+        whether every backend gave the serial records.
     """
     specs = fan_out.reduced_suite(
         config.fan_out_agents, config.fan_out_seeds, config.fan_out_episodes
@@ -640,7 +642,7 @@ def fan_out_rows(config: Config) -> tuple[list[Row], list[str]]:
     ]
     if len(others) == 1:
         notes.append(f"Ray is not installed: the Ray rows were skipped ({RAY_INSTALL})")
-    return rows, notes
+    return rows, notes, all(t.identical for t in timings)
 
 
 def _amount(value: float) -> str:
@@ -681,10 +683,15 @@ def offline_rows(config: Config) -> list[dict[str, object]] | None:
     return [row.to_json() for row in rows]
 
 
-def run(config: Config) -> list[Row]:
-    """Run every row, print the tables and write the JSON record."""
+def run(config: Config) -> bool:
+    """Run every row, print the tables and write the JSON record.
+
+    Returns:
+        Whether every fan-out backend gave the serial run's records (a speed
+        target missed is a measurement; different results are a fault).
+    """
     prepare_output(config.output.parent)
-    fan_out_table, notes = fan_out_rows(config)
+    fan_out_table, notes, identical = fan_out_rows(config)
     profiles: list[BatchedProfile] = []
     if config.fan_out_only:
         rows = fan_out_table
@@ -713,7 +720,7 @@ def run(config: Config) -> list[Row]:
     }
     path = write_json(config.output, record)
     print(f"\nwrote {path}")
-    return rows
+    return identical
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -739,7 +746,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the speed benchmark from the command line."""
+    """Run the speed benchmark; exit status 1 if a fan-out backend's records differ."""
     args = build_parser().parse_args(argv)
     config = Config(
         repeats=args.repeats,
@@ -761,5 +768,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.batched_threads, config.profile_episodes = (1,), 50
         config.fan_out_agents, config.fan_out_seeds = fan_out.QUICK_AGENTS, 2
         config.fan_out_episodes, config.fan_out_repeats = 20, 1
-    run(config)
+    if not run(config):
+        print(
+            "error: a fan-out backend gave other records than the serial run",
+            file=sys.stderr,
+        )
+        return 1
     return 0

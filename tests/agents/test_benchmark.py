@@ -38,6 +38,7 @@ from agents.benchmark.store import RunStore
 from agents.benchmark.summary import hardness_table
 from agents.evaluation.scoring import score_policies, score_policy
 from agents.evaluation.statistics import wilson_interval
+from agents.jobs.benchmark_agents import main as benchmark_main
 from agents.persistence import to_jsonable
 from agents.policies import as_predictor
 
@@ -272,6 +273,19 @@ def test_resume_skips_runs_already_on_disk(tmp_path: Path) -> None:
     assert len(list((tmp_path / "out").glob("runs-*.jsonl"))) == 1
 
 
+def test_a_second_benchmark_on_the_same_output_exits_2_at_once(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Two jobs appending to one runs.jsonl could cut each other's records."""
+    out = tmp_path / "out"
+    out.mkdir()
+    with RunStore(out / "runs.jsonl").exclusive(), pytest.raises(SystemExit) as stopped:
+        benchmark_main(["--agents", "random", "--seeds", "1", "--output", str(out)])
+    assert stopped.value.code == 2
+    assert "another benchmark is writing to" in capsys.readouterr().err
+    assert not (out / "runs.jsonl").exists()
+
+
 def test_a_custom_configuration_is_scored_on_its_own_horizon(tmp_path: Path) -> None:
     """--env-kwargs adds a configuration named custom, time limit included.
 
@@ -484,24 +498,42 @@ def _without_timing(records: list[RunRecord]) -> list[RunRecord]:
 
 
 def test_a_resumed_batched_benchmark_equals_an_uninterrupted_one() -> None:
-    """still_to_run reruns whole batches, so resuming gives the uninterrupted records.
+    """still_to_run keeps a batch only whole and from that very batch.
 
-    Runs of a factory without train_many are resumed one by one.
+    One configuration done in full is kept; one with seeds from a smaller
+    batch (an earlier run with fewer seeds) reruns whole; resuming then gives
+    the uninterrupted records. Runs of a factory without train_many are
+    resumed one by one.
     """
-    specs = [RunSpec("q_learning", NO_ABANDONMENT, seed, 20) for seed in range(4)]
     factories = {"q_learning": SMALL_Q}
-    earlier = {r.key: r for r in run_specs(specs[:2], factories)}
-    todo = still_to_run(specs, factories, earlier)
-    assert todo == specs
-    resumed = {r.key: r for r in run_specs(todo, factories)}
+    specs = [
+        RunSpec("q_learning", configuration, seed, 20)
+        for configuration in (NO_ABANDONMENT, BELOW)
+        for seed in range(4)
+    ]
     uninterrupted = run_specs(specs, factories)
+    kept, smaller = specs[:4], specs[4:6]
+    earlier = {r.key: r for r in run_specs(kept + smaller, factories)}
+    assert _without_timing([earlier[s.key] for s in kept]) == _without_timing(
+        uninterrupted[:4]
+    )
+    # Why a smaller batch must not be kept: its seeds learned something else.
+    assert [earlier[s.key].trace for s in smaller] != [
+        r.trace for r in uninterrupted[4:6]
+    ]
+
+    todo = still_to_run(specs, factories, earlier)
+    assert todo == specs[4:]
+    resumed = {**earlier, **{r.key: r for r in run_specs(todo, factories)}}
     assert _without_timing([resumed[s.key] for s in specs]) == _without_timing(
         uninterrupted
     )
     assert still_to_run(specs, factories, resumed) == []
+    assert still_to_run(specs[4:6], factories, resumed) == specs[4:6]
 
     scalar = {"q_learning": SMALL_Q.__call__}
-    assert still_to_run(specs, scalar, earlier) == specs[2:]
+    alone = {r.key: r for r in run_specs(specs[:2], scalar)}
+    assert still_to_run(specs, scalar, alone) == specs[2:]
 
 
 class _Exploding:

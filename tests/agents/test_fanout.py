@@ -25,8 +25,14 @@ import pytest
 
 from access_review_env import ENV_ID
 from agents.benchmark import SUITE, BatchedFactory, RunRecord, RunSpec
-from agents.benchmark.fanout import TaskResult, run_tasks
+from agents.benchmark.fanout import (
+    THREAD_VARIABLES,
+    WORKER_DIED,
+    TaskResult,
+    run_tasks,
+)
 from agents.benchmark.runner import groups, run_specs
+from agents.jobs.benchmark_agents import main as benchmark_main
 from agents.learners import train_q_learning
 from tests.helpers import python_without
 
@@ -108,16 +114,34 @@ def test_processes_give_the_serial_results() -> None:
     check_against_serial(results)
 
 
-def test_a_dead_worker_fails_its_tasks_without_raising() -> None:
-    """A worker that dies takes the pool down: the rest report BrokenProcessPool."""
-    results = run_tasks(exit_abruptly, [0, 1, 2, 3], jobs=2)
-    assert [r.index for r in results] == [0, 1, 2, 3]
-    broken = [r for r in results if not r.ok]
-    assert results[1] in broken
-    assert all(
-        r.failure is not None and r.failure.type == "BrokenProcessPool" for r in broken
+def test_a_dead_worker_fails_only_its_own_task() -> None:
+    """A task that kills its worker fails alone; every other task still runs.
+
+    The pool it breaks is replaced, the tasks that were running beside it are
+    rerun, and each result is delivered exactly once.
+    """
+    delivered: list[int] = []
+    results = run_tasks(
+        exit_abruptly, range(8), jobs=2, on_result=lambda r: delivered.append(r.index)
     )
+    assert sorted(delivered) == list(range(8))
+    assert [r.index for r in results] == list(range(8))
+    assert [r.ok for r in results] == [index != 1 for index in range(8)]
+    assert results[1].failure == WORKER_DIED
     assert all(r.value == r.task for r in results if r.ok)
+
+
+def thread_settings(_: int) -> dict[str, str | None]:
+    """What a worker's thread-pool variables were when it started."""
+    return {name: os.environ.get(name) for name in THREAD_VARIABLES}
+
+
+def test_workers_start_with_their_thread_pools_capped() -> None:
+    """The variables are set before a worker imports NumPy, and restored here."""
+    before = {name: os.environ.get(name) for name in THREAD_VARIABLES}
+    results = run_tasks(thread_settings, [0, 1], jobs=2, threads_per_job=1)
+    assert [r.value for r in results] == [dict.fromkeys(THREAD_VARIABLES, "1")] * 2
+    assert {name: os.environ.get(name) for name in THREAD_VARIABLES} == before
 
 
 @pytest.mark.parametrize("jobs", [1, 2])
@@ -409,6 +433,32 @@ def test_the_job_without_ray_refuses_ray_at_once(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "--ray needs Ray: pip install torch==2.13.0, then" in result.stderr
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("address", ["nonsense", "", "head:0", ":6379"])
+def test_a_malformed_ray_address_is_a_usage_error(
+    tmp_path: Path, address: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--ray takes 'local', 'auto' or 'host:port', and says so for anything else."""
+    with pytest.raises(SystemExit) as stopped:
+        benchmark_main(["--ray", address, "--output", str(tmp_path / "out")])
+    assert stopped.value.code == 2
+    assert (
+        "is not a Ray address (allowed: 'local', 'auto' or" in capsys.readouterr().err
+    )
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.ray
+def test_a_cluster_that_does_not_answer_is_an_error_at_once(tmp_path: Path) -> None:
+    """Exit 2 within seconds, not after ray.init's minutes of retries."""
+    start = time.perf_counter()
+    code = benchmark_main(
+        ["--agents", "random", "--ray", "127.0.0.1:1", "--output", str(tmp_path)]
+    )
+    assert code == 2
+    assert time.perf_counter() - start < 60
+    assert not (tmp_path / "runs.jsonl").exists()
 
 
 @pytest.mark.ray

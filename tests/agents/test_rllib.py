@@ -197,6 +197,11 @@ def test_the_job_tune_mode_flags_the_close_call(tmp_path: Path) -> None:
         (("--env-kwargs", '{"speed": 1}'), "unexpected keyword argument 'speed'"),
         (("--tune", "--grid", '{"abandonment_prob": []}'), "non-empty list"),
         (("--tune", "--grid", '{"abandonment_prob": [2]}'), "--grid: abandonment"),
+        (("--grid", '{"abandonment_prob": [0.1]}'), "--grid and --seeds go with"),
+        (("--seeds", "3"), "--grid and --seeds go with --tune"),
+        (("--address", "auto", "--num-cpus", "2"), "--num-cpus sizes a local Ray"),
+        (("--address", "nonsense"), "'nonsense' is not a Ray address (allowed:"),
+        (("--address", "head:99999"), "'head:99999' is not a Ray address"),
     ],
 )
 def test_the_job_refuses_bad_arguments_before_starting_ray(
