@@ -188,30 +188,35 @@ def test_no_tasks_no_results() -> None:
 
 INTERRUPTED_SCRIPT = textwrap.dedent(
     """
-    import multiprocessing
+    import os
     import sys
     import time
+    from pathlib import Path
 
     from agents.benchmark.fanout import run_tasks
 
 
-    def task(value):
+    def task(spec):
+        value, folder = spec
         if value == 0:
             return value
+        written = Path(folder) / f"{value}.tmp"
+        written.write_text(str(os.getpid()))
+        written.rename(written.with_suffix(".pid"))
         time.sleep(600)
         return value
 
 
     def report(result):
-        pids = [p.pid for p in multiprocessing.active_children()]
-        print("result", result.index, *pids, flush=True)
+        print("result", result.index, flush=True)
 
 
     if __name__ == "__main__":
         backend = {"jobs": 2}
         if sys.argv[1] == "ray":
             backend["ray_address"] = "local"
-        run_tasks(task, range(4), on_result=report, **backend)
+        tasks = [(value, sys.argv[2]) for value in range(4)]
+        run_tasks(task, tasks, on_result=report, **backend)
     """
 )
 
@@ -222,15 +227,18 @@ INTERRUPTED_SCRIPT = textwrap.dedent(
 def test_ctrl_c_cancels_the_pending_tasks_and_stops_the_workers(
     backend: str, tmp_path: Path
 ) -> None:
-    """SIGINT to the whole process group (a terminal's Ctrl-C) after the first result.
+    """SIGINT to the whole process group (a terminal's Ctrl-C) mid-run.
 
-    The run must end with KeyboardInterrupt long before the 600 s tasks would,
-    and leave no worker process behind.
+    Once the first result is in and a worker is inside a 600 s task, the run
+    must end with KeyboardInterrupt long before the task would, and the
+    processes running the tasks (each wrote its pid) must be gone.
     """
     script = tmp_path / "interrupted.py"
     script.write_text(INTERRUPTED_SCRIPT)
+    pids = tmp_path / "pids"
+    pids.mkdir()
     process = subprocess.Popen(
-        [sys.executable, "-u", str(script), backend],
+        [sys.executable, "-u", str(script), backend, str(pids)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -239,7 +247,12 @@ def test_ctrl_c_cancels_the_pending_tasks_and_stops_the_workers(
     )
     assert process.stdout is not None
     first = process.stdout.readline().split()
-    assert first[:2] == ["result", "0"], first
+    assert first == ["result", "0"], first
+    deadline = time.monotonic() + 60
+    while not any(pids.glob("*.pid")) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    workers = [int(path.read_text()) for path in pids.glob("*.pid")]
+    assert workers, "no worker started a long task within 60 s"
     os.killpg(process.pid, signal.SIGINT)
     try:
         _, stderr = process.communicate(timeout=120)
@@ -248,7 +261,6 @@ def test_ctrl_c_cancels_the_pending_tasks_and_stops_the_workers(
         pytest.fail("run_tasks did not stop on Ctrl-C within 120 s")
     assert process.returncode != 0
     assert "KeyboardInterrupt" in stderr
-    workers = [int(pid) for pid in first[2:]]
     deadline = time.monotonic() + 30
     while workers and time.monotonic() < deadline:
         workers = [pid for pid in workers if _alive(pid)]
