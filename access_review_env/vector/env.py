@@ -382,7 +382,7 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
         self._reused = (
             None if self.copy else _Outputs.empty(self.num_envs, mdp.n_actions)
         )
-        self._actions = np.zeros(self.num_envs, dtype=np.uint8)
+        self._actions: NDArray[Any] = np.zeros(self.num_envs, dtype=np.uint8)
         self._kernel_tables = self._compiled_tables()
         self._n_actions = mdp.n_actions
         self._refuse_invalid = mdp.invalid_action == "raise"
@@ -536,9 +536,10 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
                 "was never reset, or its last reset was rejected)"
             )
         compiled = _compiled_step() if self._compiled_size else None
+        actions = self._check_type(actions)
         if compiled is None or compiled.refuses(
             self._state,
-            self._check_type(actions),
+            actions,
             self._table.has_transition,
             self._n_actions,
             self._refuse_invalid,
@@ -553,28 +554,32 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
             rows += actions
             if self._refuse_invalid:
                 self._check_transitions(rows)
-        self._actions = np.asarray(actions)
+        self._actions = actions
         draws = self._draw()
         out = self._outputs()
         chunks = self._chunks
         if len(chunks) == 1:
-            self._advance(chunks[0], draws, out)
+            self._advance(chunks[0], draws, out, compiled)
         else:
             for future in [
-                self._pool().submit(self._advance, c, draws, out) for c in chunks
+                self._pool().submit(self._advance, c, draws, out, compiled)
+                for c in chunks
             ]:
                 future.result()
         return out.observations, out.reward, out.terminated, out.truncated, out.info()
 
     def _advance(
-        self, chunk: slice, all_draws: NDArray[np.uint32], out_all: _Outputs
+        self,
+        chunk: slice,
+        all_draws: NDArray[np.uint32],
+        out_all: _Outputs,
+        compiled: _Compiled | None,
     ) -> None:
         """Finish the step for the sub-envs in ``chunk``: elementwise operations.
 
-        One compiled loop when numba is installed, else whole-array NumPy
+        One compiled loop when ``step`` chose it, else whole-array NumPy
         operations on ``self._rows`` (the rows of stored state and action).
         """
-        compiled = _compiled_step() if self._compiled_size else None
         if compiled is not None:
             compiled.step(
                 chunk.start,
@@ -707,17 +712,17 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
             ValueError: For a wrong shape.
         """
         n_actions = self._n_actions
-        actions = np.asarray(actions)
-        if actions.dtype.kind not in "iu":
+        checked: NDArray[Any] = np.asarray(actions)
+        if checked.dtype.kind not in "iu":
             raise TypeError(
                 f"actions must be integers in [0, {n_actions - 1}], "
-                f"got dtype {actions.dtype}"
+                f"got dtype {checked.dtype}"
             )
-        if actions.shape != (self.num_envs,):
+        if checked.shape != (self.num_envs,):
             raise ValueError(
-                f"actions must have shape ({self.num_envs},), got {actions.shape}"
+                f"actions must have shape ({self.num_envs},), got {checked.shape}"
             )
-        return np.asarray(actions)
+        return checked
 
     def _check_actions(self, actions: Any) -> NDArray[np.uint8]:
         """Return ``actions`` as uint8 if they are ``(num_envs,)`` integers in range.

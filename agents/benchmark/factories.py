@@ -41,6 +41,7 @@ from agents.learners.batched import (
     train_q_learning_batched,
     train_reinforce_batched,
 )
+from agents.persistence.results import float_from_json
 from agents.planning import as_tabular, greedy_regret
 from agents.policies import PolicyLike, RandomPolicy
 
@@ -94,10 +95,7 @@ class TrainingTrace:
         return cls(
             episodes=tuple(int(v) for v in data["episodes"]),
             steps=tuple(int(v) for v in data["steps"]),
-            **{
-                name: tuple(float("nan") if v is None else float(v) for v in data[name])
-                for name in floats
-            },
+            **{name: tuple(float_from_json(v) for v in data[name]) for name in floats},
         )
 
 
@@ -241,29 +239,17 @@ class BatchedFactory:
         )
         checkpoints = checkpoint_grid(self.n_episodes)
         rng = np.random.default_rng(np.random.SeedSequence([int(s) for s in seeds]))
-        result: BatchedQLearning | BatchedReinforce
-        if self.algorithm == "q_learning":
-            epsilon = QLearningConfig().epsilon
-            regret_of: RegretOf = EpsilonGreedyRegret(arrays, valid, epsilon)
-            tracker = RegretTracker(regret_of, len(seeds), checkpoints)
-            result = train_q_learning_batched(
-                envs,
-                self.n_episodes,
-                rng=rng,
-                checkpoints=checkpoints,
-                observer=tracker,
-            )
-        else:
-            tracker = RegretTracker(
-                softmax_regret(arrays, valid), len(seeds), checkpoints
-            )
-            result = train_reinforce_batched(
-                envs,
-                self.n_episodes,
-                rng=rng,
-                checkpoints=checkpoints,
-                observer=tracker,
-            )
+        q_learning = self.algorithm == "q_learning"
+        regret_of: RegretOf = (
+            EpsilonGreedyRegret(arrays, valid, QLearningConfig().epsilon)
+            if q_learning
+            else softmax_regret(arrays, valid)
+        )
+        tracker = RegretTracker(regret_of, len(seeds), checkpoints)
+        train = train_q_learning_batched if q_learning else train_reinforce_batched
+        result: BatchedQLearning | BatchedReinforce = train(
+            envs, self.n_episodes, rng=rng, checkpoints=checkpoints, observer=tracker
+        )
         envs.close()
         greedy = greedy_regret(arrays, result.log.snapshots, valid)
         steps = result.log.checkpoint_length_sum

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from agents.integrations.ray_session import import_ray, start_ray
+from agents.integrations.ray_session import import_ray, ray_session
 
 TaskT = TypeVar("TaskT")
 ValueT = TypeVar("ValueT")
@@ -403,29 +403,27 @@ def _run_ray(
     deliver: Callable[[TaskResult[TaskT, ValueT]], None],
 ) -> list[TaskResult[TaskT, ValueT]]:
     ray = import_ray()
-    started = start_ray(address, jobs)
-    remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
-    # A local Ray started here has `jobs` CPUs and queues the rest itself;
-    # capping tasks in flight there would leave a core idle between tasks.
-    local = started and address == "local"
-    limit = len(tasks) if jobs is None or local else jobs
-    waiting = list(enumerate(tasks))[::-1]
-    pending: dict[Any, int] = {}
-    results: dict[int, TaskResult[TaskT, ValueT]] = {}
-    try:
-        while waiting or pending:
-            while waiting and len(pending) < limit:
-                index, task = waiting.pop()
-                pending[remote.remote(function, index, task)] = index
-            (ref,), _ = ray.wait(list(pending), num_returns=1)
-            # A worker that died, or a task Ray could not run, fails with Ray's error.
-            index = pending.pop(ref)
-            _receive(index, tasks[index], partial(ray.get, ref), results, deliver)
-    except BaseException:
-        for ref in pending:
-            ray.cancel(ref, force=True)
-        raise
-    finally:
-        if started:
-            ray.shutdown()
+    with ray_session(address, jobs) as started:
+        remote = ray.remote(num_cpus=1, max_retries=0)(run_task)
+        # A local Ray started here has `jobs` CPUs and queues the rest itself;
+        # capping tasks in flight there would leave a core idle between tasks.
+        local = started and address == "local"
+        limit = len(tasks) if jobs is None or local else jobs
+        waiting = list(enumerate(tasks))[::-1]
+        pending: dict[Any, int] = {}
+        results: dict[int, TaskResult[TaskT, ValueT]] = {}
+        try:
+            while waiting or pending:
+                while waiting and len(pending) < limit:
+                    index, task = waiting.pop()
+                    pending[remote.remote(function, index, task)] = index
+                (ref,), _ = ray.wait(list(pending), num_returns=1)
+                # A worker that died, or a task Ray could not run, fails with
+                # Ray's error.
+                index = pending.pop(ref)
+                _receive(index, tasks[index], partial(ray.get, ref), results, deliver)
+        except BaseException:
+            for ref in pending:
+                ray.cancel(ref, force=True)
+            raise
     return [results[index] for index in range(len(tasks))]

@@ -17,6 +17,7 @@ records, one per spec. :func:`run_specs` groups specs that way (at most
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import time
@@ -41,7 +42,7 @@ from agents.benchmark.fanout import TaskResult, run_tasks
 from agents.benchmark.plugins import resolve_agent
 from agents.benchmark.suite import SUITE, Configuration
 from agents.evaluation.scoring import PolicyScore, score_policies, score_policy
-from agents.planning import as_tabular, start_value, value_iteration
+from agents.planning import as_tabular, optimal_start_value, start_value
 from agents.policies import deterministic_table
 
 MAX_BATCH = 4_096
@@ -88,7 +89,7 @@ def steps_to_zero_regret(
     if not checkpoints:
         return None
     arrays = as_tabular(gym.make(env_id, **env_kwargs))
-    optimal = float(arrays.initial_distribution @ value_iteration(arrays).V)
+    optimal = optimal_start_value(arrays)
     regrets = []
     for _, greedy in checkpoints:
         value = start_value(arrays, deterministic_table(greedy, arrays.n_actions))
@@ -124,14 +125,7 @@ class RunSpec:
     @property
     def group(self) -> str:
         """The key without the seed: specs of one group may be trained at once."""
-        return run_key(
-            self.agent,
-            self.configuration.name,
-            self.configuration.env_kwargs,
-            -1,
-            self.n_episodes,
-            self.env_id,
-        )
+        return dataclasses.replace(self, seed=-1).key
 
 
 def batch_id(seeds: Sequence[int]) -> str:

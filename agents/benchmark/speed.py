@@ -19,8 +19,8 @@ import os
 import resource
 import statistics
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, nullcontext
+from collections.abc import Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,6 +29,7 @@ from agents.benchmark.plugins import resolve_agent
 from agents.benchmark.runner import RunRecord, RunSpec, run_specs
 from agents.benchmark.suite import SUITE
 from agents.integrations.optional import available
+from agents.integrations.ray_session import ray_session
 
 AGENTS = ("q_learning", "reinforce", "random")
 """The reduced suite's agents: ours at their full budgets, and random."""
@@ -120,7 +121,7 @@ def time_fan_out(
     reference: list[dict[str, Any]] | None = None
     for _ in range(repeats):
         for name, options in backends.items():
-            with _ray_running(jobs) if name == running_ray else nullcontext():
+            with ray_session("local", jobs) if name == running_ray else nullcontext():
                 start, cpu_start = time.perf_counter(), cpu_seconds()
                 records = run_specs(specs, factories, **options)
                 seconds = time.perf_counter() - start
@@ -133,18 +134,6 @@ def time_fan_out(
             reference = found if reference is None else reference
             timing.identical &= found == reference
     return list(timings.values())
-
-
-@contextmanager
-def _ray_running(cpus: int) -> Iterator[None]:
-    """A local Ray of ``cpus`` CPUs for the block, stopped after it however it ends."""
-    from agents.integrations.ray_session import import_ray, start_ray
-
-    start_ray("local", cpus)
-    try:
-        yield
-    finally:
-        import_ray().shutdown()
 
 
 def load_average() -> float:

@@ -22,6 +22,7 @@ from access_review_env import ENV_ID, InvalidActionError, TabularMDP, TaskMDP
 from agents.evaluation.rollouts import EvaluationResult, evaluate
 from agents.evaluation.statistics import Z_95
 from agents.evaluation.vector_rollouts import rollout_tables
+from agents.persistence.results import float_from_json
 from agents.planning import (
     as_tabular,
     evaluate_policies,
@@ -99,14 +100,9 @@ class PolicyScore:
             "violations_per_episode",
             "invalid_action_rate",
         ):
-            values[name] = _nan_for_null(values[name])
-        values["mc_ci"] = tuple(_nan_for_null(bound) for bound in values["mc_ci"])
+            values[name] = float_from_json(values[name])
+        values["mc_ci"] = tuple(float_from_json(bound) for bound in values["mc_ci"])
         return cls(**values)
-
-
-def _nan_for_null(value: float | None) -> float:
-    """A JSON float back: null (how non-finite numbers are written) is NaN."""
-    return float("nan") if value is None else value
 
 
 def prefers(probabilities: NDArray[np.float64], action: int) -> bool:

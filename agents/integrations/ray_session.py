@@ -16,6 +16,8 @@ import logging
 import os
 import socket
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from agents.integrations.optional import install_hint
@@ -99,6 +101,27 @@ def start_ray(
             "authentication), and the same package versions on every node"
         ) from error
     return True
+
+
+@contextmanager
+def ray_session(
+    address: str = "local", num_cpus: int | None = None, *, quiet: bool = True
+) -> Iterator[bool]:
+    """:func:`start_ray` for the block, and Ray stopped after it if this started it.
+
+    Yields:
+        Whether this call started or connected Ray (False: it was already up,
+        and stays up).
+
+    Raises:
+        ImportError, ConnectionError: As :func:`start_ray`, before the block.
+    """
+    started = start_ray(address, num_cpus, quiet=quiet)
+    try:
+        yield started
+    finally:
+        if started:
+            import_ray().shutdown()
 
 
 CONNECT_TIMEOUT = 5.0

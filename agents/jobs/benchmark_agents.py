@@ -61,7 +61,7 @@ from agents.benchmark.store import RunStore, RunStoreError
 from agents.benchmark.summary import hardness_table
 from agents.integrations.optional import available, install_hint
 from agents.integrations.progress import progress_bar
-from agents.integrations.ray_session import RAY_INSTALL, import_ray, start_ray
+from agents.integrations.ray_session import RAY_INSTALL, ray_session
 from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output
@@ -314,41 +314,39 @@ def _run_and_report(
             f"resuming: {finished_runs} of {len(specs)} runs already done; "
             f"running {len(todo)} (a batch of seeds trained together reruns whole)"
         )
-    ray_started = False
-    if args.ray is not None:
-        try:  # before any run: a cluster that does not answer costs nothing
-            ray_started = start_ray(args.ray, args.jobs)
-        except ConnectionError as error:
-            print(f"error: {error}", file=sys.stderr)
-            return 2
-    bar = progress_bar(len(todo), "benchmark")
+    with ExitStack() as ray:
+        if args.ray is not None:
+            try:  # before any run: a cluster that does not answer costs nothing
+                ray.enter_context(ray_session(args.ray, args.jobs))
+            except ConnectionError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
+        bar = progress_bar(len(todo), "benchmark")
 
-    def finished(record: RunRecord) -> None:
-        store.append(record)
-        if bar is not None:
-            bar.set_postfix_str(f"{record.agent} {record.configuration}")
-            bar.update()
+        def finished(record: RunRecord) -> None:
+            store.append(record)
+            if bar is not None:
+                bar.set_postfix_str(f"{record.agent} {record.configuration}")
+                bar.update()
 
-    try:
-        run_specs(
-            todo,
-            factories,
-            finished,
-            jobs=_workers(args.jobs, args.ray),
-            ray_address=args.ray,
-        )
-    except KeyboardInterrupt:
-        print(
-            f"\ninterrupted: every finished run is in {store.path}; "
-            "rerun with --resume to continue",
-            file=sys.stderr,
-        )
-        return 130
-    finally:
-        if bar is not None:
-            bar.close()
-        if ray_started:
-            import_ray().shutdown()
+        try:
+            run_specs(
+                todo,
+                factories,
+                finished,
+                jobs=_workers(args.jobs, args.ray),
+                ray_address=args.ray,
+            )
+        except KeyboardInterrupt:
+            print(
+                f"\ninterrupted: every finished run is in {store.path}; "
+                "rerun with --resume to continue",
+                file=sys.stderr,
+            )
+            return 130
+        finally:
+            if bar is not None:
+                bar.close()
     latest = store.latest(spec.key for spec in specs)
     records = [latest[spec.key] for spec in specs if spec.key in latest]
     written = write_results(args.output, records, specs, plots)

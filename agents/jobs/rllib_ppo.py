@@ -27,6 +27,7 @@ import os
 import sys
 import time
 from collections.abc import Sequence
+from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -308,21 +309,21 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         # Tune's console output prints a banner even at verbose=0.
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    import ray
-
-    from agents.integrations.ray_session import start_ray
+    from agents.integrations.ray_session import ray_session
 
     start = time.perf_counter()
-    try:
-        start_ray(args.address or "local", args.num_cpus, quiet=not args.verbose)
-    except ConnectionError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(f"Ray started in {time.perf_counter() - start:.1f} s\n")
-    try:
+    with ExitStack() as ray:
+        try:
+            ray.enter_context(
+                ray_session(
+                    args.address or "local", args.num_cpus, quiet=not args.verbose
+                )
+            )
+        except ConnectionError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+        print(f"Ray started in {time.perf_counter() - start:.1f} s\n")
         record = run_tune(args) if args.tune else run_single(args)
-    finally:
-        ray.shutdown()
     path = write_json(
         args.output / (TUNE_RECORD_FILE if args.tune else RECORD_FILE),
         {**run_metadata(args.env, args.env_kwargs), **record},

@@ -287,7 +287,7 @@ def split_lab(
     time_result = _split_result(split, metadata, future, mdp)
     random_result = _split_result(shuffled, metadata, future, mdp)
 
-    time_policy, _ = _fit(split.train, metadata)
+    time_policy = np.array(time_result.policy)
     target = tabulate_policy(mdp, time_policy)
     month_of = period_index(episodes.arrived_at, metadata.schedule)
     monthly_exact, monthly_estimate, monthly_first = [], [], []

@@ -26,7 +26,7 @@ from agents.evaluation.statistics import z_value
 from agents.offline.behaviour import BehaviourPolicy
 from agents.offline.collection import period_arrays, simulate, task_arrays
 from agents.offline.logs import LogMetadata, TaskInfo
-from agents.planning import policy_evaluation, value_iteration
+from agents.planning import optimal_start_value, policy_evaluation, value_iteration
 
 
 class TransitionData(Protocol):
@@ -499,7 +499,8 @@ def episodes_to_optimum(
     task = TaskInfo.of(mdp)
     rng = np.random.default_rng(seed)
     regret = np.zeros((n_repeats, budget_array.size))
-    optimum_start = float(np.dot(mdp.initial_distribution, value_iteration(mdp).V))
+    optimal = value_iteration(mdp)
+    optimum_start = float(np.dot(mdp.initial_distribution, optimal.V))
     for repeat in range(n_repeats):
         trajectories, _ = simulate(
             env_id, env_kwargs, behaviour, int(budget_array[-1]), rng, num_envs
@@ -514,9 +515,7 @@ def episodes_to_optimum(
             previous = int(budget)
             policy = plan(total)
             regret[repeat, index] = optimum_start - exact_value(mdp, policy)
-    return OptimumCurve(
-        budget_array, regret, value_iteration(mdp).policy, dict(env_kwargs)
-    )
+    return OptimumCurve(budget_array, regret, optimal.policy, dict(env_kwargs))
 
 
 def period_index(
@@ -556,7 +555,7 @@ def sample_value(
         (
             0.0
             if not weight
-            else float(np.dot(mdp.initial_distribution, value_iteration(mdp).V))
+            else optimal_start_value(mdp)
             if policy is None
             else exact_value(mdp, policy)
         )

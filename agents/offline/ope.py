@@ -160,7 +160,8 @@ def ordinary_is(
     weights: Weights | None = None,
 ) -> Estimate:
     """Trajectory-wise importance sampling: mean of ``w_T G``; unbiased."""
-    weights = weights or importance_weights(episodes, target)
+    if weights is None:
+        weights = importance_weights(episodes, target)
     terms = weights.episode * episodes.returns()
     return _mean_estimate("is", terms, weights.ess, confidence)
 
@@ -172,7 +173,8 @@ def weighted_is(
     weights: Weights | None = None,
 ) -> Estimate:
     """Weighted importance sampling, with a delta-method interval; consistent."""
-    weights = weights or importance_weights(episodes, target)
+    if weights is None:
+        weights = importance_weights(episodes, target)
     returns = episodes.returns()
     total = float(weights.episode.sum())
     z = z_value(confidence)
@@ -201,7 +203,8 @@ def per_decision_is(
     weights: Weights | None = None,
 ) -> Estimate:
     """Per-decision importance sampling: reward ``t`` weighted by ``w_t``; unbiased."""
-    weights = weights or importance_weights(episodes, target)
+    if weights is None:
+        weights = importance_weights(episodes, target)
     terms = episodes.per_episode(
         episodes.discounts() * weights.cumulative * episodes.reward
     )
@@ -253,7 +256,8 @@ def doubly_robust(
         ValueError: If ``folds < 2``.
     """
     folds = check_integer("folds", folds, low=2)
-    weights = weights or importance_weights(episodes, target)
+    if weights is None:
+        weights = importance_weights(episodes, target)
     fold = np.arange(episodes.n_episodes) % folds
     if fold_models is None:
         fold_models = estimate_models(episodes, episodes.task, fold, folds)

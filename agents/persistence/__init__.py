@@ -7,6 +7,7 @@
 from agents.persistence.agent_files import AgentFileError, load_agent, save_agent
 from agents.persistence.results import (
     dumps,
+    float_from_json,
     run_metadata,
     to_jsonable,
     write_atomic,
@@ -16,6 +17,7 @@ from agents.persistence.results import (
 __all__ = [
     "AgentFileError",
     "dumps",
+    "float_from_json",
     "load_agent",
     "run_metadata",
     "save_agent",

@@ -93,6 +93,11 @@ def _umask() -> int:
     return mask
 
 
+def float_from_json(value: float | None) -> float:
+    """A float read back from JSON that :func:`to_jsonable` wrote: null is NaN."""
+    return float("nan") if value is None else float(value)
+
+
 def to_jsonable(value: Any) -> Any:
     """``value`` as plain JSON types; non-finite floats become None.
 
