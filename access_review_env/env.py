@@ -146,6 +146,22 @@ class TaskEnv(gym.Env[int, int]):
         return self._exploring_starts
 
     @property
+    def start_distribution(self) -> NDArray[np.float64]:
+        """``(S,)`` the distribution ``reset`` draws start states from.
+
+        The task's start distribution, or uniform over the non-terminal states
+        with ``exploring_starts``; a ``start_state`` reset option overrides it
+        for that one episode. Planners read this to score the env as made.
+        """
+        if not self.exploring_starts:
+            return self._mdp.start_distribution
+        states = list(self._mdp.table.non_terminal_states)
+        uniform = np.zeros(self._mdp.n_states)
+        uniform[states] = 1.0 / len(states)
+        uniform.flags.writeable = False
+        return uniform
+
+    @property
     def P(self) -> dict[int, dict[int, list[GymTransition]]]:
         """Gymnasium's toy-text transition dict, derived from :attr:`mdp`."""
         return self._mdp.P

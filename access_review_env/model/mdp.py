@@ -18,6 +18,7 @@ from typing import Literal, NamedTuple, TypeAlias, cast
 import numpy as np
 from numpy.typing import NDArray
 
+from access_review_env.model.sparse import SparseMDP, SparseStage
 from access_review_env.model.tabular import TabularMDP
 from access_review_env.tasks import (
     ACCESS_REVIEW,
@@ -232,6 +233,45 @@ class TaskMDP:
         mask.flags.writeable = False
         return mask
 
+    @cached_property
+    def sparse(self) -> SparseMDP:
+        """The MDP that ``step`` implements, as a one-stage :class:`SparseMDP`.
+
+        Every action with a transition is available: under ``"penalize"`` an
+        invalid action is a real action (the state stays, the penalty is paid),
+        so a planner weighs it like any other; under ``"raise"`` it is absent.
+        There is no time limit here (``horizon`` is None): the ``TimeLimit``
+        wrapper adds one, and :func:`agents.planning.as_tabular` of a made env
+        reads it. ``P`` and :attr:`arrays` are views of this model.
+        """
+        cells = [cell for row in self.branches for cell in row]
+        flat = [b for cell in cells for b in cell]
+        indptr = np.zeros(len(cells) + 1, dtype=np.int64)
+        np.cumsum([len(cell) for cell in cells], out=indptr[1:])
+        outcomes = self.table.outcomes
+        terminal = np.zeros(self.n_states, dtype=bool)
+        terminal[list(self.table.terminal_states)] = True
+        return SparseMDP(
+            n_actions=self.n_actions,
+            decisions=SparseStage(
+                indptr,
+                np.array([b.next_state for b in flat], dtype=np.int32),
+                np.array([b.probability for b in flat], dtype=np.float64),
+                np.array([b.reward for b in flat], dtype=np.float64),
+                np.array([b.cost for b in flat], dtype=np.float64),
+                np.array([outcomes.index(b.outcome) for b in flat], dtype=np.int16),
+                np.array([b.invalid_action for b in flat], dtype=bool),
+            ),
+            events=None,
+            terminal=terminal,
+            gamma=self.gamma,
+            initial_distribution=self.start_distribution,
+            valid_actions=self.valid_action_mask.astype(bool),
+            outcomes=outcomes,
+            state_names=self.table.state_names,
+            action_names=self.table.action_names,
+        )
+
     @property
     def P(self) -> dict[int, dict[int, list[GymTransition]]]:
         """Gymnasium's toy-text ``P[s][a] -> [(prob, next_state, reward, terminated)]``.
@@ -240,50 +280,12 @@ class TaskMDP:
         cannot corrupt the model. Under ``invalid_action="raise"`` an invalid
         action maps to an empty list (no transition exists).
         """
-        return {
-            state: {
-                action: [
-                    (b.probability, b.next_state, b.reward, b.terminated)
-                    for b in self.branches[state][action]
-                ]
-                for action in range(self.n_actions)
-            }
-            for state in range(self.n_states)
-        }
+        return self.sparse.P()
 
     @cached_property
     def arrays(self) -> TabularMDP:
-        """The dense arrays of the MDP that ``step`` implements.
-
-        Every action with a transition is available: under ``"penalize"`` an
-        invalid action is a real action (the state stays, the penalty is paid),
-        so a planner weighs it like any other; under ``"raise"`` it is absent.
-        There is no time limit here (``horizon`` is None): the ``TimeLimit``
-        wrapper adds one, and :func:`agents.planning.as_tabular` of a made env
-        reads it.
-        """
-        n_states, n_actions = self.n_states, self.n_actions
-        transitions = np.zeros((n_states, n_actions, n_states))
-        rewards = np.zeros((n_states, n_actions))
-        available = np.zeros((n_states, n_actions), dtype=bool)
-        for state in range(n_states):
-            for action in range(n_actions):
-                for b in self.branches[state][action]:
-                    transitions[state, action, b.next_state] += b.probability
-                    rewards[state, action] += b.probability * b.reward
-                    available[state, action] = True
-        terminal = np.zeros(n_states, dtype=bool)
-        terminal[list(self.table.terminal_states)] = True
-        return TabularMDP(
-            transitions=transitions,
-            rewards=rewards,
-            terminal=terminal,
-            available_actions=available,
-            gamma=self.gamma,
-            initial_distribution=self.start_distribution,
-            state_names=self.table.state_names,
-            action_names=self.table.action_names,
-        )
+        """The dense arrays of :attr:`sparse`, the MDP that ``step`` implements."""
+        return self.sparse.to_tabular()
 
     @cached_property
     def workflow_arrays(self) -> TabularMDP:
