@@ -176,6 +176,11 @@ class TaskEnv(gym.Env[int, int]):
         """Action names; an action's index is its integer action."""
         return self._mdp.table.action_names
 
+    @property
+    def state(self) -> int:
+        """The current state's index, read-only, whatever wrappers show an agent."""
+        return self._state
+
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
     ) -> tuple[int, dict[str, Any]]:

@@ -7,12 +7,18 @@
 
 from access_review_env.wrappers.costs import CostCounter
 from access_review_env.wrappers.limits import time_limit
-from access_review_env.wrappers.shield import SHIELD_MODES, SafetyShield, unsafe_actions
+from access_review_env.wrappers.shield import (
+    SHIELD_MODES,
+    SafetyShield,
+    blocking_actions,
+    unsafe_actions,
+)
 
 __all__ = [
     "SHIELD_MODES",
     "CostCounter",
     "SafetyShield",
+    "blocking_actions",
     "time_limit",
     "unsafe_actions",
 ]

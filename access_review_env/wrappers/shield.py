@@ -16,13 +16,25 @@ import numpy as np
 from gymnasium.error import ResetNeeded
 from numpy.typing import NDArray
 
-from access_review_env.actions import check_action
+from access_review_env.actions import InvalidActionError, check_action
+from access_review_env.env import TaskEnv
 from access_review_env.model import TaskMDP
 from access_review_env.validation import check_bool, check_choice
-from access_review_env.wrappers.limits import time_limit
 
 ShieldMode = Literal["block", "reroute"]
 SHIELD_MODES: tuple[ShieldMode, ...] = ("block", "reroute")
+
+# Wrappers that execute an action other than the one they are handed, or more
+# than once: below the shield they would run actions it never judged.
+_ACTION_CHANGING: tuple[type[Any], ...] = tuple(
+    wrapper
+    for wrapper in (
+        gym.ActionWrapper,
+        gym.wrappers.MaxAndSkipObservation,
+        getattr(gym.wrappers, "RepeatAction", None),  # Gymnasium 1.3 and later
+    )
+    if wrapper is not None
+)
 
 
 def unsafe_actions(mdp: TaskMDP) -> NDArray[np.bool_]:
@@ -34,17 +46,53 @@ def unsafe_actions(mdp: TaskMDP) -> NDArray[np.bool_]:
     return unsafe
 
 
-class SafetyShield(gym.Wrapper[int, int, int, int], gym.utils.RecordConstructorArgs):
+def blocking_actions(mdp: TaskMDP) -> NDArray[np.int64]:
+    """``(S,)`` the lowest action the env penalizes as invalid in each state.
+
+    -1 where there is none: in a state where every action is valid, and
+    everywhere under ``invalid_action="raise"``, whose invalid actions have no
+    transition.
+    """
+    blocking = np.full(mdp.n_states, -1, dtype=np.int64)
+    for state, row in enumerate(mdp.branches):
+        penalized = [a for a, bs in enumerate(row) if bs and bs[0].invalid_action]
+        if penalized:
+            blocking[state] = penalized[0]
+    return blocking
+
+
+class SafetyShield(gym.Wrapper[Any, int, Any, int], gym.utils.RecordConstructorArgs):
     """Intercept every unsafe action before the env steps.
+
+    The shield judges an action in the state the task env is really in,
+    ``env.unwrapped.state``, never from the observation or ``info`` it is
+    handed, so observation wrappers on either side of it (renumbering,
+    one-hot, delays) cannot change what it lets through.
+
+    A blocked action is not executed and the shield invents no reward for it:
+    it steps the wrapped env with an action the env treats as invalid in that
+    state instead (:attr:`blocking`). The env's invalid-action rule decides
+    what follows (under ``invalid_action="penalize"``: the state stays, the
+    reward is ``invalid_action_reward``, the cost 0), and every wrapper below
+    the shield (reward transforms, normalization, time limit, statistics)
+    processes that step like any other, as every wrapper above does with the
+    shield's output. Under any wrapper stack a blocked step therefore returns
+    the observation, reward, ``terminated`` and ``truncated`` that an invalid
+    action returns under the same stack, and it counts towards the time limit,
+    so a policy that insists is still truncated. Under
+    ``invalid_action="raise"`` there is no invalid step to take, so a blocked
+    action raises ``InvalidActionError``, as an invalid one does.
 
     Args:
         env: An env of this package (``gym.make("AccessReview-v0")`` or
-            ``gym.make("AccessReviewRisk-v0")``), wrapped or not.
-        mode: ``"block"``: the action is not executed; the state stays, the
-            reward is the env's ``invalid_action_reward`` and
-            ``info["shield"]`` is ``"blocked"``. ``"reroute"``: ``safe_action``
-            is executed instead (``info["shield"] == "rerouted"``), where it is
-            valid and safe; elsewhere the action is blocked.
+            ``gym.make("AccessReviewRisk-v0")``), wrapped or not, but by no
+            wrapper that changes or repeats actions (an ``ActionWrapper``,
+            ``RepeatAction``, ``MaxAndSkipObservation``): the action the
+            shield judges must be the one the env executes.
+        mode: ``"block"``: the action is blocked (``info["shield"]`` is
+            ``"blocked"``). ``"reroute"``: ``safe_action`` is executed instead
+            (``info["shield"] == "rerouted"``), where it is valid and safe;
+            elsewhere the action is blocked.
         safe_action: The reroute target, by name or index; ``human_review`` by
             default.
         shield_mask: When True (default), ``info["action_mask"]`` and
@@ -52,19 +100,23 @@ class SafetyShield(gym.Wrapper[int, int, int, int], gym.utils.RecordConstructorA
             never try them; when False they show the env's own mask, so the
             shield's interceptions can be seen and counted.
 
-    ``info`` gains ``shield`` (``"passed"``, ``"blocked"`` or ``"rerouted"``)
-    and ``shield_attempts``, the unsafe attempts intercepted this episode;
-    :attr:`total_attempts` counts them over the wrapper's life. Blocked steps
-    count towards the time limit, so a policy that insists is still truncated.
+    ``info`` is the env's for the step taken, with ``action_mask`` as above,
+    ``shield`` (``"passed"``, ``"blocked"`` or ``"rerouted"``) and
+    ``shield_attempts``, the unsafe attempts intercepted this episode; on a
+    blocked step ``invalid_action`` is False (the agent's action was valid;
+    wrappers below the shield see the stand-in as invalid).
+    :attr:`total_attempts` counts attempts over the wrapper's life.
 
     Raises:
-        TypeError: If ``env`` has no task model (``env.unwrapped.mdp``).
-        ValueError: For an unknown mode or safe action.
+        TypeError: If ``env`` is not an env of this package (``env.unwrapped``
+            is no ``TaskEnv``).
+        ValueError: For an unknown mode or safe action, or a wrapper below the
+            shield that changes or repeats actions.
     """
 
     def __init__(
         self,
-        env: gym.Env[int, int],
+        env: gym.Env[Any, int],
         mode: ShieldMode = "block",
         safe_action: int | str = "human_review",
         shield_mask: bool = True,
@@ -74,12 +126,14 @@ class SafetyShield(gym.Wrapper[int, int, int, int], gym.utils.RecordConstructorA
             self, mode=mode, safe_action=safe_action, shield_mask=shield_mask
         )
         gym.Wrapper.__init__(self, env)
-        mdp = getattr(env.unwrapped, "mdp", None)
-        if not isinstance(mdp, TaskMDP):
+        task = env.unwrapped
+        if not isinstance(task, TaskEnv):
             raise TypeError(
-                "SafetyShield needs an env of access_review_env (with "
-                f"env.unwrapped.mdp), got {type(env.unwrapped).__name__}"
+                "SafetyShield needs an env of access_review_env (env.unwrapped a "
+                f"TaskEnv), got {type(task).__name__}"
             )
+        _check_no_action_changing_wrapper(env)
+        mdp = task.mdp
         self.mode = check_choice("mode", mode, SHIELD_MODES)
         names = mdp.table.action_names
         if isinstance(safe_action, str):
@@ -89,92 +143,96 @@ class SafetyShield(gym.Wrapper[int, int, int, int], gym.utils.RecordConstructorA
         self.shield_mask = check_bool("shield_mask", shield_mask)
         self.unsafe = unsafe_actions(mdp)
         self.unsafe.flags.writeable = False
-        self._mdp = mdp
-        self._limit = time_limit(env)
-        self._state = 0
-        self._last_info: dict[str, Any] = {}
+        self.blocking = blocking_actions(mdp)
+        """``(S,)`` the invalid action stepped in place of a blocked one (-1: none)."""
+        self.blocking.flags.writeable = False
+        self._reroutable = (
+            mdp.valid_action_mask[:, self.safe_action].astype(bool)
+            & ~self.unsafe[:, self.safe_action]
+        )
+        self._task = task
         self._has_reset = False
-        self._steps = 0
         self._attempts = 0
         self.total_attempts = 0
         """Unsafe attempts intercepted since the wrapper was made."""
 
-    def _mask(self, state: int, env_mask: NDArray[np.int8]) -> NDArray[np.int8]:
-        if not self.shield_mask:
-            return env_mask
-        shielded = env_mask * ~self.unsafe[state]
-        return shielded.astype(np.int8) if shielded.any() else env_mask
-
-    def _info(self, info: dict[str, Any], state: int, shield: str) -> dict[str, Any]:
+    def _info(self, info: dict[str, Any], shield: str) -> dict[str, Any]:
         return info | {
-            "action_mask": self._mask(state, info["action_mask"]),
+            "action_mask": self.action_masks(),
             "shield": shield,
             "shield_attempts": self._attempts,
         }
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[Any, dict[str, Any]]:
         """Reset the env and the episode's count of intercepted attempts."""
         self._has_reset = False
-        state, info = self.env.reset(seed=seed, options=options)
+        observation, info = self.env.reset(seed=seed, options=options)
         self._has_reset = True
-        self._state, self._last_info = state, info
-        self._steps = self._attempts = 0
-        return state, self._info(info, state, "passed")
+        self._attempts = 0
+        return observation, self._info(info, "passed")
 
     def step(
         self, action: int
-    ) -> tuple[int, SupportsFloat, bool, bool, dict[str, Any]]:
+    ) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
         """Pass a safe action through; block or reroute an unsafe one.
 
         Raises:
             ResetNeeded: Before the first ``reset``, or after a rejected one.
+            InvalidActionError: For a blocked action under
+                ``invalid_action="raise"``.
         """
         if not self._has_reset:
             raise ResetNeeded(
                 "call reset() before step(): no episode is in progress (the env "
                 "was never reset, or its last reset was rejected)"
             )
-        action = check_action(action, self._mdp.n_actions)
-        self._steps += 1
-        state = self._state
-        shield = "passed"
-        if self.unsafe[state, action]:
-            self._attempts += 1
-            self.total_attempts += 1
-            valid = self._mdp.valid_action_mask[state]
-            safe = valid[self.safe_action] and not self.unsafe[state, self.safe_action]
-            if self.mode == "reroute" and safe:
-                action, shield = self.safe_action, "rerouted"
-            else:
-                return self._blocked(state)
-        state, reward, terminated, truncated, info = self.env.step(action)
-        self._state, self._last_info = state, info
-        truncated = truncated or self._out_of_time()
-        return state, reward, terminated, truncated, self._info(info, state, shield)
-
-    def _out_of_time(self) -> bool:
-        return self._limit is not None and self._steps >= self._limit
-
-    def _blocked(self, state: int) -> tuple[int, float, bool, bool, dict[str, Any]]:
-        # The env's last info describes the state the episode stays in; only
-        # what the blocked step itself did differs (and any key the env adds
-        # comes along).
-        info = self._last_info | {
-            "action_mask": self._last_info["action_mask"].copy(),
-            "cost": 0.0,
-            "invalid_action": False,
-            "prob": 1.0,
-        }
-        return (
-            state,
-            self._mdp.invalid_action_reward,
-            False,
-            self._out_of_time(),
-            self._info(info, state, "blocked"),
+        action = check_action(action, self._task.mdp.n_actions)
+        state = self._task.state
+        if not self.unsafe[state, action]:
+            return self._step(action, "passed")
+        self._attempts += 1
+        self.total_attempts += 1
+        if self.mode == "reroute" and self._reroutable[state]:
+            return self._step(self.safe_action, "rerouted")
+        blocking = int(self.blocking[state])
+        if blocking < 0:
+            table = self._task.mdp.table
+            raise InvalidActionError(
+                f"the shield blocked action {action} ({table.action_names[action]}) "
+                f"in state {state} ({table.state_names[state]}), where it has a "
+                "transition with cost > 0; the env penalizes no invalid action "
+                f"there (invalid_action={self._task.mdp.invalid_action!r}) to "
+                "stand in for it, so it is refused as an invalid action is"
+            )
+        observation, reward, terminated, truncated, info = self._step(
+            blocking, "blocked"
         )
+        info["invalid_action"] = False
+        return observation, reward, terminated, truncated, info
+
+    def _step(
+        self, action: int, shield: str
+    ) -> tuple[Any, SupportsFloat, bool, bool, dict[str, Any]]:
+        observation, reward, terminated, truncated, info = self.env.step(action)
+        return observation, reward, terminated, truncated, self._info(info, shield)
 
     def action_masks(self) -> NDArray[np.int8]:
         """The current state's mask as ``info["action_mask"]`` shows it."""
-        return self._mask(self._state, self._mdp.valid_action_mask[self._state].copy())
+        env_mask = self._task.action_masks()
+        if not self.shield_mask:
+            return env_mask
+        shielded = env_mask * ~self.unsafe[self._task.state]
+        return shielded.astype(np.int8) if shielded.any() else env_mask
+
+
+def _check_no_action_changing_wrapper(env: gym.Env[Any, Any]) -> None:
+    while isinstance(env, gym.Wrapper):
+        if isinstance(env, _ACTION_CHANGING):
+            raise ValueError(
+                f"SafetyShield cannot sit above {type(env).__name__}: it changes "
+                "or repeats the action, so the env would execute actions the "
+                "shield never judged; put the shield below it"
+            )
+        env = env.env
