@@ -20,6 +20,7 @@ from numpy.typing import NDArray
 
 from access_review_env.model.sparse import SparseMDP, SparseStage
 from access_review_env.model.tabular import TabularMDP
+from access_review_env.rendering import render_rgb, render_text
 from access_review_env.tasks import (
     ACCESS_REVIEW,
     ACCESS_REVIEW_RISK,
@@ -160,6 +161,51 @@ class TaskMDP:
     def n_actions(self) -> int:
         """Number of actions."""
         return len(self.table.actions)
+
+    @property
+    def name(self) -> str:
+        """The task's registered id."""
+        return self.table.name
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """One feature per state: the feature observation is one-hot."""
+        return self.table.state_names
+
+    def features(self, states: NDArray[np.int64]) -> NDArray[np.float32]:
+        """``(..., S)`` the one-hot vector of each of ``states``."""
+        identity = np.eye(self.n_states, dtype=np.float32)
+        return identity[np.asarray(states, dtype=np.int64)]
+
+    def state_label(self, state: int) -> str:
+        """The state's name."""
+        return self.table.state_names[state]
+
+    def render_text(
+        self,
+        state: int,
+        last_action: int | None,
+        last_reward: float | None,
+        outcome: int,
+    ) -> str:
+        """The workflow, the current state and the last step as text."""
+        return render_text(
+            self.table,
+            state,
+            last_action,
+            last_reward,
+            self.table.outcomes[outcome],
+            list(np.flatnonzero(self.valid_action_mask[state])),
+        )
+
+    def render_rgb(self, state: int, outcome: int) -> NDArray[np.uint8]:
+        """One box per state, the current one filled (see :func:`render_rgb`)."""
+        return render_rgb(
+            self.n_states,
+            self.table.terminal_states,
+            state,
+            self.table.outcomes[outcome],
+        )
 
     @property
     def reward_table(self) -> dict[str, float]:
