@@ -13,11 +13,12 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal, NamedTuple, TypeAlias, cast
+from typing import Any, Literal, NamedTuple, TypeAlias, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
+from access_review_env.model.declarations import MODEL_PARAMETERS, bind
 from access_review_env.model.sparse import SparseMDP, SparseStage
 from access_review_env.model.tabular import TabularMDP
 from access_review_env.rendering import render_rgb, render_text
@@ -345,38 +346,35 @@ class TaskMDP:
         )
 
 
+def _table_arguments(
+    table: TaskTable, owner: str, arguments: Mapping[str, Any]
+) -> tuple[TaskTable, dict[str, float], Any, Any, Any]:
+    """``TaskMDP``'s arguments from a table task's declared keywords."""
+    values = bind(owner, (*table.declared_parameters, *MODEL_PARAMETERS), arguments)
+    return (
+        table,
+        {name: values[name] for name in table.parameters},
+        values["rewards"],
+        values["invalid_action"],
+        values["invalid_action_reward"],
+    )
+
+
 @dataclass(frozen=True, init=False, repr=False, eq=False)
 class AccessReviewMDP(TaskMDP):
     """The MDP of ``AccessReview-v0`` for one configuration.
 
-    Args:
-        abandonment_prob: Probability ``p`` that a requester asked for evidence
-            abandons the request.
-        rewards: Reward specification, see :func:`resolve_rewards`.
-        invalid_action: ``"penalize"`` or ``"raise"``, see :class:`TaskMDP`.
-        invalid_action_reward: The reward of an invalid action under
-            ``"penalize"``.
+    Takes the env's task keywords (``abandonment_prob``, ``rewards``,
+    ``invalid_action``, ``invalid_action_reward``; see ``AccessReviewEnv``).
 
     Raises:
-        TypeError: If an argument has the wrong type.
+        TypeError: For an unknown keyword or an argument of the wrong type.
         ValueError: If an argument has a value outside its allowed set.
     """
 
-    def __init__(
-        self,
-        abandonment_prob: float = 0.25,
-        rewards: RewardSpec = "outcome_aware",
-        invalid_action: InvalidActionRule = "penalize",
-        invalid_action_reward: float = -10.0,
-    ) -> None:
-        """Resolve AccessReview-v0's table; the arguments are described above."""
-        super().__init__(
-            ACCESS_REVIEW,
-            {"abandonment_prob": abandonment_prob},
-            rewards,
-            invalid_action,
-            invalid_action_reward,
-        )
+    def __init__(self, **arguments: Any) -> None:
+        """Resolve AccessReview-v0's table for ``arguments``."""
+        super().__init__(*_table_arguments(ACCESS_REVIEW, "AccessReviewMDP", arguments))
 
     @property
     def abandonment_prob(self) -> float:
@@ -388,42 +386,17 @@ class AccessReviewMDP(TaskMDP):
 class AccessReviewRiskMDP(TaskMDP):
     """The MDP of ``AccessReviewRisk-v0`` for one configuration.
 
-    Args:
-        abandonment_prob: Probability ``p`` that a justified requester asked
-            for evidence abandons the request.
-        clear_evidence_share: Share ``c`` of requests that come with clear
-            evidence (the rest require a review under policy P-7).
-        unjustified_share: Share ``u`` of required-review requests that are
-            unjustified; only a review reveals them.
-        rewards: ``"outcome_aware"``, ``"speed_only"`` or a mapping of rule
-            names to rewards (see :func:`resolve_rewards`).
-        invalid_action: ``"penalize"`` or ``"raise"``, see :class:`TaskMDP`.
-        invalid_action_reward: The reward of an invalid action under
-            ``"penalize"``.
+    Takes the env's task keywords (``abandonment_prob``,
+    ``clear_evidence_share``, ``unjustified_share``, ``rewards``,
+    ``invalid_action``, ``invalid_action_reward``; see ``AccessReviewRiskEnv``).
 
     Raises:
-        TypeError: If an argument has the wrong type.
+        TypeError: For an unknown keyword or an argument of the wrong type.
         ValueError: If an argument has a value outside its allowed set.
     """
 
-    def __init__(
-        self,
-        abandonment_prob: float = 0.25,
-        clear_evidence_share: float = 0.5,
-        unjustified_share: float = 0.2,
-        rewards: RewardSpec = "outcome_aware",
-        invalid_action: InvalidActionRule = "penalize",
-        invalid_action_reward: float = -10.0,
-    ) -> None:
-        """Resolve AccessReviewRisk-v0's table; the arguments are described above."""
+    def __init__(self, **arguments: Any) -> None:
+        """Resolve AccessReviewRisk-v0's table for ``arguments``."""
         super().__init__(
-            ACCESS_REVIEW_RISK,
-            {
-                "abandonment_prob": abandonment_prob,
-                "clear_evidence_share": clear_evidence_share,
-                "unjustified_share": unjustified_share,
-            },
-            rewards,
-            invalid_action,
-            invalid_action_reward,
+            *_table_arguments(ACCESS_REVIEW_RISK, "AccessReviewRiskMDP", arguments)
         )

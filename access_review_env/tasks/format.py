@@ -16,8 +16,10 @@ from dataclasses import dataclass, field
 from enum import IntEnum
 
 from access_review_env.validation import (
+    check_bool,
     check_choice,
     check_integer,
+    check_real,
     check_unit_interval,
 )
 
@@ -82,7 +84,9 @@ class Parameter:
         name: The keyword.
         default: Its default value.
         kind: ``"probability"`` (a real in [0, 1]), ``"count"`` (an integer
-            >= ``low``) or ``"choice"`` (one of ``choices``).
+            >= ``low``), ``"real"`` (a finite real), ``"flag"`` (a bool),
+            ``"choice"`` (one of ``choices``) or ``"spec"`` (checked by the
+            model that reads it, such as a reward specification).
         doc: What it means, one line for the manual.
         low: The least count allowed.
         choices: The allowed values of a choice.
@@ -93,20 +97,31 @@ class Parameter:
     kind: str
     doc: str
     low: int = 0
-    choices: tuple[str, ...] = ()
+    choices: tuple[object, ...] = ()
 
     def check(self, value: object) -> object:
         """Return ``value`` as the parameter's type if it is allowed.
+
+        A parameter whose default is None also takes None (for a queue's
+        parameters: "the level's value").
 
         Raises:
             TypeError, ValueError: Naming the parameter, the value and what is
                 allowed.
         """
+        if value is None and self.default is None:
+            return None
         if self.kind == "probability":
             return check_unit_interval(self.name, value)
         if self.kind == "count":
             return check_integer(self.name, value, low=self.low)
-        return check_choice(self.name, value, self.choices)
+        if self.kind == "real":
+            return check_real(self.name, value)
+        if self.kind == "flag":
+            return check_bool(self.name, value)
+        if self.kind == "choice":
+            return check_choice(self.name, value, self.choices)
+        return value
 
 
 @dataclass(frozen=True)

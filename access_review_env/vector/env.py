@@ -486,7 +486,7 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
                         f"generator: pass one int seed (or None), got {seed!r}"
                     )
                 check_integer("seed", seed, low=0)
-            start = check_reset_options(self.mdp.table, options)
+            start = check_reset_options(self.mdp.sparse, options)
             super().reset(seed=seed)
         except Exception:
             self._has_reset = False
@@ -757,7 +757,7 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
                     state,
                     action,
                     self.mdp.valid_action_mask[state],
-                    table.state_names,
+                    table.state_names[state],
                     table.action_names,
                 )
             )
@@ -842,7 +842,10 @@ class AccessReviewVectorEnv(TaskVectorEnv):
         super().__init__(
             num_envs,
             AccessReviewMDP(
-                abandonment_prob, rewards, invalid_action, invalid_action_reward
+                abandonment_prob=abandonment_prob,
+                rewards=rewards,
+                invalid_action=invalid_action,
+                invalid_action_reward=invalid_action_reward,
             ),
             exploring_starts,
             max_episode_steps,
@@ -887,12 +890,12 @@ class AccessReviewRiskVectorEnv(TaskVectorEnv):
         super().__init__(
             num_envs,
             AccessReviewRiskMDP(
-                abandonment_prob,
-                clear_evidence_share,
-                unjustified_share,
-                rewards,
-                invalid_action,
-                invalid_action_reward,
+                abandonment_prob=abandonment_prob,
+                clear_evidence_share=clear_evidence_share,
+                unjustified_share=unjustified_share,
+                rewards=rewards,
+                invalid_action=invalid_action,
+                invalid_action_reward=invalid_action_reward,
             ),
             exploring_starts,
             max_episode_steps,

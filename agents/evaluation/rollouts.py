@@ -118,6 +118,7 @@ def evaluate(
     max_steps = check_integer("max_steps", max_steps, low=1)
     if gamma is None:
         gamma = getattr(getattr(env.unwrapped, "mdp", None), "gamma", RECOMMENDED_GAMMA)
+    outcome_names: tuple[str, ...] = getattr(env.unwrapped, "outcomes", ())
     predictor = as_predictor(policy)
     masked = accepts_action_masks(predictor)
     returns = np.zeros(n_episodes)
@@ -141,7 +142,10 @@ def evaluate(
             violations += info["cost"]
             invalid += bool(info.get("invalid_action", False))
             if terminated or truncated or lengths[episode] >= max_steps:
-                outcomes[info["outcome"]] += 1
+                outcome = info["outcome"]
+                outcomes[
+                    outcome_names[outcome] if outcome_names else str(outcome)
+                ] += 1
                 break
     return EvaluationResult(
         n_episodes=n_episodes,
