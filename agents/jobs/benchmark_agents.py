@@ -57,12 +57,12 @@ from agents.benchmark import (
     still_to_run,
     summarize,
 )
+from agents.benchmark.plugins import SB3_AGENTS
 from agents.benchmark.store import RunStore, RunStoreError
 from agents.benchmark.summary import hardness_table
-from agents.integrations.optional import available, install_hint
-from agents.integrations.progress import progress_bar
-from agents.integrations.ray_session import RAY_INSTALL, ray_session
-from agents.integrations.sb3_settings import SETTINGS
+from agents.common.optional import available, install_hint
+from agents.common.progress import progress_bar
+from agents.common.ray_session import RAY_INSTALL, ray_session
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output
 from agents.persistence import run_metadata, write_json
@@ -80,7 +80,7 @@ def default_agents() -> list[str]:
     """Ours, random, and SB3's learners when the extra is installed."""
     names = list(BUILT_IN)
     if available("stable_baselines3"):
-        names += [f"sb3:{algorithm}" for algorithm in SETTINGS]
+        names += [f"sb3:{algorithm}" for algorithm in SB3_AGENTS]
     return names
 
 

@@ -29,8 +29,8 @@ from access_review_env import (
     Action,
     State,
 )
-from agents.integrations.optional import available, install_hint
-from agents.integrations.progress import progress_bar
+from agents.common.optional import available, install_hint
+from agents.common.progress import progress_bar
 from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output

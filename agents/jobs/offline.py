@@ -38,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from access_review_env import ENV_ID, RISK_ENV_ID
-from agents.integrations.optional import available, install_hint
+from agents.common.optional import available, install_hint
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output
 from agents.offline import (
@@ -344,7 +344,7 @@ def make_plots(
     curves: Sequence[tuple[str, OptimumCurve]],
 ) -> list[Path]:
     """The three figures of the story (the ``plots`` extra)."""
-    from agents.offline.plots import (
+    from agents.integrations.offline_plots import (
         plot_drift_monitor,
         plot_estimates,
         plot_optimum_curves,

@@ -32,9 +32,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from access_review_env import ENV_ID, ENV_IDS, RISK_ENV_ID
+from agents.common.optional import available
+from agents.common.ray_session import RAY_INSTALL
 from agents.evaluation.policy_check import PolicyCheck
-from agents.integrations.optional import available
-from agents.integrations.ray_session import RAY_INSTALL
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output
 from agents.persistence import run_metadata, write_json
@@ -309,7 +309,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         # Tune's console output prints a banner even at verbose=0.
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    from agents.integrations.ray_session import ray_session
+    from agents.common.ray_session import ray_session
 
     start = time.perf_counter()
     with ExitStack() as ray:

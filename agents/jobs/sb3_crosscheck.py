@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.integrations.optional import available, install_hint
-from agents.integrations.progress import progress_bar
+from agents.common.optional import available, install_hint
+from agents.common.progress import progress_bar
 from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output

@@ -19,6 +19,8 @@ from agents.policies.predictor import (
     call_predict,
     predict_action,
 )
+from agents.policies.preference_table import TabularPolicy
+from agents.policies.probability_table import deterministic_table, policy_table
 from agents.policies.random import RandomPolicy
 from agents.policies.selection import (
     UniformStream,
@@ -28,8 +30,6 @@ from agents.policies.selection import (
     sample_index,
     valid_actions,
 )
-from agents.policies.table import deterministic_table, policy_table
-from agents.policies.tabular import TabularPolicy
 
 __all__ = [
     "AgentError",

@@ -36,10 +36,10 @@ from agents.benchmark import (
 )
 from agents.benchmark.store import RunStore
 from agents.benchmark.summary import hardness_table
+from agents.common.json_values import to_jsonable
 from agents.evaluation.scoring import score_policies, score_policy
 from agents.evaluation.statistics import wilson_interval
 from agents.jobs.benchmark_agents import main as benchmark_main
-from agents.persistence import to_jsonable
 from agents.policies import as_predictor
 
 ROOT = Path(__file__).resolve().parents[2]

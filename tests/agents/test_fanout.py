@@ -504,7 +504,7 @@ def test_benchmark_on_ray_gives_the_serial_records(
     import ray
 
     from agents.benchmark import resolve_agent
-    from agents.integrations.ray_session import start_ray
+    from agents.common.ray_session import start_ray
 
     assert start_ray("local", num_cpus=2)
     try:

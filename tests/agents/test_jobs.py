@@ -237,10 +237,10 @@ def test_main_job_writes_its_table_plots_and_record(tmp_path: Path) -> None:
     assert [row["learner"] for row in record["learners"]][:1] == ["Q-learning (agents)"]
 
 
-def test_benchmark_script_runs_and_writes_json(tmp_path: Path) -> None:
+def test_speed_script_runs_and_writes_json(tmp_path: Path) -> None:
     """--quick prints the table and writes every row's ratio."""
     result = run(
-        "benchmark.py", "--quick", "--output", str(tmp_path / "b.json"), cwd=tmp_path
+        "speed.py", "--quick", "--output", str(tmp_path / "b.json"), cwd=tmp_path
     )
     assert "| comparison | ours | baseline | ratio | target |" in result.stdout
     assert "--jobs 2 vs serial (cores used" in result.stdout

@@ -36,7 +36,7 @@ def ray_session() -> Iterator[Any]:
     """One local Ray with 2 CPUs for the module's tests."""
     import ray
 
-    from agents.integrations.ray_session import start_ray
+    from agents.common.ray_session import start_ray
 
     start_ray("local", num_cpus=2)
     yield ray

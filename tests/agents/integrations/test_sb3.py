@@ -86,12 +86,21 @@ def test_plot_functions_write_pngs_of_the_stated_size(tmp_path: Path) -> None:
         assert png_size(path) == (800, 450)
 
 
+def test_every_sb3_algorithm_is_a_benchmark_agent_found_by_reference() -> None:
+    """``sb3:NAME`` resolves through the loader of users' agents, for every NAME."""
+    from agents.benchmark.plugins import SB3_AGENTS, resolve_agent
+    from agents.integrations.sb3_settings import SETTINGS
+
+    assert list(SB3_AGENTS) == list(SETTINGS)
+    for algorithm in SETTINGS:
+        assert resolve_agent(f"sb3:{algorithm}").__name__ == f"sb3_{algorithm}"
+
+
 def test_sb3_factories_report_checkpoints_for_steps_to_zero_regret() -> None:
     """The benchmark's SB3 factories return Trained with greedy-action checkpoints."""
-    from agents.benchmark import N_CHECKPOINTS, steps_to_zero_regret
-    from agents.integrations.sb3 import sb3_agent
+    from agents.benchmark import N_CHECKPOINTS, resolve_agent, steps_to_zero_regret
 
-    trained = sb3_agent("PPO")(gym.make(ENV_ID), 0)
+    trained = resolve_agent("sb3:PPO")(gym.make(ENV_ID), 0)
     assert len(trained.checkpoints) == N_CHECKPOINTS
     steps = [step for step, _ in trained.checkpoints]
     assert steps == sorted(steps) and steps[-1] <= 6_144
