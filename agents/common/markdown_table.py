@@ -2,8 +2,8 @@
 
 Cells arrive as text: how a number is written (digits, units, intervals) is
 the caller's choice. The table is the pipe form GitHub renders, one line per
-row with no padding (``| a | b |``, an empty cell as ``| |``), so it reads the
-same in a terminal, a log and the README.
+row with no padding (``| a | b |``, an empty cell as ``|  |``), so it reads
+the same in a terminal, a log and the README.
 """
 
 from __future__ import annotations
@@ -49,4 +49,4 @@ def markdown_table(
 
 
 def _line(cells: Sequence[str]) -> str:
-    return "|" + "|".join(f" {cell} " if cell else " " for cell in cells) + "|"
+    return "| " + " | ".join(cells) + " |"

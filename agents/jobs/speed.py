@@ -38,10 +38,11 @@ import numpy as np
 import access_review_env
 from access_review_env import TERMINAL_STATE, AccessReviewMDP
 from agents.benchmark import fanout_speed
+from agents.common.markdown_table import markdown_table
 from agents.common.optional import available, install_hint
 from agents.common.ray_session import RAY_INSTALL
 from agents.jobs import arguments
-from agents.jobs.outputs import prepare_output
+from agents.jobs.outputs import prepare_output, write_outputs
 from agents.jobs.speed_baselines import bare_q_learning, lesson_style_q_learning
 from agents.learners import train_q_learning
 from agents.learners.batched import (
@@ -50,7 +51,7 @@ from agents.learners.batched import (
     numba_available,
     train_q_learning_batched,
 )
-from agents.persistence import run_metadata, write_json
+from agents.persistence import run_metadata
 from agents.planning import value_iteration
 
 
@@ -655,17 +656,19 @@ def _amount(value: float) -> str:
 
 def markdown(rows: list[Row]) -> str:
     """Render the rows as a Markdown table."""
-    lines = [
-        "| comparison | ours | baseline | ratio | target |",
-        "|---|---:|---:|---:|---|",
+    cells = [
+        [
+            row.name,
+            f"{_amount(row.ours)} {row.unit}",
+            f"{_amount(row.baseline)} {row.unit} ({row.baseline_name})",
+            f"{row.ratio:.1f}x",
+            row.target,
+        ]
+        for row in rows
     ]
-    for row in rows:
-        lines.append(
-            f"| {row.name} | {_amount(row.ours)} {row.unit} | "
-            f"{_amount(row.baseline)} {row.unit} ({row.baseline_name}) | "
-            f"{row.ratio:.1f}x | {row.target} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["comparison", "ours", "baseline", "ratio", "target"], cells, "lrrrl"
+    )
 
 
 def offline_rows(config: Config) -> list[dict[str, object]] | None:
@@ -720,7 +723,7 @@ def run(config: Config) -> bool:
         "offline_rows": None if config.fan_out_only else offline_rows(config),
         "profiles": profiles,
     }
-    path = write_json(config.output, record)
+    (path,) = write_outputs(config.output, record)
     print(f"\nwrote {path}")
     return identical
 
