@@ -5,7 +5,8 @@
 * :mod:`.plugins`: finding an agent by name, a user's ``module:callable`` included.
 * :mod:`.runner`: training and scoring one run, or every (configuration, seed).
 * :mod:`.fanout`: the executor: runs in this process, in processes, or on Ray.
-* :mod:`.speed`: the fan-out's throughput, serial against processes and Ray.
+* :mod:`.fanout_speed`: the fan-out's throughput, serial against processes and
+  Ray.
 * :mod:`.store`: finished runs as JSON Lines, written as each run ends.
 * :mod:`.summary`: typed summaries and aggregate statistics.
 * :mod:`.report`: the Markdown tables.

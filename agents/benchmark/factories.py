@@ -23,6 +23,7 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
+from agents.common.json_values import float_from_json
 from agents.evaluation.training_regret import (
     EpsilonGreedyRegret,
     RegretOf,
@@ -41,7 +42,6 @@ from agents.learners.batched import (
     train_q_learning_batched,
     train_reinforce_batched,
 )
-from agents.persistence.results import float_from_json
 from agents.planning import as_tabular, greedy_regret
 from agents.policies import PolicyLike, RandomPolicy
 

@@ -6,7 +6,7 @@ One function, :func:`run_tasks`, three backends that compute the same thing:
 * ``jobs=N``: a ``ProcessPoolExecutor`` of ``N`` spawned worker processes;
 * ``ray_address="local" | "auto" | "host:port"``: Ray tasks on a Ray started here
   or on an existing cluster (needs the ``ray`` extra; see
-  :mod:`agents.integrations.ray_session`).
+  :mod:`agents.common.ray_session`).
 
 A task is a small picklable spec (for the agent benchmark, one group of
 :class:`~agents.benchmark.runner.RunSpec`, see
@@ -42,7 +42,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, Generic, TypeVar
 
-from agents.integrations.ray_session import import_ray, ray_session
+from agents.common.ray_session import import_ray, ray_session
 
 TaskT = TypeVar("TaskT")
 ValueT = TypeVar("ValueT")

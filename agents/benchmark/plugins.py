@@ -1,10 +1,25 @@
-"""Finding an agent factory by name: built-in, SB3, or a user's ``module:callable``."""
+"""Finding an agent factory by name: built-in, SB3, or a user's ``module:callable``.
+
+The SB3 agents are glue to an optional library, above the benchmark
+(:mod:`agents.integrations.sb3`), so they are named here by reference, as
+``"module:callable"``, and imported through :func:`load_factory` like a
+user's agent: the benchmark never imports them, and a worker process given
+the name ``sb3:PPO`` finds the same factory.
+"""
 
 from __future__ import annotations
 
 import importlib
 
 from agents.benchmark.factories import BUILT_IN, AgentFactory
+
+SB3_AGENTS = {
+    "PPO": "agents.integrations.sb3:sb3_ppo",
+    "MaskablePPO": "agents.integrations.sb3:sb3_maskable_ppo",
+    "A2C": "agents.integrations.sb3:sb3_a2c",
+    "DQN": "agents.integrations.sb3:sb3_dqn",
+}
+"""The factory of each ``sb3:ALGORITHM`` agent (the ``sb3`` extra), by reference."""
 
 
 def load_factory(spec: str) -> AgentFactory:
@@ -49,14 +64,18 @@ def resolve_agent(name: str) -> AgentFactory:
 
     Raises:
         ValueError, ImportError, AttributeError, TypeError: As
-            :func:`load_factory`, or for an unknown SB3 algorithm.
+            :func:`load_factory`, or for an unknown SB3 algorithm (ImportError
+            without the ``sb3`` extra).
     """
     if name in BUILT_IN:
         return BUILT_IN[name]
     if name.startswith("sb3:"):
-        from agents.integrations.sb3 import sb3_agent
-
-        return sb3_agent(name.removeprefix("sb3:"))
+        algorithm = name.removeprefix("sb3:")
+        if algorithm not in SB3_AGENTS:
+            raise ValueError(
+                f"unknown algorithm {algorithm!r}; choose from {', '.join(SB3_AGENTS)}"
+            )
+        return load_factory(SB3_AGENTS[algorithm])
     if ":" not in name:
         raise ValueError(
             f"unknown agent {name!r}: built-in agents are {', '.join(BUILT_IN)}; "

@@ -11,6 +11,7 @@ from agents.benchmark.summary import (
     ConfigurationSummary,
     Estimate,
 )
+from agents.common.markdown_table import markdown_table
 
 
 def _estimate(estimate: Estimate) -> str:
@@ -30,12 +31,7 @@ def _per_configuration(
     failed.
     """
     names = list(dict.fromkeys(c.name for s in summaries for c in s.configurations))
-    lines = [
-        title,
-        "",
-        "| agent | " + " | ".join(names) + " |",
-        "|---|" + "---|" * len(names),
-    ]
+    rows = []
     for s in summaries:
         by_name = {c.name: c for c in s.configurations}
         cells = []
@@ -50,27 +46,34 @@ def _per_configuration(
                     f", FAILED {c.failed_runs} of {c.runs}" if c.failed_runs else ""
                 )
                 cells.append(text(c) + failed + close)
-        lines.append(f"| {s.agent} | " + " | ".join(cells) + " |")
-    return lines
+        rows.append([s.agent, *cells])
+    return [title, "", markdown_table(["agent", *names], rows)]
 
 
 def aggregate_table(summaries: Sequence[AgentSummary]) -> list[str]:
     """Mean, IQM and optimality gap over the suite, per agent."""
-    lines = [
-        "| agent | mean score [95% CI] | IQM [95% CI] | optimality gap [95% CI] |",
-        "|---|---|---|---|",
-    ]
+    rows = []
     for s in summaries:
         a = s.aggregate
         if a is None:
-            lines.append(f"| {s.agent} | every run failed | | |")
+            rows.append([s.agent, "every run failed", "", ""])
             continue
         failed = f" ({s.failed_runs} failed runs left out)" if s.failed_runs else ""
-        lines.append(
-            f"| {s.agent}{failed} | {_estimate(a.mean)} | {_estimate(a.iqm)} | "
-            f"{_estimate(a.optimality_gap)} |"
+        rows.append(
+            [
+                s.agent + failed,
+                _estimate(a.mean),
+                _estimate(a.iqm),
+                _estimate(a.optimality_gap),
+            ]
         )
-    return lines
+    headers = [
+        "agent",
+        "mean score [95% CI]",
+        "IQM [95% CI]",
+        "optimality gap [95% CI]",
+    ]
+    return [markdown_table(headers, rows)]
 
 
 def score_table(summaries: Sequence[AgentSummary]) -> list[str]:
@@ -135,17 +138,27 @@ def hardness_rows(hardness: Sequence[ConfigurationHardness]) -> list[str]:
         "sub-optimality gap V*(s) - Q*(s, a) and where; sum of 1/gap over "
         "positive gaps; diameter with restarts):",
         "",
-        "| configuration | smallest gap (state, action) | sum of 1/gap | diameter |",
-        "|---|---|---:|---:|",
     ]
+    rows = []
     for entry in hardness:
         h = entry.hardness
         where = f" ({h.gap_names[0]}, {h.gap_names[1]})" if h.gap_names else ""
         diameter = "inf" if math.isinf(h.diameter) else f"{h.diameter:.3f}"
-        lines.append(
-            f"| {entry.name} | {h.smallest_gap:.3f}{where} | "
-            f"{h.inverse_gap_sum:.3f} | {diameter} |"
+        rows.append(
+            [
+                entry.name,
+                f"{h.smallest_gap:.3f}{where}",
+                f"{h.inverse_gap_sum:.3f}",
+                diameter,
+            ]
         )
+    headers = [
+        "configuration",
+        "smallest gap (state, action)",
+        "sum of 1/gap",
+        "diameter",
+    ]
+    lines.append(markdown_table(headers, rows, "llrr"))
     return lines
 
 

@@ -505,7 +505,7 @@ def run_specs(
             ``ray_address``, the CPUs of a local Ray started for the call, or
             the most tasks in flight on a running Ray (None: all its CPUs).
         ray_address: None, or ``"local"``, ``"auto"`` or ``"host:port"`` (see
-            :func:`~agents.integrations.ray_session.start_ray`).
+            :func:`~agents.common.ray_session.start_ray`).
 
     Returns:
         The records, in the order of :func:`groups` (as run serially).

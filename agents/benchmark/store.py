@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from agents.benchmark.runner import RunRecord
-from agents.persistence import to_jsonable
+from agents.common.json_values import to_jsonable
 
 try:
     import fcntl

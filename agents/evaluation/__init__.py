@@ -6,6 +6,10 @@
 * :mod:`.policy_check`: a model's greedy policy and critic against the optimum,
   state by state.
 * :mod:`.statistics`: aggregates over runs (IQM, optimality gap, bootstrap).
+* :mod:`.vector_rollouts`: many action tables rolled out at once on a task's
+  native vector env.
+* :mod:`.training_regret`: the exact regret of learners' behaviour policies,
+  episode by episode, during training.
 """
 
 from agents.evaluation.returns import discounted_return, returns_to_go

@@ -19,10 +19,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from access_review_env import ENV_ID, InvalidActionError, TabularMDP, TaskMDP
+from agents.common.json_values import float_from_json
 from agents.evaluation.rollouts import EvaluationResult, evaluate
 from agents.evaluation.statistics import Z_95
 from agents.evaluation.vector_rollouts import rollout_tables
-from agents.persistence.results import float_from_json
 from agents.planning import (
     as_tabular,
     evaluate_policies,

@@ -4,7 +4,7 @@ Importable only with the ``ray`` extra (``pip install torch==2.13.0`` first, the
 ``pip install 'access-review-env[ray]'``; Ray RLlib 2.60 pins gymnasium 1.2.2).
 The comparison with the optimum needs no Ray
 (:mod:`agents.evaluation.policy_check`); starting Ray is
-:mod:`agents.integrations.ray_session`'s. What it takes to make RLlib learn
+:mod:`agents.common.ray_session`'s. What it takes to make RLlib learn
 the exact optimum here, measured with ``access-review rllib``:
 
 * RLlib's default encoder has no config for ``Discrete`` observations, so the
@@ -37,7 +37,7 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.integrations.ray_session import RAY_INSTALL
+from agents.common.ray_session import RAY_INSTALL
 
 try:
     import torch
@@ -356,7 +356,7 @@ def train_ppo(
 ) -> tuple[Algorithm, TrainedPPO]:
     """Build ``config`` and train it for ``iterations`` iterations.
 
-    Ray must be running (:func:`~agents.integrations.ray_session.start_ray`).
+    Ray must be running (:func:`~agents.common.ray_session.start_ray`).
     With ``num_env_runners=0`` the learner and the sampler run in this process.
 
     Args:
@@ -432,7 +432,7 @@ def tune_grid(
 
     Example: ``tune_grid({"abandonment_prob": [0.0, 0.04, 0.05, 0.25]})``. Every
     combination of the grid's values and the seeds is one trial. Ray must be
-    running (:func:`~agents.integrations.ray_session.start_ray`, or a cluster);
+    running (:func:`~agents.common.ray_session.start_ray`, or a cluster);
     each trial takes one CPU.
 
     Args:

@@ -296,3 +296,11 @@ def sb3_agent(name: str) -> Callable[[gym.Env[Any, Any], int], Trained]:
 
     factory.__name__ = f"sb3_{name}"
     return factory
+
+
+sb3_ppo = sb3_agent("PPO")
+sb3_maskable_ppo = sb3_agent("MaskablePPO")
+sb3_a2c = sb3_agent("A2C")
+sb3_dqn = sb3_agent("DQN")
+"""The benchmark's ``sb3:ALGORITHM`` agents, which it imports by reference
+(:data:`agents.benchmark.plugins.SB3_AGENTS`)."""

@@ -57,15 +57,15 @@ from agents.benchmark import (
     still_to_run,
     summarize,
 )
+from agents.benchmark.plugins import SB3_AGENTS
 from agents.benchmark.store import RunStore, RunStoreError
 from agents.benchmark.summary import hardness_table
-from agents.integrations.optional import available, install_hint
-from agents.integrations.progress import progress_bar
-from agents.integrations.ray_session import RAY_INSTALL, ray_session
-from agents.integrations.sb3_settings import SETTINGS
+from agents.common.optional import available
+from agents.common.progress import progress_bar
+from agents.common.ray_session import RAY_INSTALL, ray_session
 from agents.jobs import arguments
-from agents.jobs.outputs import prepare_output
-from agents.persistence import run_metadata, write_json
+from agents.jobs.outputs import prepare_output, write_outputs
+from agents.persistence import run_metadata
 from agents.planning import horizon_text
 
 RUNS_FILE = "runs.jsonl"
@@ -80,7 +80,7 @@ def default_agents() -> list[str]:
     """Ours, random, and SB3's learners when the extra is installed."""
     names = list(BUILT_IN)
     if available("stable_baselines3"):
-        names += [f"sb3:{algorithm}" for algorithm in SETTINGS]
+        names += [f"sb3:{algorithm}" for algorithm in SB3_AGENTS]
     return names
 
 
@@ -187,9 +187,13 @@ def select_configurations(args: argparse.Namespace) -> list[Configuration]:
 
 
 def write_results(
-    output: Path, records: list[RunRecord], specs: list[RunSpec], plots: bool
+    output: Path, records: list[RunRecord], specs: list[RunSpec]
 ) -> list[Path]:
-    """Print the tables; write the JSON record and the plots atomically."""
+    """Print the tables; write the JSON record and the plots atomically.
+
+    Returns:
+        The JSON record's path, then each figure's (none without matplotlib).
+    """
     agents = list(dict.fromkeys(spec.agent for spec in specs))
     summaries = [
         summarize([r for r in records if r.agent == agent], np.random.default_rng(0))
@@ -225,20 +229,22 @@ def write_results(
         "runs_note": f"each run's training trace is in {RUNS_FILE}",
         "runs": [dataclasses.replace(r, trace=None) for r in records],
     }
-    written = [write_json(output / RESULT_FILE, record)]
-    if plots:
+
+    def figures() -> list[Path]:
         from agents.integrations.plotting import (
             plot_benchmark,
             plot_curves,
             plot_headline,
         )
 
-        written.append(plot_headline(summaries, hardness, output / HEADLINE_FILE))
+        drawn = [plot_headline(summaries, hardness, output / HEADLINE_FILE)]
         curves = plot_curves(summaries, hardness, output / CURVES_FILE)
         if curves is not None:
-            written.append(curves)
-        written.append(plot_benchmark(summaries, output / PLOT_FILE))
-    return written
+            drawn.append(curves)
+        drawn.append(plot_benchmark(summaries, output / PLOT_FILE))
+        return drawn
+
+    return write_outputs(output / RESULT_FILE, record, figures)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -257,12 +263,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         prepare_output(args.output)
     except (ValueError, ImportError, AttributeError, TypeError) as error:
         parser.error(str(error))
-    plots = available("matplotlib")
-    if not plots:
-        print(
-            "matplotlib is not installed: tables and JSON will be written, the "
-            f"plots skipped ({install_hint('matplotlib')})"
-        )
     specs = [
         RunSpec(name, configuration, seed, args.episodes, args.env)
         for name in factories
@@ -276,7 +276,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             done = store.latest(spec.key for spec in specs) if args.resume else {}
         except RunStoreError as error:
             parser.error(str(error))
-        return _run_and_report(args, store, specs, factories, done, plots)
+        return _run_and_report(args, store, specs, factories, done)
 
 
 def _workers(jobs: int | None, ray: str | None) -> int | None:
@@ -297,7 +297,6 @@ def _run_and_report(
     specs: list[RunSpec],
     factories: dict[str, AgentFactory],
     done: dict[str, RunRecord],
-    plots: bool,
 ) -> int:
     """Run what is still to run, appending to ``store``; write the results.
 
@@ -349,7 +348,7 @@ def _run_and_report(
                 bar.close()
     latest = store.latest(spec.key for spec in specs)
     records = [latest[spec.key] for spec in specs if spec.key in latest]
-    written = write_results(args.output, records, specs, plots)
+    written = write_results(args.output, records, specs)
     print(f"\nwrote {', '.join(map(str, written))} (runs in {store.path})")
     failed = [r for r in records if r.failed]
     for r in failed:

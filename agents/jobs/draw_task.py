@@ -15,7 +15,7 @@ from pathlib import Path
 import gymnasium as gym
 
 from access_review_env import ENV_IDS
-from agents.integrations.optional import available, install_hint
+from agents.common.optional import available, install_hint
 from agents.jobs import arguments
 
 

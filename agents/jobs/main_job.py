@@ -29,18 +29,19 @@ from access_review_env import (
     Action,
     State,
 )
-from agents.integrations.optional import available, install_hint
-from agents.integrations.progress import progress_bar
+from agents.common.markdown_table import markdown_table
+from agents.common.optional import available, install_hint
+from agents.common.progress import progress_bar
 from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
-from agents.jobs.outputs import prepare_output
+from agents.jobs.outputs import prepare_output, write_outputs
 from agents.learners import (
     Recording,
     train_q_learning,
     train_recording,
     train_reinforce,
 )
-from agents.persistence import run_metadata, write_json
+from agents.persistence import run_metadata
 from agents.planning import ValueIterationResult, value_iteration
 
 NEW = State.NEW_REQUEST
@@ -124,18 +125,28 @@ def run_sb3(config: Config, progress: bool) -> list[LearnerRow]:
 
 def markdown(rows: list[LearnerRow]) -> str:
     """The comparison as a Markdown table."""
-    lines = [
-        "| learner | greedy policy (new / evidence / review) | optimal? "
-        "| V(new_request) learned | V* | budget | seconds |",
-        "|---|---|---|---:|---:|---|---:|",
+    headers = [
+        "learner",
+        "greedy policy (new / evidence / review)",
+        "optimal?",
+        "V(new_request) learned",
+        "V*",
+        "budget",
+        "seconds",
     ]
-    for r in rows:
-        lines.append(
-            f"| {r.learner} | {' / '.join(r.policy)} | "
-            f"{'yes' if r.optimal else 'NO'} | "
-            f"{r.value:.2f} | {r.exact_value:.2f} | {r.budget} | {r.seconds:.1f} |"
-        )
-    return "\n".join(lines)
+    cells = [
+        [
+            r.learner,
+            " / ".join(r.policy),
+            "yes" if r.optimal else "NO",
+            f"{r.value:.2f}",
+            f"{r.exact_value:.2f}",
+            str(r.budget),
+            f"{r.seconds:.1f}",
+        ]
+        for r in rows
+    ]
+    return markdown_table(headers, cells, "lllrrlr")
 
 
 def make_plots(
@@ -254,19 +265,14 @@ def run(config: Config) -> list[LearnerRow]:
         "learners": rows,
         "config": config,
     }
-    write_json(config.output / "main.json", record)
-    if available("matplotlib"):
-        plots = make_plots(config, q_run, r_run, exact)
-        written = f"{', '.join(p.name for p in plots)} and main.json are"
-    else:
-        written = "main.json is"
-        print(
-            "matplotlib is not installed: the plots were skipped "
-            f"({install_hint('matplotlib')})"
-        )
+    written = write_outputs(
+        config.output / "main.json",
+        record,
+        lambda: make_plots(config, q_run, r_run, exact),
+    )
     agree = sum(row.optimal for row in rows)
     print(f"\n{agree} of {len(rows)} learners found the optimal policy.")
-    print(f"{written} in {config.output.resolve()}")
+    print(f"wrote {', '.join(p.name for p in written)} in {config.output.resolve()}")
     return rows
 
 

@@ -38,9 +38,10 @@ from typing import Any
 import numpy as np
 
 from access_review_env import ENV_ID, RISK_ENV_ID
-from agents.integrations.optional import available, install_hint
+from agents.common.markdown_table import markdown_table
+from agents.common.optional import available, install_hint
 from agents.jobs import arguments
-from agents.jobs.outputs import prepare_output
+from agents.jobs.outputs import prepare_output, write_outputs
 from agents.offline import (
     Episodes,
     Estimate,
@@ -67,7 +68,7 @@ from agents.offline import (
 )
 from agents.offline.clock import days
 from agents.offline.lab import DEFAULT_DRIFT
-from agents.persistence import run_metadata, write_json
+from agents.persistence import run_metadata
 from agents.planning import value_iteration
 
 VALIDATION_MONTH, TEST_MONTH = 8, 10
@@ -246,19 +247,30 @@ def estimate_rows(stories: Sequence[Story]) -> list[dict[str, Any]]:
 
 def markdown(rows: Sequence[Mapping[str, Any]]) -> str:
     """The estimates as one Markdown table."""
-    lines = [
-        "| task | estimator | estimate on the test months | 95% interval | "
-        "exact value | error | covers | ESS |",
-        "|---|---|---:|---|---:|---:|---|---:|",
+    headers = [
+        "task",
+        "estimator",
+        "estimate on the test months",
+        "95% interval",
+        "exact value",
+        "error",
+        "covers",
+        "ESS",
     ]
-    for row in rows:
-        lines.append(
-            f"| {row['task']} | {row['estimator']} | {row['estimate']:.2f} | "
-            f"[{row['low']:.2f}, {row['high']:.2f}] | {row['exact']:.2f} | "
-            f"{row['error']:+.2f} | {'yes' if row['covers'] else 'NO'} | "
-            f"{row['ess']:,.0f} |"
-        )
-    return "\n".join(lines)
+    cells = [
+        [
+            row["task"],
+            row["estimator"],
+            f"{row['estimate']:.2f}",
+            f"[{row['low']:.2f}, {row['high']:.2f}]",
+            f"{row['exact']:.2f}",
+            f"{row['error']:+.2f}",
+            "yes" if row["covers"] else "NO",
+            f"{row['ess']:,.0f}",
+        ]
+        for row in rows
+    ]
+    return markdown_table(headers, cells, "llrlrrlr")
 
 
 def plan_text(metadata: LogMetadata, policy: Sequence[int]) -> str:
@@ -344,7 +356,7 @@ def make_plots(
     curves: Sequence[tuple[str, OptimumCurve]],
 ) -> list[Path]:
     """The three figures of the story (the ``plots`` extra)."""
-    from agents.offline.plots import (
+    from agents.integrations.offline_plots import (
         plot_drift_monitor,
         plot_estimates,
         plot_optimum_curves,
@@ -382,18 +394,14 @@ def run(config: Config) -> dict[str, Any]:
         "lab": lab.to_json(),
         "crossover": {label: curve_record(curve) for label, curve in curves},
     }
-    write_json(config.output / "offline.json", record)
-    if available("matplotlib"):
-        plots = make_plots(config.output, lab, drift, curves)
-        written = f"{', '.join(p.name for p in plots)}, offline.json and both logs"
-    else:
-        written = "offline.json and both logs"
-        print(
-            "matplotlib is not installed: the plots were skipped "
-            f"({install_hint('matplotlib')})"
-        )
+    written = write_outputs(
+        config.output / "offline.json",
+        record,
+        lambda: make_plots(config.output, lab, drift, curves),
+    )
     stages.done("done")
-    print(f"\n{written} are in {config.output.resolve()}")
+    names = ", ".join(path.name for path in written)
+    print(f"\nwrote {names} and both logs in {config.output.resolve()}")
     return record
 
 

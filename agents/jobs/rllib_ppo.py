@@ -32,12 +32,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from access_review_env import ENV_ID, ENV_IDS, RISK_ENV_ID
+from agents.common.markdown_table import markdown_table
+from agents.common.optional import available
+from agents.common.ray_session import RAY_INSTALL
 from agents.evaluation.policy_check import PolicyCheck
-from agents.integrations.optional import available
-from agents.integrations.ray_session import RAY_INSTALL
 from agents.jobs import arguments
-from agents.jobs.outputs import prepare_output
-from agents.persistence import run_metadata, write_json
+from agents.jobs.outputs import prepare_output, write_outputs
+from agents.persistence import run_metadata
 
 if TYPE_CHECKING:
     from agents.integrations.rllib import TrialCheck
@@ -64,36 +65,38 @@ def _non_terminal(check: PolicyCheck, values: Sequence[Any]) -> list[Any]:
 
 def policy_table(check: PolicyCheck) -> str:
     """Greedy action per non-terminal state against value iteration's."""
-    lines = [
-        "| state | greedy action (PPO) | optimal action(s) | agrees |",
-        "|---|---|---|---|",
-    ]
     names = check.action_names
-    for state, greedy, optimal in zip(
-        _non_terminal(check, check.state_names),
-        _non_terminal(check, check.greedy),
-        _non_terminal(check, check.optimal_actions),
-        strict=True,
-    ):
-        lines.append(
-            f"| {state} | {names[greedy]} | "
-            f"{' or '.join(names[a] for a in optimal)} | "
-            f"{'yes' if greedy in optimal else 'NO'} |"
+    cells = [
+        [
+            state,
+            names[greedy],
+            " or ".join(names[a] for a in optimal),
+            "yes" if greedy in optimal else "NO",
+        ]
+        for state, greedy, optimal in zip(
+            _non_terminal(check, check.state_names),
+            _non_terminal(check, check.greedy),
+            _non_terminal(check, check.optimal_actions),
+            strict=True,
         )
-    return "\n".join(lines)
+    ]
+    return markdown_table(
+        ["state", "greedy action (PPO)", "optimal action(s)", "agrees"], cells
+    )
 
 
 def value_table(check: PolicyCheck) -> str:
     """Critic value per non-terminal state against ``V*``."""
-    lines = ["| state | learned V | V* | V - V* |", "|---|---:|---:|---:|"]
-    for state, value, exact in zip(
-        _non_terminal(check, check.state_names),
-        _non_terminal(check, check.values),
-        _non_terminal(check, check.exact_values),
-        strict=True,
-    ):
-        lines.append(f"| {state} | {value:.2f} | {exact:.2f} | {value - exact:+.2f} |")
-    return "\n".join(lines)
+    cells = [
+        [state, f"{value:.2f}", f"{exact:.2f}", f"{value - exact:+.2f}"]
+        for state, value, exact in zip(
+            _non_terminal(check, check.state_names),
+            _non_terminal(check, check.values),
+            _non_terminal(check, check.exact_values),
+            strict=True,
+        )
+    ]
+    return markdown_table(["state", "learned V", "V*", "V - V*"], cells, "lrrr")
 
 
 def trial_table(trials: Sequence[TrialCheck], grid: dict[str, list[Any]]) -> str:
@@ -104,33 +107,43 @@ def trial_table(trials: Sequence[TrialCheck], grid: dict[str, list[Any]]) -> str
         if first is not None
         else "states"
     )
-    lines = [
-        "| "
-        + " | ".join(grid)
-        + f" | seed | greedy ({states}) | optimal? | start margin | regret "
-        "| V(start) learned | V*(start) | seconds |",
-        "|" + "---:|" * len(grid) + "---:|---|---|---:|---:|---:|---:|---:|",
+    headers = [
+        *grid,
+        "seed",
+        f"greedy ({states})",
+        "optimal?",
+        "start margin",
+        "regret",
+        "V(start) learned",
+        "V*(start)",
+        "seconds",
     ]
+    cells = []
     for trial in trials:
-        point = " | ".join(str(trial.env_kwargs.get(name)) for name in grid)
+        point = [str(trial.env_kwargs.get(name)) for name in grid]
         check = trial.check
         if check is None:
-            lines.append(
-                f"| {point} | {trial.seed} | failed: {trial.error} | | | | | | |"
-            )
+            cells.append([*point, str(trial.seed), f"failed: {trial.error}", *[""] * 6])
             continue
         greedy = " / ".join(
             check.action_names[a] for a in _non_terminal(check, check.greedy)
         )
         close = " (close)" if check.start_margin < CLOSE_MARGIN else ""
         regret = "n/a" if check.regret is None else f"{check.regret:.2f}"
-        lines.append(
-            f"| {point} | {trial.seed} | {greedy} | "
-            f"{'yes' if check.agrees else 'NO'} | {check.start_margin:.2f}{close} | "
-            f"{regret} | {check.start_value:.2f} | {check.exact_start_value:.2f} | "
-            f"{trial.seconds:.1f} |"
+        cells.append(
+            [
+                *point,
+                str(trial.seed),
+                greedy,
+                "yes" if check.agrees else "NO",
+                f"{check.start_margin:.2f}{close}",
+                regret,
+                f"{check.start_value:.2f}",
+                f"{check.exact_start_value:.2f}",
+                f"{trial.seconds:.1f}",
+            ]
         )
-    return "\n".join(lines)
+    return markdown_table(headers, cells, "r" * len(grid) + "rllrrrrr")
 
 
 def run_single(args: argparse.Namespace) -> dict[str, Any]:
@@ -309,7 +322,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         # Tune's console output prints a banner even at verbose=0.
         os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")
-    from agents.integrations.ray_session import ray_session
+    from agents.common.ray_session import ray_session
 
     start = time.perf_counter()
     with ExitStack() as ray:
@@ -324,7 +337,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         print(f"Ray started in {time.perf_counter() - start:.1f} s\n")
         record = run_tune(args) if args.tune else run_single(args)
-    path = write_json(
+    (path,) = write_outputs(
         args.output / (TUNE_RECORD_FILE if args.tune else RECORD_FILE),
         {**run_metadata(args.env, args.env_kwargs), **record},
     )

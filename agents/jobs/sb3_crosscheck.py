@@ -18,12 +18,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from agents.integrations.optional import available, install_hint
-from agents.integrations.progress import progress_bar
+from agents.common.markdown_table import markdown_table
+from agents.common.optional import available, install_hint
+from agents.common.progress import progress_bar
 from agents.integrations.sb3_settings import SETTINGS
 from agents.jobs import arguments
-from agents.jobs.outputs import prepare_output
-from agents.persistence import run_metadata, write_json
+from agents.jobs.outputs import prepare_output, write_outputs
+from agents.persistence import run_metadata
 
 
 @dataclass
@@ -82,20 +83,30 @@ def summarize(runs: list[Any]) -> list[CrossCheckRow]:
 
 def markdown(rows: list[CrossCheckRow]) -> str:
     """The summary as a Markdown table."""
-    lines = [
-        "| algorithm | p | seeds | greedy policy = optimal "
-        "| V(new_request) mean [min, max] | exact V* | timesteps | seconds / run |",
-        "|---|---:|---:|---:|---|---:|---:|---:|",
+    headers = [
+        "algorithm",
+        "p",
+        "seeds",
+        "greedy policy = optimal",
+        "V(new_request) mean [min, max]",
+        "exact V*",
+        "timesteps",
+        "seconds / run",
     ]
-    for row in rows:
-        lines.append(
-            f"| {row.algorithm} | {row.abandonment_prob} | {row.seeds} | "
-            f"{row.agreement:.0%} | {row.value_mean:.1f} "
-            f"[{row.value_min:.1f}, {row.value_max:.1f}] | "
-            f"{row.exact_value:.2f} | {row.timesteps:,} | "
-            f"{row.seconds_mean:.1f} |"
-        )
-    return "\n".join(lines)
+    cells = [
+        [
+            row.algorithm,
+            str(row.abandonment_prob),
+            str(row.seeds),
+            f"{row.agreement:.0%}",
+            f"{row.value_mean:.1f} [{row.value_min:.1f}, {row.value_max:.1f}]",
+            f"{row.exact_value:.2f}",
+            f"{row.timesteps:,}",
+            f"{row.seconds_mean:.1f}",
+        ]
+        for row in rows
+    ]
+    return markdown_table(headers, cells, "lrrrlrrr")
 
 
 def run(config: Config) -> list[CrossCheckRow]:
@@ -126,7 +137,7 @@ def run(config: Config) -> list[CrossCheckRow]:
     rows = summarize(runs)
     print(markdown(rows))
     record = {**run_metadata(), "config": config, "summary": rows, "runs": runs}
-    path = write_json(config.output, record)
+    (path,) = write_outputs(config.output, record)
     print(f"\nwrote {path}")
     return rows
 

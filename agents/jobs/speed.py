@@ -12,7 +12,7 @@ profile. The agent benchmark's rows time a reduced suite serially against
 ``--jobs 2`` (and, with the ``ray`` extra, against Ray tasks), in runs per
 second, with the cores the worker processes actually got.
 
-    access-review speed                 # full run, writes runs/benchmark.json
+    access-review speed                 # full run, writes runs/speed.json
     access-review speed --quick         # small budgets, for smoke tests
     access-review speed --fan-out-only  # the agent benchmark's rows alone
 """
@@ -37,11 +37,12 @@ import numpy as np
 
 import access_review_env
 from access_review_env import TERMINAL_STATE, AccessReviewMDP
-from agents.benchmark import speed as fan_out
-from agents.integrations.optional import available, install_hint
-from agents.integrations.ray_session import RAY_INSTALL
+from agents.benchmark import fanout_speed
+from agents.common.markdown_table import markdown_table
+from agents.common.optional import available, install_hint
+from agents.common.ray_session import RAY_INSTALL
 from agents.jobs import arguments
-from agents.jobs.outputs import prepare_output
+from agents.jobs.outputs import prepare_output, write_outputs
 from agents.jobs.speed_baselines import bare_q_learning, lesson_style_q_learning
 from agents.learners import train_q_learning
 from agents.learners.batched import (
@@ -50,7 +51,7 @@ from agents.learners.batched import (
     numba_available,
     train_q_learning_batched,
 )
-from agents.persistence import run_metadata, write_json
+from agents.persistence import run_metadata
 from agents.planning import value_iteration
 
 
@@ -87,7 +88,7 @@ class Config:
     """Thread counts of the numba rows."""
     profile_episodes: int = 2_000
     """Episodes per seed of the profile printed when a target is missed."""
-    fan_out_agents: tuple[str, ...] = fan_out.AGENTS
+    fan_out_agents: tuple[str, ...] = fanout_speed.AGENTS
     """Agents of the agent benchmark's reduced suite (every configuration)."""
     fan_out_seeds: int = 4
     """Seeds per agent and configuration of the reduced suite."""
@@ -99,7 +100,7 @@ class Config:
     """Rounds of the fan-out rows, each backend once a round."""
     fan_out_only: bool = False
     """Run the fan-out rows alone (e.g. in a venv with the ray extra)."""
-    output: Path = Path("runs/benchmark.json")
+    output: Path = Path("runs/speed.json")
     """Where the JSON record goes."""
 
 
@@ -586,12 +587,14 @@ def fan_out_rows(config: Config) -> tuple[list[Row], list[str], bool]:
         whether every backend gave the serial records, skipped Ray rows), and
         whether every backend gave the serial records.
     """
-    specs = fan_out.reduced_suite(
+    specs = fanout_speed.reduced_suite(
         config.fan_out_agents, config.fan_out_seeds, config.fan_out_episodes
     )
-    load_before = fan_out.load_average()
-    timings = fan_out.time_fan_out(specs, config.fan_out_jobs, config.fan_out_repeats)
-    load_after = fan_out.load_average()
+    load_before = fanout_speed.load_average()
+    timings = fanout_speed.time_fan_out(
+        specs, config.fan_out_jobs, config.fan_out_repeats
+    )
+    load_after = fanout_speed.load_average()
     serial, *others = timings
     suite = (
         f"agent benchmark, reduced suite ({len(specs)} runs: "
@@ -653,17 +656,19 @@ def _amount(value: float) -> str:
 
 def markdown(rows: list[Row]) -> str:
     """Render the rows as a Markdown table."""
-    lines = [
-        "| comparison | ours | baseline | ratio | target |",
-        "|---|---:|---:|---:|---|",
+    cells = [
+        [
+            row.name,
+            f"{_amount(row.ours)} {row.unit}",
+            f"{_amount(row.baseline)} {row.unit} ({row.baseline_name})",
+            f"{row.ratio:.1f}x",
+            row.target,
+        ]
+        for row in rows
     ]
-    for row in rows:
-        lines.append(
-            f"| {row.name} | {_amount(row.ours)} {row.unit} | "
-            f"{_amount(row.baseline)} {row.unit} ({row.baseline_name}) | "
-            f"{row.ratio:.1f}x | {row.target} |"
-        )
-    return "\n".join(lines)
+    return markdown_table(
+        ["comparison", "ours", "baseline", "ratio", "target"], cells, "lrrrl"
+    )
 
 
 def offline_rows(config: Config) -> list[dict[str, object]] | None:
@@ -674,8 +679,8 @@ def offline_rows(config: Config) -> list[dict[str, object]] | None:
             f"({install_hint('pyarrow')})"
         )
         return None
-    from agents.offline.speed import markdown as offline_markdown
-    from agents.offline.speed import speed_rows
+    from agents.offline.timing import markdown as offline_markdown
+    from agents.offline.timing import speed_rows
 
     rows = speed_rows(config.offline_requests)
     print(f"\nOffline logs, {config.offline_requests:,} requests, each stage once:\n")
@@ -718,7 +723,7 @@ def run(config: Config) -> bool:
         "offline_rows": None if config.fan_out_only else offline_rows(config),
         "profiles": profiles,
     }
-    path = write_json(config.output, record)
+    (path,) = write_outputs(config.output, record)
     print(f"\nwrote {path}")
     return identical
 
@@ -766,7 +771,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.batched_sizes, config.batched_episodes = (64,), 200
         config.numpy_episodes, config.batched_repeats = 100, 1
         config.batched_threads, config.profile_episodes = (1,), 50
-        config.fan_out_agents, config.fan_out_seeds = fan_out.QUICK_AGENTS, 2
+        config.fan_out_agents, config.fan_out_seeds = fanout_speed.QUICK_AGENTS, 2
         config.fan_out_episodes, config.fan_out_repeats = 20, 1
     if not run(config):
         print(

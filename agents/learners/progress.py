@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.integrations.progress import progress_bar
+from agents.common.progress import progress_bar
 
 
 class Progress:

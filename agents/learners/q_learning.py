@@ -28,8 +28,8 @@ from agents.learners.episodes import (
     env_metadata,
     train_episodes,
 )
+from agents.policies.preference_table import TabularPolicy
 from agents.policies.selection import UniformStream, epsilon_greedy, valid_actions
-from agents.policies.tabular import TabularPolicy
 
 
 @dataclass(frozen=True)

@@ -36,8 +36,8 @@ from agents.learners.episodes import (
     env_metadata,
     train_episodes,
 )
+from agents.policies.preference_table import TabularPolicy
 from agents.policies.selection import masked_softmax, sample_index
-from agents.policies.tabular import TabularPolicy
 
 
 @dataclass(frozen=True)

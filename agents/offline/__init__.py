@@ -19,12 +19,13 @@ throughout.
 * :mod:`~agents.offline.ope`: IS, WIS, per-decision IS, doubly robust, model-based.
 * :mod:`~agents.offline.split`: time-ordered splits and the leakage check.
 * :mod:`~agents.offline.lab`: the time-ordered held-out lab (practice task 4).
-* :mod:`~agents.offline.minari_export`: export to Minari (the ``minari`` extra).
-* :mod:`~agents.offline.plots`: the figures (the ``plots`` extra).
-* :mod:`~agents.offline.speed`: the speed rows (the ``offline`` extra).
+* :mod:`~agents.offline.timing`: the speed rows, each stage timed (the
+  ``offline`` extra).
 
-Storage, Minari, plots and speed are imported on use, so this package needs
-no extra: logs live in memory until written.
+Storage and timing are imported on use, so this package needs no extra: logs
+live in memory until written. Its figures and the export to Minari are glue
+to optional libraries, in :mod:`agents.integrations.offline_plots` and
+:mod:`agents.integrations.minari_export`.
 """
 
 from agents.offline.behaviour import (

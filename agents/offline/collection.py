@@ -30,7 +30,7 @@ import access_review_env
 from access_review_env import TabularMDP, TaskMDP
 from access_review_env.validation import check_integer
 from access_review_env.wrappers import time_limit
-from agents.integrations.progress import progress_bar
+from agents.common.progress import progress_bar
 from agents.offline.behaviour import BehaviourPolicy
 from agents.offline.clock import MS_PER_DAY, DriftSchedule, WorkflowClock, days
 from agents.offline.logs import LogMetadata, OfflineLog

@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.integrations.optional import install_hint
+from agents.common.json_values import dumps
+from agents.common.optional import install_hint
 from agents.offline.logs import (
     DECISION_COLUMNS,
     OUTCOME_COLUMNS,
@@ -30,7 +31,7 @@ from agents.offline.logs import (
     OfflineLog,
     OfflineLogError,
 )
-from agents.persistence import dumps, write_atomic
+from agents.persistence import write_atomic
 
 try:
     import pyarrow as pa

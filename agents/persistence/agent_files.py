@@ -26,10 +26,11 @@ import numpy as np
 from numpy.typing import NDArray
 
 import access_review_env
+from agents.common.json_values import to_jsonable
 from agents.learners.episodes import EpisodeLog
 from agents.learners.q_learning import QLearningAgent, QLearningConfig
 from agents.learners.reinforce import ReinforceAgent, ReinforceConfig
-from agents.persistence.results import to_jsonable, write_atomic
+from agents.persistence.results import write_atomic
 
 FORMAT = "access-review-env/tabular-agent"
 FORMAT_VERSION = 1

@@ -3,9 +3,11 @@
 * :mod:`.predictor`: SB3's ``PolicyPredictor`` protocol, adapters for plain
   functions and action tables, and the one place a policy's answer is checked.
 * :mod:`.selection`: epsilon-greedy, masked softmax and argmax, sampling.
-* :mod:`.tabular`: the base of the learned agents (a table read as a policy).
+* :mod:`.preference_table`: :class:`TabularPolicy`, the base of the learned
+  agents (a preference table, Q values or logits, read as a policy).
 * :mod:`.random`: uniformly random among the valid actions.
-* :mod:`.table`: any policy read as an ``(S, A)`` probability table.
+* :mod:`.probability_table`: any policy read as an ``(S, A)`` probability
+  table.
 """
 
 from agents.policies.predictor import (
@@ -19,6 +21,8 @@ from agents.policies.predictor import (
     call_predict,
     predict_action,
 )
+from agents.policies.preference_table import TabularPolicy
+from agents.policies.probability_table import deterministic_table, policy_table
 from agents.policies.random import RandomPolicy
 from agents.policies.selection import (
     UniformStream,
@@ -28,8 +32,6 @@ from agents.policies.selection import (
     sample_index,
     valid_actions,
 )
-from agents.policies.table import deterministic_table, policy_table
-from agents.policies.tabular import TabularPolicy
 
 __all__ = [
     "AgentError",

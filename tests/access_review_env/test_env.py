@@ -52,6 +52,7 @@ def test_sb3_checker_passes_without_warnings() -> None:
         sb3_check_env(AccessReviewEnv())
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     "code",
     [

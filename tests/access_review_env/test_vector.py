@@ -144,6 +144,7 @@ def _same_distribution(a: list[Any], b: list[Any]) -> float:
     return float(stats.chi2_contingency(table).pvalue)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kwargs", [{}, {"max_episode_steps": 2}, {"exploring_starts": True}]
 )
@@ -155,6 +156,7 @@ def test_random_policy_statistics_match_sync_vector_env(kwargs: dict[str, Any]) 
         assert _same_distribution(ours[key], reference[key]) > LEVEL, key
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     "kwargs",
     [

@@ -25,6 +25,7 @@ def run_script(script: str, *args: str, cwd: Path) -> subprocess.CompletedProces
     )
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize("script", ["main.py", "lesson.py"])
 @pytest.mark.parametrize(
     ("seed", "reason"), [("-1", "too small"), ("1.5", "not an integer")]

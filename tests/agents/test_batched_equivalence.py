@@ -193,6 +193,7 @@ Q_RISK = Family(
 )
 
 
+@pytest.mark.slow
 def test_q_learning_matches_the_scalar_learner_near_the_crossover() -> None:
     """200 seeds x 2,000 episodes at p = 0.04: 6 tests, family level 1 %.
 
@@ -208,6 +209,7 @@ def test_q_learning_matches_the_scalar_learner_near_the_crossover() -> None:
         assert rejected(scalar, other), f"the family cannot tell {wrong} apart"
 
 
+@pytest.mark.slow
 def test_reinforce_matches_the_scalar_learner_with_exploring_starts() -> None:
     """120 seeds x 500 episodes at p = 0.05, exploring starts: 7 tests, level 1 %.
 
@@ -225,6 +227,7 @@ def test_reinforce_matches_the_scalar_learner_with_exploring_starts() -> None:
     assert rejected(scalar, other), "the family cannot tell learning_rate apart"
 
 
+@pytest.mark.slow
 def test_q_learning_matches_the_scalar_learner_on_the_second_task() -> None:
     """AccessReviewRisk-v0 with exploring starts: 100 seeds x 1,000 episodes.
 

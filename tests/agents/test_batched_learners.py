@@ -140,6 +140,7 @@ def test_reinforce_grows_its_buffers_for_long_episodes(backend: Backend) -> None
     assert np.all(result.logits == 0.0) and np.all(result.baseline == 0.0)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_q_learning_bootstraps_through_truncation_but_not_termination(
     backend: Backend,
@@ -291,6 +292,7 @@ def test_numba_and_numpy_reinforce_agree(env_id: str) -> None:
     np.testing.assert_allclose(first.baseline, second.baseline, rtol=0, atol=1e-12)
 
 
+@pytest.mark.slow
 @needs_numba
 def test_threads_do_not_change_the_result() -> None:
     """Two threads split the learners; every table and log bit is the same."""

@@ -36,10 +36,10 @@ from agents.benchmark import (
 )
 from agents.benchmark.store import RunStore
 from agents.benchmark.summary import hardness_table
+from agents.common.json_values import to_jsonable
 from agents.evaluation.scoring import score_policies, score_policy
 from agents.evaluation.statistics import wilson_interval
 from agents.jobs.benchmark_agents import main as benchmark_main
-from agents.persistence import to_jsonable
 from agents.policies import as_predictor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -143,6 +143,8 @@ def _strict_json(path: Path) -> Any:
     return json.loads(path.read_text(), parse_constant=refuse)
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_script_scores_a_user_agent_given_as_module_callable(tmp_path: Path) -> None:
     """A user factory runs through the script; records carry env id, kwargs, seeds."""
     result = _run_script(
@@ -181,6 +183,7 @@ def test_script_scores_a_user_agent_given_as_module_callable(tmp_path: Path) -> 
     )
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("agent", "status", "message"),
     [
@@ -209,6 +212,8 @@ def test_script_reports_bad_agents(
     assert message in result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_a_failing_agent_among_good_ones_keeps_every_good_run(tmp_path: Path) -> None:
     """Failing agents are recorded; every good run is on disk; the exit is 1.
 
@@ -256,6 +261,8 @@ def test_a_failing_agent_among_good_ones_keeps_every_good_run(tmp_path: Path) ->
     assert (out / "scores.png").stat().st_size > 0
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_resume_skips_runs_already_on_disk(tmp_path: Path) -> None:
     """A second call with more seeds and --resume runs only the new seeds."""
     common = ("--agents", "user_agents:reviewer", "--configurations", "default")
@@ -286,6 +293,7 @@ def test_a_second_benchmark_on_the_same_output_exits_2_at_once(
     assert not (out / "runs.jsonl").exists()
 
 
+@pytest.mark.processes
 def test_a_custom_configuration_is_scored_on_its_own_horizon(tmp_path: Path) -> None:
     """--env-kwargs adds a configuration named custom, time limit included.
 
@@ -321,6 +329,8 @@ def test_a_custom_configuration_is_scored_on_its_own_horizon(tmp_path: Path) -> 
     assert custom["score"]["regret"] == 0.0
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -346,6 +356,7 @@ def test_usage_errors_exit_2_before_any_training(
     assert not (tmp_path / "out" / "runs.jsonl").exists()
 
 
+@pytest.mark.processes
 def test_an_output_path_that_is_a_file_is_refused_at_once(tmp_path: Path) -> None:
     """--output naming a file: exit 2 at once, the file untouched."""
     blocker = tmp_path / "taken"
@@ -355,6 +366,7 @@ def test_an_output_path_that_is_a_file_is_refused_at_once(tmp_path: Path) -> Non
     assert blocker.read_text() == "mine"
 
 
+@pytest.mark.processes
 def test_the_readme_recipe_finds_my_agents_in_the_current_folder(
     tmp_path: Path,
 ) -> None:
@@ -374,6 +386,7 @@ def test_the_readme_recipe_finds_my_agents_in_the_current_folder(
     assert result.returncode == 0, result.stderr[-2000:]
 
 
+@pytest.mark.processes
 def test_without_matplotlib_tables_and_json_are_still_written(tmp_path: Path) -> None:
     """Without matplotlib one line says the plots were skipped; all else is written."""
     code = (
@@ -390,12 +403,17 @@ def test_without_matplotlib_tables_and_json_are_still_written(tmp_path: Path) ->
         check=False,
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    assert "the plots skipped (pip install 'access-review-env[plots]')" in result.stdout
+    assert (
+        "matplotlib is not installed: the plots were skipped "
+        "(pip install 'access-review-env[plots]')"
+    ) in result.stdout
     assert (tmp_path / "out" / "benchmark_agents.json").exists()
     assert not (tmp_path / "out" / "scores.png").exists()
     assert not (tmp_path / "out" / "headline.png").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_the_second_task_is_benchmarked_on_its_own_suite(tmp_path: Path) -> None:
     """--env AccessReviewRisk-v0 scores agents on that task's configurations."""
     result = _run_script(
@@ -659,6 +677,8 @@ reviewer = Reviewer()
 """
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_a_users_many_seed_factory_is_batched_and_resumed(tmp_path: Path) -> None:
     """A module:callable with train_many gets a configuration's seeds at once.
 

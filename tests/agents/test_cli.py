@@ -42,6 +42,7 @@ def test_an_unknown_command_is_a_usage_error(
     assert "invalid choice: 'lessons'" in capsys.readouterr().err
 
 
+@pytest.mark.processes
 def test_python_dash_m_runs_the_same_jobs(tmp_path: Path) -> None:
     """`python -m agents lesson --lab value_iteration` prints the lab."""
     result = subprocess.run(
@@ -55,6 +56,7 @@ def test_python_dash_m_runs_the_same_jobs(tmp_path: Path) -> None:
     assert "sweep 2       59.000" in result.stdout
 
 
+@pytest.mark.processes
 def test_a_missing_extra_is_named_before_the_job_starts(tmp_path: Path) -> None:
     """Without stable-baselines3, sb3-crosscheck exits 2 naming the sb3 extra."""
     code = (

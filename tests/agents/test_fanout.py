@@ -104,6 +104,7 @@ def test_serial_loop_reports_a_failure_and_runs_the_rest() -> None:
     check_against_serial(results)
 
 
+@pytest.mark.processes
 def test_processes_give_the_serial_results() -> None:
     """jobs=2 (spawned workers): identical values, each result delivered once."""
     delivered: list[int] = []
@@ -114,6 +115,7 @@ def test_processes_give_the_serial_results() -> None:
     check_against_serial(results)
 
 
+@pytest.mark.processes
 def test_a_dead_worker_fails_only_its_own_task() -> None:
     """A task that kills its worker fails alone; every other task still runs.
 
@@ -136,6 +138,7 @@ def thread_settings(_: int) -> dict[str, str | None]:
     return {name: os.environ.get(name) for name in THREAD_VARIABLES}
 
 
+@pytest.mark.processes
 def test_workers_start_with_their_thread_pools_capped() -> None:
     """The variables are set before a worker imports NumPy, and restored here."""
     before = {name: os.environ.get(name) for name in THREAD_VARIABLES}
@@ -144,7 +147,7 @@ def test_workers_start_with_their_thread_pools_capped() -> None:
     assert {name: os.environ.get(name) for name in THREAD_VARIABLES} == before
 
 
-@pytest.mark.parametrize("jobs", [1, 2])
+@pytest.mark.parametrize("jobs", [1, pytest.param(2, marks=pytest.mark.processes)])
 def test_an_error_in_on_result_stops_the_run_and_propagates(jobs: int) -> None:
     """A failing progress bar or output file must not be swallowed."""
 
@@ -221,6 +224,7 @@ INTERRUPTED_SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     "backend", ["processes", pytest.param("ray", marks=pytest.mark.ray)]
 )
@@ -276,6 +280,7 @@ def _alive(pid: int) -> bool:
     return True
 
 
+@pytest.mark.processes
 def test_without_ray_the_error_names_the_extra() -> None:
     """ray_address without Ray installed: ImportError with the install command."""
     code = (
@@ -340,6 +345,8 @@ def test_groups_keep_batches_whole_and_split_the_others() -> None:
     assert [spec.seed for spec in units[0]] == [0, 1, 2]
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_benchmark_in_two_processes_gives_the_serial_records(
     serial_records: list[RunRecord],
 ) -> None:
@@ -371,6 +378,7 @@ def comparable_key(record: RunRecord) -> str:
     return json.dumps(comparable([record]), sort_keys=True, default=str)
 
 
+@pytest.mark.processes
 def test_an_agent_a_worker_cannot_import_fails_its_runs_only() -> None:
     """Resolved in the worker: an import error there becomes the runs' errors."""
     spec = RunSpec("no_such_module_q:make", SMALL_SUITE[0], 0, 10)
@@ -412,6 +420,8 @@ def _runs(path: Path) -> list[dict[str, Any]]:
     return sorted(runs, key=lambda run: json.dumps(run, sort_keys=True))
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_the_job_with_jobs_2_writes_the_serial_runs_and_resumes(tmp_path: Path) -> None:
     """--jobs 2: the same runs.jsonl records and tables; --resume runs the rest.
 
@@ -435,6 +445,8 @@ def test_the_job_with_jobs_2_writes_the_serial_runs_and_resumes(tmp_path: Path) 
     assert len(_runs(tmp_path / "fanned" / "runs.jsonl")) == 8 + 8
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_the_job_without_ray_refuses_ray_at_once(tmp_path: Path) -> None:
     """--ray without the extra: exit 2 naming it, before any training."""
     code = (
@@ -473,6 +485,7 @@ def test_a_cluster_that_does_not_answer_is_an_error_at_once(tmp_path: Path) -> N
     assert not (tmp_path / "runs.jsonl").exists()
 
 
+@pytest.mark.processes
 @pytest.mark.ray
 def test_ray_local_gives_the_serial_results(monkeypatch: pytest.MonkeyPatch) -> None:
     """Ray tasks on a local Ray started for the call: identical values, failure kept.
@@ -496,6 +509,7 @@ def test_ray_local_gives_the_serial_results(monkeypatch: pytest.MonkeyPatch) -> 
     assert not ray.is_initialized()
 
 
+@pytest.mark.processes
 @pytest.mark.ray
 def test_benchmark_on_ray_gives_the_serial_records(
     serial_records: list[RunRecord],
@@ -504,7 +518,7 @@ def test_benchmark_on_ray_gives_the_serial_records(
     import ray
 
     from agents.benchmark import resolve_agent
-    from agents.integrations.ray_session import start_ray
+    from agents.common.ray_session import start_ray
 
     assert start_ray("local", num_cpus=2)
     try:
@@ -524,6 +538,7 @@ def test_benchmark_on_ray_gives_the_serial_records(
     assert len(delivered) == len(records)
 
 
+@pytest.mark.processes
 @pytest.mark.ray
 def test_the_job_on_ray_writes_the_serial_runs(tmp_path: Path) -> None:
     """--ray (a local Ray started for the run) writes the serial run's records."""

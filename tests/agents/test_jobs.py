@@ -181,6 +181,7 @@ def test_lab_time_ordered_held_out(lesson: Any, config: Any) -> None:
     assert result["optimal_first"] == ["request_evidence", "human_review"]
 
 
+@pytest.mark.processes
 def test_lesson_script_prints_all_thirteen_labs(tmp_path: Path) -> None:
     """The lesson script run without options prints every lab."""
     result = run(
@@ -198,6 +199,7 @@ def test_lesson_script_prints_all_thirteen_labs(tmp_path: Path) -> None:
     assert result.stdout.count("\n## ") == 13
 
 
+@pytest.mark.processes
 def test_lesson_script_rejects_unknown_labs(tmp_path: Path) -> None:
     """An unknown lab name is refused with the valid choices."""
     result = subprocess.run(
@@ -210,6 +212,8 @@ def test_lesson_script_rejects_unknown_labs(tmp_path: Path) -> None:
     assert result.returncode == 2 and "invalid choice" in result.stderr
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_main_job_writes_its_table_plots_and_record(tmp_path: Path) -> None:
     """Small budgets, no SB3: a table, four 800x450 PNGs and main.json."""
     output = tmp_path / "out"
@@ -237,10 +241,12 @@ def test_main_job_writes_its_table_plots_and_record(tmp_path: Path) -> None:
     assert [row["learner"] for row in record["learners"]][:1] == ["Q-learning (agents)"]
 
 
-def test_benchmark_script_runs_and_writes_json(tmp_path: Path) -> None:
+@pytest.mark.slow
+@pytest.mark.processes
+def test_speed_script_runs_and_writes_json(tmp_path: Path) -> None:
     """--quick prints the table and writes every row's ratio."""
     result = run(
-        "benchmark.py", "--quick", "--output", str(tmp_path / "b.json"), cwd=tmp_path
+        "speed.py", "--quick", "--output", str(tmp_path / "b.json"), cwd=tmp_path
     )
     assert "| comparison | ours | baseline | ratio | target |" in result.stdout
     assert "--jobs 2 vs serial (cores used" in result.stdout
@@ -252,6 +258,8 @@ def test_benchmark_script_runs_and_writes_json(tmp_path: Path) -> None:
         assert sum(row["limit"] is not None for row in record["offline_rows"]) == 3
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 @pytest.mark.sb3
 def test_sb3_crosscheck_script_runs(tmp_path: Path) -> None:
     """One seed of A2C at p = 0.25 through the script: a table and a JSON record."""
@@ -272,6 +280,7 @@ def test_sb3_crosscheck_script_runs(tmp_path: Path) -> None:
     assert record["runs"][0]["agrees"] is True
 
 
+@pytest.mark.processes
 def test_main_job_without_matplotlib_still_writes_its_table_and_record(
     tmp_path: Path,
 ) -> None:
@@ -298,6 +307,7 @@ def test_main_job_without_matplotlib_still_writes_its_table_and_record(
     assert not list((tmp_path / "out").glob("*.png"))
 
 
+@pytest.mark.processes
 def test_main_job_refuses_an_output_that_is_a_file_before_training(
     tmp_path: Path,
 ) -> None:

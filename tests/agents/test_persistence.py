@@ -197,6 +197,7 @@ def test_save_errors_name_the_target_not_the_temporary_file(tmp_path: Path) -> N
 # --- corrupted files ---------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["q_learning", "reinforce"])
 def test_random_single_byte_corruptions_raise_agent_file_error(
     kind: str, tmp_path: Path

@@ -353,6 +353,7 @@ REWARD_NAMES = (
 )
 
 
+@pytest.mark.slow
 @settings(max_examples=30, deadline=None, derandomize=True)
 @given(
     rewards=st.lists(st.integers(-200, 200), min_size=7, max_size=7),

@@ -14,8 +14,8 @@ from hypothesis import strategies as st
 
 from agents.benchmark import SUITE, RunSpec, run_one
 from agents.benchmark.store import RunStore, RunStoreError
+from agents.common.json_values import to_jsonable
 from agents.evaluation.scoring import PolicyScore
-from agents.persistence import to_jsonable
 
 DEFAULT = SUITE[0]
 

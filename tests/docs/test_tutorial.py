@@ -69,6 +69,8 @@ def test_committed_notebook_has_no_outputs_and_no_execution_counts() -> None:
         assert cell.execution_count is None, f"code cell {index} has a count: {hint}"
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_notebook_runs_top_to_bottom_within_budget_with_figures_inline(
     tmp_path: Path,
 ) -> None:
@@ -89,6 +91,7 @@ def test_notebook_runs_top_to_bottom_within_budget_with_figures_inline(
     assert errors == []
 
 
+@pytest.mark.processes
 def test_sb3_cell_prints_one_line_without_the_sb3_extra(tmp_path: Path) -> None:
     """Without stable-baselines3 the SB3 cell says what to install and goes on."""
     notebook = nbformat.read(NOTEBOOK, as_version=4)

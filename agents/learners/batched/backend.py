@@ -16,7 +16,7 @@ from types import ModuleType
 from typing import Literal, TypeAlias
 
 from access_review_env.validation import check_choice, check_integer
-from agents.integrations.optional import install_hint
+from agents.common.optional import install_hint
 
 Backend: TypeAlias = Literal["auto", "numba", "numpy"]
 """``"auto"`` picks numba when it is installed; the others force one path."""

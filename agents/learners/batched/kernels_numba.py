@@ -24,17 +24,17 @@ The Q-learning kernel is written for speed, each choice measured:
 * no helper that takes arrays: numba reference-counts every array passed to a
   function, even an inlined one.
 
-Importing this module imports numba; the kernels compile on first use and are
-cached on disk.
+Importing this module imports numba (an ImportError naming the extra without
+it); the kernels compile on first use and are cached on disk.
 """
 
 from __future__ import annotations
 
 import math
 
-import numba
 import numpy as np
 
+from agents.common.optional import install_hint
 from agents.learners.batched.lockstep import (
     ACTION,
     BUDGET,
@@ -50,6 +50,11 @@ from agents.learners.batched.lockstep import (
     RETURN_SUM,
     STATE,
 )
+
+try:
+    import numba
+except ImportError as error:  # pragma: no cover - exercised without the extra
+    raise ImportError(f"{__name__} needs numba: {install_hint('numba')}") from error
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 _jit_threads = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)

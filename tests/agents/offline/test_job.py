@@ -39,6 +39,8 @@ def run_job(code: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_the_script_prints_its_table_and_writes_everything(tmp_path: Path) -> None:
     """One table of five estimators per task; JSON, both logs, three figures."""
     pytest.importorskip("pyarrow", reason=OFFLINE)
@@ -76,6 +78,7 @@ def test_the_script_prints_its_table_and_writes_everything(tmp_path: Path) -> No
     assert "crossover: p = 0.04" in result.stderr  # progress lines
 
 
+@pytest.mark.processes
 def test_without_pyarrow_the_job_stops_at_once(tmp_path: Path) -> None:
     """Exit 2 with one line naming the offline extra; nothing is written."""
     result = run_job(
@@ -91,6 +94,8 @@ def test_without_pyarrow_the_job_stops_at_once(tmp_path: Path) -> None:
     assert not (tmp_path / "out").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_without_matplotlib_the_job_writes_its_table_and_record(
     tmp_path: Path,
 ) -> None:

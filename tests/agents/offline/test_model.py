@@ -115,6 +115,7 @@ def test_wilson_interval_known_values() -> None:
     assert (low[1], high[1]) == pytest.approx((0.2366, 0.7634), abs=1e-4)
 
 
+@pytest.mark.slow
 def test_near_the_crossover_the_plan_needs_many_more_episodes() -> None:
     """Far from 5/113 a few hundred episodes suffice; at p = 0.04 a thousand do not.
 

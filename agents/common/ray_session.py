@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from agents.integrations.optional import install_hint
+from agents.common.optional import install_hint
 
 RAY_INSTALL = f"pip install torch==2.13.0, then {install_hint('ray')}"
 """How to install Ray RLlib (torch first: the pin resolves to a local CPU build)."""

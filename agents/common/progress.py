@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from agents.integrations.optional import available, install_hint
+from agents.common.optional import available, install_hint
 
 
 def progress_bar(

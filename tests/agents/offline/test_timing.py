@@ -9,7 +9,7 @@ pytest.importorskip(
     reason="needs the 'offline' extra: pip install 'access-review-env[offline]'",
 )
 
-from agents.offline.speed import SpeedRow, markdown, speed_rows
+from agents.offline.timing import SpeedRow, markdown, speed_rows
 
 
 def test_speed_rows_on_a_small_log() -> None:

@@ -12,6 +12,7 @@ minari = pytest.importorskip(
 )
 
 from access_review_env import ENV_ID, ENV_IDS  # noqa: E402
+from agents.integrations.minari_export import export_minari  # noqa: E402
 from agents.offline import (  # noqa: E402
     collect,
     join,
@@ -19,7 +20,6 @@ from agents.offline import (  # noqa: E402
     task_arrays,
     uniform_policy,
 )
-from agents.offline.minari_export import export_minari  # noqa: E402
 
 
 @pytest.mark.parametrize("env_id", ENV_IDS)

@@ -13,6 +13,11 @@ pytest.importorskip(
 )
 
 from access_review_env import ENV_ID
+from agents.integrations.offline_plots import (
+    plot_drift_monitor,
+    plot_estimates,
+    plot_optimum_curves,
+)
 from agents.offline import (
     collect,
     episodes_to_optimum,
@@ -23,11 +28,6 @@ from agents.offline import (
     task_arrays,
     time_ordered_lab,
     uniform_policy,
-)
-from agents.offline.plots import (
-    plot_drift_monitor,
-    plot_estimates,
-    plot_optimum_curves,
 )
 from tests.helpers import png_size
 

@@ -36,13 +36,14 @@ def ray_session() -> Iterator[Any]:
     """One local Ray with 2 CPUs for the module's tests."""
     import ray
 
-    from agents.integrations.ray_session import start_ray
+    from agents.common.ray_session import start_ray
 
     start_ray("local", num_cpus=2)
     yield ray
     ray.shutdown()
 
 
+@pytest.mark.processes
 @pytest.mark.ray
 # Restoring a checkpoint re-registers RLlib's own wrapper env id with Gymnasium.
 @pytest.mark.filterwarnings("ignore:.*Overriding environment rllib-single-agent-env")
@@ -91,6 +92,7 @@ def test_ppo_learns_the_optimal_policy_at_p_025(
     np.testing.assert_allclose(again.values, final.values, rtol=1e-6)
 
 
+@pytest.mark.processes
 @pytest.mark.ray
 def test_tune_grid_of_two_trials_reports_optimality_and_margin(
     ray_session: Any, tmp_path: Path
@@ -164,6 +166,7 @@ def _job(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.processes
 @pytest.mark.ray
 def test_the_job_prints_both_tables_and_saves_a_checkpoint(tmp_path: Path) -> None:
     """One iteration: policy and value tables, a checkpoint, a JSON record."""
@@ -178,6 +181,7 @@ def test_the_job_prints_both_tables_and_saves_a_checkpoint(tmp_path: Path) -> No
     assert record["env_id"] == ENV_ID and len(record["checks"]) == 1
 
 
+@pytest.mark.processes
 @pytest.mark.ray
 def test_the_job_tune_mode_flags_the_close_call(tmp_path: Path) -> None:
     """--tune at p = 0.04: one row, its margin under one point marked as close."""
@@ -190,6 +194,7 @@ def test_the_job_tune_mode_flags_the_close_call(tmp_path: Path) -> None:
     assert (tmp_path / "out" / "rllib_tune.json").exists()
 
 
+@pytest.mark.processes
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -217,6 +222,7 @@ def test_the_job_refuses_bad_arguments_before_starting_ray(
     assert "Ray started" not in result.stdout
 
 
+@pytest.mark.processes
 def test_without_ray_the_job_exits_2_naming_the_extra(tmp_path: Path) -> None:
     """`access-review rllib` without Ray: exit 2 at once, the ray extra named."""
     code = "from agents.cli import main\nsys.exit(main(['rllib']))"
@@ -226,6 +232,8 @@ def test_without_ray_the_job_exits_2_naming_the_extra(tmp_path: Path) -> None:
     assert not (tmp_path / "runs").exists()
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_rllib_module_says_what_to_install_when_ray_is_missing() -> None:
     """Without Ray the import fails with the install command."""
     result = python_without("ray", "import agents.integrations.rllib")

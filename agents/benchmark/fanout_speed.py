@@ -28,15 +28,15 @@ from agents.benchmark.factories import BatchedFactory
 from agents.benchmark.plugins import resolve_agent
 from agents.benchmark.runner import RunRecord, RunSpec, run_specs
 from agents.benchmark.suite import SUITE
-from agents.integrations.optional import available
-from agents.integrations.ray_session import ray_session
+from agents.common.optional import available
+from agents.common.ray_session import ray_session
 
 AGENTS = ("q_learning", "reinforce", "random")
 """The reduced suite's agents: ours at their full budgets, and random."""
 
 small_q_learning = BatchedFactory("q_learning", 500)
 """Batched Q-learning with 500 episodes a seed, for ``--quick``; found by name
-(``agents.benchmark.speed:small_q_learning``) in the workers."""
+(``agents.benchmark.fanout_speed:small_q_learning``) in the workers."""
 
 QUICK_AGENTS = (f"{__name__}:small_q_learning", "random")
 """The agents of a quick run."""

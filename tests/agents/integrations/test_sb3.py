@@ -19,6 +19,7 @@ stochastic policy it trains (entropy bonus), so it sits a little under V*:
 PPO's 50.3 against 54 was the largest gap at seed 0."""
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("p", [0.25, 0.0])
 @pytest.mark.parametrize("algorithm", ["PPO", "A2C", "DQN", "MaskablePPO"])
 def test_sb3_learner_agrees_with_value_iteration(algorithm: str, p: float) -> None:
@@ -30,6 +31,7 @@ def test_sb3_learner_agrees_with_value_iteration(algorithm: str, p: float) -> No
     assert abs(check.value - check.exact_value) < VALUE_TOLERANCE, check
 
 
+@pytest.mark.slow
 def test_sb3_models_are_evaluated_like_our_agents() -> None:
     """A MaskablePPO model is a PolicyPredictor; evaluate hands it the action masks."""
     from agents import PolicyPredictor, evaluate
@@ -51,6 +53,8 @@ def test_unknown_algorithm_names_the_choices() -> None:
         train_sb3("SAC", 0.25, seed=0)
 
 
+@pytest.mark.slow
+@pytest.mark.processes
 def test_sb3_module_says_what_to_install_when_sb3_is_missing() -> None:
     """Without stable-baselines3 the import fails with the install command."""
     result = python_without("stable_baselines3", "import agents.integrations.sb3")
@@ -86,12 +90,22 @@ def test_plot_functions_write_pngs_of_the_stated_size(tmp_path: Path) -> None:
         assert png_size(path) == (800, 450)
 
 
+def test_every_sb3_algorithm_is_a_benchmark_agent_found_by_reference() -> None:
+    """``sb3:NAME`` resolves through the loader of users' agents, for every NAME."""
+    from agents.benchmark.plugins import SB3_AGENTS, resolve_agent
+    from agents.integrations.sb3_settings import SETTINGS
+
+    assert list(SB3_AGENTS) == list(SETTINGS)
+    for algorithm in SETTINGS:
+        assert resolve_agent(f"sb3:{algorithm}").__name__ == f"sb3_{algorithm}"
+
+
+@pytest.mark.slow
 def test_sb3_factories_report_checkpoints_for_steps_to_zero_regret() -> None:
     """The benchmark's SB3 factories return Trained with greedy-action checkpoints."""
-    from agents.benchmark import N_CHECKPOINTS, steps_to_zero_regret
-    from agents.integrations.sb3 import sb3_agent
+    from agents.benchmark import N_CHECKPOINTS, resolve_agent, steps_to_zero_regret
 
-    trained = sb3_agent("PPO")(gym.make(ENV_ID), 0)
+    trained = resolve_agent("sb3:PPO")(gym.make(ENV_ID), 0)
     assert len(trained.checkpoints) == N_CHECKPOINTS
     steps = [step for step, _ in trained.checkpoints]
     assert steps == sorted(steps) and steps[-1] <= 6_144
@@ -99,6 +113,7 @@ def test_sb3_factories_report_checkpoints_for_steps_to_zero_regret() -> None:
     assert reached is not None and reached in steps
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("algorithm", ["PPO", "MaskablePPO"])
 def test_sb3_learns_the_risk_aware_policy_on_the_second_task(algorithm: str) -> None:
     """On AccessReviewRisk-v0 PPO and MaskablePPO find value iteration's policy."""

@@ -22,7 +22,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from agents.integrations.optional import available, install_hint
+from agents.common.optional import available, install_hint
 from agents.offline.logs import Episodes, LogMetadata
 
 

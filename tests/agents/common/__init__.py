@@ -1,0 +1,1 @@
+"""Tests of agents.common: the helpers every layer may use."""

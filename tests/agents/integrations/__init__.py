@@ -1,0 +1,1 @@
+"""Tests of agents.integrations: glue to the optional libraries, one module each."""
