@@ -135,7 +135,7 @@ PARAMETERS: Final = (
     ),
     Parameter("reviewers", 2, "count", "reviewers working in parallel", low=1),
     Parameter(
-        "arrival_prob", 0.35, "probability", "probability that a request arrives"
+        "arrival_prob", 0.45, "probability", "probability that a request arrives"
     ),
     Parameter(
         "clear_evidence_share",
@@ -164,7 +164,7 @@ PARAMETERS: Final = (
     ),
     Parameter(
         "review_prob",
-        0.1,
+        0.04,
         "probability",
         "per request in review and step: its review finishes",
     ),
@@ -224,13 +224,13 @@ LEVELS: Final = MappingProxyType(
                 evidence_capacity=1,
                 reviewers=1,
                 arrival_prob=0.3,
-                review_prob=0.2,
-                response_prob=0.2,
+                review_prob=0.08,
+                response_prob=0.15,
             ),
             _level(
                 "small",
                 3_000,
-                "our tabular learners solve it within the benchmark's budget",
+                "2 reviewers for 0.45 arrivals a step: evidence must carry load",
                 required_capacity=4,
                 clear_capacity=3,
                 evidence_capacity=3,
@@ -239,25 +239,23 @@ LEVELS: Final = MappingProxyType(
             _level(
                 "medium",
                 46_305,
-                "tabular learning starts to miss states; 3 reviewers",
+                "3 reviewers; tabular learning starts to miss states",
                 required_capacity=8,
                 clear_capacity=6,
                 evidence_capacity=5,
                 reviewers=3,
-                arrival_prob=0.4,
-                review_prob=0.06,
+                arrival_prob=0.5,
                 response_prob=0.08,
             ),
             _level(
                 "large",
                 368_550,
-                "most states are never visited by a tabular learner",
+                "4 reviewers; most states are never visited by a tabular learner",
                 required_capacity=12,
                 clear_capacity=8,
                 evidence_capacity=8,
                 reviewers=4,
-                arrival_prob=0.45,
-                review_prob=0.05,
+                arrival_prob=0.55,
                 response_prob=0.06,
             ),
             _level(
@@ -268,8 +266,7 @@ LEVELS: Final = MappingProxyType(
                 clear_capacity=12,
                 evidence_capacity=10,
                 reviewers=4,
-                arrival_prob=0.45,
-                review_prob=0.05,
+                arrival_prob=0.55,
                 response_prob=0.06,
             ),
         )
