@@ -32,18 +32,20 @@ from numpy.typing import NDArray
 
 from access_review_env.model.sparse import SparseMDP, SparseStage
 from access_review_env.tasks.access_review_queue import (
+    ACTION_RULES,
+    EVENT_RULES,
     GAMMA,
     OUTCOMES,
     REWARD_TERMS,
     STAGES,
+    Move,
     QueueAction,
 )
+from access_review_env.tasks.format import probability_value
 
 IntArray = NDArray[np.int64]
 
 _OUTCOME = {name: index for index, name in enumerate(OUTCOMES)}
-_MAX_DECISION_BRANCHES = 2
-_N_EVENTS = 11
 
 
 @dataclass(frozen=True)
@@ -323,106 +325,12 @@ class _StageBuilder:
         return SparseStage(indptr, target, probability, reward, cost, outcome, invalid)
 
 
-@dataclass(frozen=True)
-class _Effect:
-    """What one action does to the request it picks, as count changes.
-
-    ``delta`` changes the counts; ``split`` is the probability of the second
-    branch (0: one branch), whose own ``delta`` and terms follow.
-    """
-
-    stage: int
-    needs: str
-    delta: tuple[tuple[int, int], ...]
-    terms: tuple[str, ...]
-    outcome: str = "pending"
-    cost: float = 0.0
-    split: str | None = None
-    second_delta: tuple[tuple[int, int], ...] = ()
-    second_terms: tuple[str, ...] = ()
-    second_outcome: str = "pending"
-    second_cost: float = 0.0
+def _delta(move: Move) -> tuple[tuple[int, int], ...]:
+    return tuple((STAGES.index(stage), change) for stage, change in move.delta)
 
 
-# Stage indices in the counts vector.
-NR, NC, AW, ER, RU, RE, RJ, RX = range(8)
-A = QueueAction
-
-_EFFECTS: dict[int, _Effect] = {
-    A.APPROVE_NEW_REQUIRED: _Effect(
-        NR, "", ((NR, -1),), ("policy_violation",), "unsupported_approval", 1.0
-    ),
-    # Unjustified requesters withdraw at once (share u); the others wait to
-    # answer. The evidence request's cost is paid when the requester answers.
-    A.REQUEST_EVIDENCE_NEW_REQUIRED: _Effect(
-        NR,
-        "evidence",
-        ((NR, -1), (AW, +1)),
-        (),
-        split="unjustified",
-        second_delta=((NR, -1),),
-        second_terms=("evidence_request",),
-        second_outcome="withdrawn",
-    ),
-    A.REVIEW_NEW_REQUIRED: _Effect(NR, "reviewer", ((NR, -1), (RU, +1)), ("review",)),
-    A.DENY_NEW_REQUIRED: _Effect(
-        NR,
-        "",
-        ((NR, -1),),
-        ("user_harm",),
-        "unfair_denial",
-        1.0,
-        split="unjustified",
-        second_delta=((NR, -1),),
-        second_terms=(),
-        second_outcome="justified_denial",
-    ),
-    A.APPROVE_EVIDENCE_READY: _Effect(
-        ER,
-        "",
-        ((ER, -1),),
-        ("correct_resolution", "unreviewed_approval"),
-        "evidence_approval",
-    ),
-    A.REVIEW_EVIDENCE_READY: _Effect(
-        ER, "reviewer", ((ER, -1), (RE, +1)), ("review_after_evidence",)
-    ),
-    A.DENY_EVIDENCE_READY: _Effect(
-        ER, "", ((ER, -1),), ("user_harm",), "unfair_denial", 1.0
-    ),
-    A.APPROVE_NEW_CLEAR: _Effect(
-        NC,
-        "",
-        ((NC, -1),),
-        ("correct_resolution", "unreviewed_approval"),
-        "clear_approval",
-    ),
-    A.REQUEST_EVIDENCE_NEW_CLEAR: _Effect(NC, "", (), ("evidence_request",)),
-    A.REVIEW_NEW_CLEAR: _Effect(NC, "reviewer", ((NC, -1), (RE, +1)), ("review",)),
-    A.DENY_NEW_CLEAR: _Effect(
-        NC, "", ((NC, -1),), ("user_harm",), "unfair_denial", 1.0
-    ),
-    A.APPROVE_REVIEWED_JUSTIFIED: _Effect(
-        RJ, "", ((RJ, -1),), ("correct_resolution",), "reviewed_approval"
-    ),
-    A.DENY_REVIEWED_JUSTIFIED: _Effect(
-        RJ, "", ((RJ, -1),), ("user_harm",), "unfair_denial", 1.0
-    ),
-    A.APPROVE_REVIEWED_UNJUSTIFIED: _Effect(
-        RX, "", ((RX, -1),), ("policy_violation",), "unjustified_approval", 1.0
-    ),
-    A.DENY_REVIEWED_UNJUSTIFIED: _Effect(
-        RX, "", ((RX, -1),), ("correct_resolution",), "justified_denial"
-    ),
-}
-"""Each action but wait: the stage it picks a request from, what it needs
-(``"evidence"``: a free evidence place; ``"reviewer"``: a free reviewer) and
-its branches. The terms and outcomes are the second task's, so that a queue
-holding one request behaves as that task (see the limiting case)."""
-
-
-def _sum(terms: tuple[str, ...], rewards: Mapping[str, float]) -> float:
-    return float(sum(rewards[term] for term in terms))
+def _reward(move: Move, rewards: Mapping[str, float]) -> float:
+    return float(sum(rewards[term] for term in move.terms))
 
 
 def decision_stage(
@@ -434,6 +342,8 @@ def decision_stage(
 ) -> tuple[SparseStage, NDArray[np.bool_]]:
     """The decision stage of every (state, action), and the valid-action mask.
 
+    Reads :data:`~access_review_env.tasks.access_review_queue.ACTION_RULES`.
+
     Returns:
         The stage (rows ``s * A + a``) and ``(S, A)`` the valid actions. An
         invalid action stays put and pays ``invalid_action_reward`` under
@@ -444,44 +354,42 @@ def decision_stage(
     states = np.arange(n_states, dtype=np.int64)
     digits = shape.digits()
     counts = shape.counts(states)
-    desk_free = counts[:, RU:].sum(axis=1) < shape.reviewers
-    evidence_free = counts[:, AW] + counts[:, ER] < shape.evidence_capacity
-    unjustified = float(parameters["unjustified_share"])
+    free = {
+        "reviewer": counts[:, STAGES.index("in_review_unverified") :].sum(axis=1)
+        < shape.reviewers,
+        "evidence": counts[:, STAGES.index("awaiting_evidence")]
+        + counts[:, STAGES.index("evidence_ready")]
+        < shape.evidence_capacity,
+    }
     valid = np.zeros((n_states, n_actions), dtype=bool)
-    valid[:, A.WAIT] = True
+    valid[:, QueueAction.WAIT] = True
     builder = _StageBuilder(n_states * n_actions)
-    builder.add(states * n_actions + A.WAIT, states, 1.0, 0.0)
-    seconds = []
-    for action, effect in _EFFECTS.items():
-        can = counts[:, effect.stage] > 0
-        if effect.needs == "evidence":
-            can &= evidence_free
-        elif effect.needs == "reviewer":
-            can &= desk_free
-        valid[:, action] = can
-        picked = states[can]
-        picked_digits = tuple(digit[can] for digit in digits)
-        rows = picked * n_actions + action
-        first = 1.0 if effect.split is None else 1.0 - unjustified
-        builder.add(
-            rows,
-            shape.move(picked_digits, effect.delta),  # type: ignore[arg-type]
-            first,
-            _sum(effect.terms, rewards),
-            effect.cost,
-            _OUTCOME[effect.outcome],
+    builder.add(states * n_actions + QueueAction.WAIT, states, 1.0, 0.0)
+    picked: dict[int, tuple[IntArray, tuple[IntArray, ...]]] = {}
+    for rule in ACTION_RULES:
+        can = counts[:, STAGES.index(rule.stage)] > 0
+        if rule.needs is not None:
+            can &= free[rule.needs]
+        valid[:, rule.action] = can
+        picked[rule.action] = (
+            states[can] * n_actions + rule.action,
+            tuple(digit[can] for digit in digits),
         )
-        if effect.split is not None:
-            seconds.append((rows, picked_digits, effect))
-    for rows, picked_digits, effect in seconds:
-        builder.add(
-            rows,
-            shape.move(picked_digits, effect.second_delta),  # type: ignore[arg-type]
-            unjustified,
-            _sum(effect.second_terms, rewards),
-            effect.second_cost,
-            _OUTCOME[effect.second_outcome],
-        )
+    # Slot by slot, so that each row's branches keep the rule's order.
+    for slot in range(max(len(rule.moves) for rule in ACTION_RULES)):
+        for rule in ACTION_RULES:
+            if slot >= len(rule.moves):
+                continue
+            move = rule.moves[slot]
+            rows, rule_digits = picked[rule.action]
+            builder.add(
+                rows,
+                shape.move(rule_digits, _delta(move)),  # type: ignore[arg-type]
+                probability_value(move.probability, parameters),
+                _reward(move, rewards),
+                move.cost,
+                _OUTCOME[move.outcome],
+            )
     if invalid_action == "penalize":
         rows = np.flatnonzero(~valid.reshape(-1))
         builder.add(rows, rows // n_actions, 1.0, invalid_action_reward, invalid=True)
@@ -493,6 +401,7 @@ def event_stage(
 ) -> SparseStage:
     """The event stage: one random event per step from each post-decision state.
 
+    Reads :data:`~access_review_env.tasks.access_review_queue.EVENT_RULES`.
     Every branch also pays the waiting term for each request open in the
     post-decision state.
     """
@@ -500,75 +409,24 @@ def event_stage(
     states = np.arange(n_states, dtype=np.int64)
     digits = shape.digits()
     counts = shape.counts(states).astype(np.float64)
-    arrival = float(parameters["arrival_prob"])
-    clear = float(parameters["clear_evidence_share"])
-    unjustified = float(parameters["unjustified_share"])
-    abandon = float(parameters["abandonment_prob"])
-    respond = float(parameters["response_prob"])
-    review = float(parameters["review_prob"])
-    leave = float(parameters["leave_prob"])
-    abandoned = _OUTCOME["abandoned"]
-    # (weight, target, reward, outcome) of each event but "nothing happens".
-    events: list[tuple[Any, IntArray, Any, Any]] = []
-    for stage, share in ((NR, 1.0 - clear), (NC, clear)):
-        # A full intake queue turns the arrival away: the counts stay.
-        target = shape.move(digits, ((stage, +1),))
-        full = target < 0
-        events.append(
-            (
-                arrival * share,
-                np.where(full, states, target),
-                np.where(full, rewards["turned_away"], 0.0),
-                np.where(full, _OUTCOME["turned_away"], 0),
-            )
+    weights = np.zeros((n_states, len(EVENT_RULES)))
+    moves = []
+    for index, rule in enumerate(EVENT_RULES):
+        weight = float(parameters[rule.parameter]) * probability_value(
+            rule.move.probability, parameters
         )
-    awaiting = counts[:, AW]
-    events += [
-        (
-            respond * awaiting * (1.0 - abandon),
-            shape.move(digits, ((AW, -1), (ER, +1))),
-            rewards["evidence_request"],
-            0,
-        ),
-        (
-            respond * awaiting * abandon,
-            shape.move(digits, ((AW, -1),)),
-            rewards["abandonment"],
-            abandoned,
-        ),
-    ]
-    events += [
-        (
-            leave * counts[:, stage],
-            shape.move(digits, ((stage, -1),)),
-            rewards["abandonment"],
-            abandoned,
+        weights[:, index] = (
+            weight if rule.per is None else weight * counts[:, STAGES.index(rule.per)]
         )
-        for stage in (NR, NC, ER)
-    ]
-    unverified = counts[:, RU]
-    events += [
-        (
-            review * unverified * (1.0 - unjustified),
-            shape.move(digits, ((RU, -1), (RJ, +1))),
-            0.0,
-            0,
-        ),
-        (
-            review * unverified * unjustified,
-            shape.move(digits, ((RU, -1), (RX, +1))),
-            0.0,
-            0,
-        ),
-        (review * counts[:, RE], shape.move(digits, ((RE, -1), (RJ, +1))), 0.0, 0),
-    ]
-    weights = np.stack(
-        [
-            np.broadcast_to(np.asarray(e[0], dtype=np.float64), (n_states,))
-            for e in events
-        ],
-        axis=1,
-    )
+        target = shape.move(digits, _delta(rule.move))
+        reward: NDArray[np.float64] | float = _reward(rule.move, rewards)
+        outcome: NDArray[np.int64] | int = _OUTCOME[rule.move.outcome]
+        if rule.overflow is not None:
+            full = target < 0
+            target = np.where(full, shape.move(digits, _delta(rule.overflow)), target)
+            reward = np.where(full, _reward(rule.overflow, rewards), reward)
+            outcome = np.where(full, _OUTCOME[rule.overflow.outcome], outcome)
+        moves.append((target, reward, outcome))
     total = weights.sum(axis=1)
     saturated = total >= 1.0
     probabilities = np.where(
@@ -577,7 +435,7 @@ def event_stage(
     nothing = np.where(saturated, 0.0, 1.0 - total)
     waiting = rewards["waiting"] * counts.sum(axis=1)
     builder = _StageBuilder(n_states)
-    for slot, (_, target, reward, outcome) in enumerate(events):
+    for slot, (target, reward, outcome) in enumerate(moves):
         builder.add(
             states,
             np.where(probabilities[:, slot] > 0.0, target, 0),
@@ -599,8 +457,9 @@ def start_distribution(
         start[int(shape.encode(empty))] = 1.0
         return start
     clear = float(parameters["clear_evidence_share"])
-    for stage, probability in ((NR, 1.0 - clear), (NC, clear)):
+    for name, probability in (("new_required", 1.0 - clear), ("new_clear", clear)):
         if probability > 0.0:
+            stage = STAGES.index(name)
             one = empty.copy()
             one[stage] = 1
             index = int(shape.encode(one))

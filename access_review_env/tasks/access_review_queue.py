@@ -26,7 +26,7 @@ from types import MappingProxyType
 from typing import Final
 
 from access_review_env.tasks.access_review_risk import REWARD_TERMS as RISK_TERMS
-from access_review_env.tasks.format import Parameter
+from access_review_env.tasks.format import Parameter, Probability, rest, share
 
 
 class QueueAction(IntEnum):
@@ -80,6 +80,342 @@ OUTCOMES: Final = (
 )
 """How a request leaves the queue; the second task's outcomes plus
 ``turned_away`` (an arrival that found its intake queue full)."""
+
+UNJUSTIFIED: Final = "unjustified_share"
+CLEAR: Final = "clear_evidence_share"
+ABANDON: Final = "abandonment_prob"
+
+
+@dataclass(frozen=True)
+class Move:
+    """One branch of an action or an event: how the counts change and what it pays.
+
+    Attributes:
+        delta: ``(stage, change)`` pairs, each change -1 or +1.
+        probability: The branch's share as a product of factors (empty: 1).
+        terms: The reward terms it pays (see :data:`REWARD_TERMS`).
+        outcome: How a request leaves the queue on this branch, if it does.
+        cost: ``info["cost"]``: 1.0 for a violation or an unfair denial.
+    """
+
+    delta: tuple[tuple[str, int], ...]
+    probability: Probability = ()
+    terms: tuple[str, ...] = ()
+    outcome: str = "pending"
+    cost: float = 0.0
+
+
+@dataclass(frozen=True)
+class ActionRule:
+    """What an action does to the oldest request of its stage.
+
+    Attributes:
+        action: The action.
+        stage: The stage it picks a request from (valid only if there is one).
+        needs: ``"reviewer"`` (a free reviewer) or ``"evidence"`` (a free
+            evidence place) for the action to be valid, or None.
+        moves: Its branches.
+    """
+
+    action: QueueAction
+    stage: str
+    needs: str | None
+    moves: tuple[Move, ...]
+
+
+@dataclass(frozen=True)
+class EventRule:
+    """One kind of random event and its per-step weight.
+
+    The weight is ``parameter`` times the factors of ``move.probability``,
+    times the count at ``per`` (None: once per step, as an arrival). An
+    arrival that finds its intake queue full is turned away (``overflow``).
+
+    Attributes:
+        name: The event's name.
+        parameter: The per-step probability parameter.
+        per: The stage whose requests it can happen to, or None.
+        move: What it does.
+        overflow: The move instead when ``move`` does not fit (None: never).
+    """
+
+    name: str
+    parameter: str
+    per: str | None
+    move: Move
+    overflow: Move | None = None
+
+
+_Q = QueueAction
+_TURNED_AWAY = Move((), terms=("turned_away",), outcome="turned_away")
+
+ACTION_RULES: Final = (
+    ActionRule(
+        _Q.APPROVE_NEW_REQUIRED,
+        "new_required",
+        None,
+        (
+            Move(
+                (("new_required", -1),),
+                terms=("policy_violation",),
+                outcome="unsupported_approval",
+                cost=1.0,
+            ),
+        ),
+    ),
+    # Unjustified requesters withdraw at once; the others wait to answer. The
+    # evidence request's cost is paid when the requester answers (or
+    # withdraws), as in the second task.
+    ActionRule(
+        _Q.REQUEST_EVIDENCE_NEW_REQUIRED,
+        "new_required",
+        "evidence",
+        (
+            Move(
+                (("new_required", -1), ("awaiting_evidence", +1)),
+                (rest(UNJUSTIFIED),),
+            ),
+            Move(
+                (("new_required", -1),),
+                (share(UNJUSTIFIED),),
+                terms=("evidence_request",),
+                outcome="withdrawn",
+            ),
+        ),
+    ),
+    ActionRule(
+        _Q.REVIEW_NEW_REQUIRED,
+        "new_required",
+        "reviewer",
+        (
+            Move(
+                (("new_required", -1), ("in_review_unverified", +1)),
+                terms=("review",),
+            ),
+        ),
+    ),
+    ActionRule(
+        _Q.DENY_NEW_REQUIRED,
+        "new_required",
+        None,
+        (
+            Move(
+                (("new_required", -1),),
+                (rest(UNJUSTIFIED),),
+                terms=("user_harm",),
+                outcome="unfair_denial",
+                cost=1.0,
+            ),
+            Move(
+                (("new_required", -1),),
+                (share(UNJUSTIFIED),),
+                outcome="justified_denial",
+            ),
+        ),
+    ),
+    ActionRule(
+        _Q.APPROVE_EVIDENCE_READY,
+        "evidence_ready",
+        None,
+        (
+            Move(
+                (("evidence_ready", -1),),
+                terms=("correct_resolution", "unreviewed_approval"),
+                outcome="evidence_approval",
+            ),
+        ),
+    ),
+    ActionRule(
+        _Q.REVIEW_EVIDENCE_READY,
+        "evidence_ready",
+        "reviewer",
+        (
+            Move(
+                (("evidence_ready", -1), ("in_review_evidenced", +1)),
+                terms=("review_after_evidence",),
+            ),
+        ),
+    ),
+    ActionRule(
+        _Q.DENY_EVIDENCE_READY,
+        "evidence_ready",
+        None,
+        (
+            Move(
+                (("evidence_ready", -1),),
+                terms=("user_harm",),
+                outcome="unfair_denial",
+                cost=1.0,
+            ),
+        ),
+    ),
+    ActionRule(
+        _Q.APPROVE_NEW_CLEAR,
+        "new_clear",
+        None,
+        (
+            Move(
+                (("new_clear", -1),),
+                terms=("correct_resolution", "unreviewed_approval"),
+                outcome="clear_approval",
+            ),
+        ),
+    ),
+    ActionRule(
+        _Q.REQUEST_EVIDENCE_NEW_CLEAR,
+        "new_clear",
+        None,
+        (Move((), terms=("evidence_request",)),),
+    ),
+    ActionRule(
+        _Q.REVIEW_NEW_CLEAR,
+        "new_clear",
+        "reviewer",
+        (
+            Move(
+                (("new_clear", -1), ("in_review_evidenced", +1)),
+                terms=("review",),
+            ),
+        ),
+    ),
+    ActionRule(
+        _Q.DENY_NEW_CLEAR,
+        "new_clear",
+        None,
+        (
+            Move(
+                (("new_clear", -1),),
+                terms=("user_harm",),
+                outcome="unfair_denial",
+                cost=1.0,
+            ),
+        ),
+    ),
+    ActionRule(
+        _Q.APPROVE_REVIEWED_JUSTIFIED,
+        "reviewed_justified",
+        None,
+        (
+            Move(
+                (("reviewed_justified", -1),),
+                terms=("correct_resolution",),
+                outcome="reviewed_approval",
+            ),
+        ),
+    ),
+    ActionRule(
+        _Q.DENY_REVIEWED_JUSTIFIED,
+        "reviewed_justified",
+        None,
+        (
+            Move(
+                (("reviewed_justified", -1),),
+                terms=("user_harm",),
+                outcome="unfair_denial",
+                cost=1.0,
+            ),
+        ),
+    ),
+    ActionRule(
+        _Q.APPROVE_REVIEWED_UNJUSTIFIED,
+        "reviewed_unjustified",
+        None,
+        (
+            Move(
+                (("reviewed_unjustified", -1),),
+                terms=("policy_violation",),
+                outcome="unjustified_approval",
+                cost=1.0,
+            ),
+        ),
+    ),
+    ActionRule(
+        _Q.DENY_REVIEWED_UNJUSTIFIED,
+        "reviewed_unjustified",
+        None,
+        (
+            Move(
+                (("reviewed_unjustified", -1),),
+                terms=("correct_resolution",),
+                outcome="justified_denial",
+            ),
+        ),
+    ),
+)
+"""Every action but ``wait``; its terms and outcomes are the second task's, so
+that a queue holding one request behaves as that task (the limiting case)."""
+
+EVENT_RULES: Final = (
+    EventRule(
+        "arrival_required",
+        "arrival_prob",
+        None,
+        Move((("new_required", +1),), (rest(CLEAR),)),
+        overflow=_TURNED_AWAY,
+    ),
+    EventRule(
+        "arrival_clear",
+        "arrival_prob",
+        None,
+        Move((("new_clear", +1),), (share(CLEAR),)),
+        overflow=_TURNED_AWAY,
+    ),
+    EventRule(
+        "evidence_received",
+        "response_prob",
+        "awaiting_evidence",
+        Move(
+            (("awaiting_evidence", -1), ("evidence_ready", +1)),
+            (rest(ABANDON),),
+            terms=("evidence_request",),
+        ),
+    ),
+    EventRule(
+        "abandoned_awaiting_evidence",
+        "response_prob",
+        "awaiting_evidence",
+        Move(
+            (("awaiting_evidence", -1),),
+            (share(ABANDON),),
+            terms=("abandonment",),
+            outcome="abandoned",
+        ),
+    ),
+    *(
+        EventRule(
+            f"left_{stage}",
+            "leave_prob",
+            stage,
+            Move(((stage, -1),), terms=("abandonment",), outcome="abandoned"),
+        )
+        for stage in ("new_required", "new_clear", "evidence_ready")
+    ),
+    EventRule(
+        "review_found_justified",
+        "review_prob",
+        "in_review_unverified",
+        Move(
+            (("in_review_unverified", -1), ("reviewed_justified", +1)),
+            (rest(UNJUSTIFIED),),
+        ),
+    ),
+    EventRule(
+        "review_found_unjustified",
+        "review_prob",
+        "in_review_unverified",
+        Move(
+            (("in_review_unverified", -1), ("reviewed_unjustified", +1)),
+            (share(UNJUSTIFIED),),
+        ),
+    ),
+    EventRule(
+        "review_of_evidence_done",
+        "review_prob",
+        "in_review_evidenced",
+        Move((("in_review_evidenced", -1), ("reviewed_justified", +1))),
+    ),
+)
+"""Every kind of random event; at most one happens a step (see the model)."""
 
 RESOLVED_OUTCOMES: Final = frozenset(
     {
