@@ -143,9 +143,7 @@ def evaluate(
             invalid += bool(info.get("invalid_action", False))
             if terminated or truncated or lengths[episode] >= max_steps:
                 outcome = info["outcome"]
-                outcomes[
-                    outcome_names[outcome] if outcome_names else str(outcome)
-                ] += 1
+                outcomes[outcome_names[outcome] if outcome_names else str(outcome)] += 1
                 break
     return EvaluationResult(
         n_episodes=n_episodes,

@@ -8,7 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 
-from access_review_env import ENV_ID, RISK_ENV_ID, AccessReviewMDP
+from access_review_env import ENV_ID, QUEUE_ENV_ID, RISK_ENV_ID, AccessReviewMDP
 from agents.benchmark import SUITE, AgentSummary, random_agent, run_suite, summarize
 from agents.planning import value_iteration
 from tests.helpers import png_size
@@ -18,8 +18,13 @@ pytest.importorskip("matplotlib")
 import matplotlib.pyplot as plt
 from matplotlib.figure import Figure
 
+from access_review_env.tasks.access_review_queue import (
+    ACTION_RULES,
+    EVENT_RULES,
+    STAGES,
+)
 from agents.integrations import plotting
-from agents.integrations.task_diagram import draw_task, task_figure
+from agents.integrations.task_diagram import draw_task, queue_figure, task_figure
 
 NAMES = ["auto_approve", "request_evidence", "human_review"]
 P_SWEEP = np.linspace(0, 0.5, 11)
@@ -95,3 +100,19 @@ def test_task_figure_names_every_state_and_draw_task_writes_it(
     assert plt.get_fignums() == open_before
     path = draw_task(mdp, tmp_path / "task.png")
     assert png_size(path)[0] == 1600
+
+
+def test_the_queue_is_drawn_from_its_rules(tmp_path: Path) -> None:
+    """The queue's picture names every stage, every action and every event."""
+    mdp = gym.make(QUEUE_ENV_ID, level="tiny").unwrapped.mdp  # type: ignore[attr-defined]
+    figure = queue_figure(mdp)
+    texts = " ".join(text.get_text() for text in figure.axes[0].texts)
+    for stage in STAGES:
+        assert stage in texts
+    for rule in ACTION_RULES:
+        assert rule.action.name.lower() in texts
+    for event in EVENT_RULES:
+        assert event.name in texts
+    assert "90 states" in figure.axes[0].get_title()
+    path = draw_task(mdp, tmp_path / "queue.png")
+    assert png_size(path)[0] == 1900
