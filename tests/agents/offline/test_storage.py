@@ -34,6 +34,7 @@ from agents.offline.storage import (  # noqa: E402
     OUTCOMES_FILE,
     read_log,
     write_log,
+    write_table,
 )
 
 BEHAVIOUR = uniform_policy(task_arrays(ENV_ID))
@@ -122,7 +123,7 @@ def test_a_failed_write_leaves_the_old_file(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(pq, "write_table", broken)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", broken)
     with pytest.raises(OSError, match=r"decisions\.parquet"):
         write_log(log, folder)
     assert (folder / DECISIONS_FILE).read_bytes() == before
@@ -134,13 +135,17 @@ def rewrite(
     change: Callable[[Any], Any],
     metadata: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
-    """Rewrite one Parquet file with a changed table (and metadata)."""
+    """Rewrite one Parquet file with a changed table (and metadata).
+
+    Written as ``write_log`` writes: checksummed, with the new number of rows.
+    """
     table = pq.read_table(path)
     raw = json.loads(table.schema.metadata[METADATA_KEY])
     new = change(table)
     data = metadata(raw) if metadata else raw
+    data["rows"] = new.num_rows
     new = new.replace_schema_metadata({METADATA_KEY: json.dumps(data).encode()})
-    pq.write_table(new, path)
+    write_table(new, path)
 
 
 def set_value(table: Any, name: str, row: int, value: Any) -> Any:
@@ -224,7 +229,20 @@ def test_propensity_outside_0_1_is_refused(folder: Path, value: float) -> None:
 
 
 def test_action_invalid_under_the_logged_mask_is_refused(folder: Path) -> None:
-    """Row 5's mask is cleared of its own action."""
+    """Row 5's action is replaced by one its (the task's) mask does not allow."""
+    table = pq.read_table(folder / DECISIONS_FILE)
+    mask = table.column("valid_actions")[5].as_py()
+    invalid = next(a for a in range(4) if not mask >> a & 1)
+    rewrite(
+        folder / DECISIONS_FILE,
+        lambda t: set_value(t, "action", 5, invalid),
+    )
+    with pytest.raises(OfflineLogError, match=r"row 5 .*invalid under the logged"):
+        read_log(folder)
+
+
+def test_a_mask_other_than_the_tasks_is_refused(folder: Path) -> None:
+    """Row 5's mask is cleared of its own action: not the task's mask there."""
     table = pq.read_table(folder / DECISIONS_FILE)
     action = table.column("action")[5].as_py()
     mask = table.column("valid_actions")[5].as_py()
@@ -232,7 +250,7 @@ def test_action_invalid_under_the_logged_mask_is_refused(folder: Path) -> None:
         folder / DECISIONS_FILE,
         lambda t: set_value(t, "valid_actions", 5, mask & ~(1 << action)),
     )
-    with pytest.raises(OfflineLogError, match=r"row 5 .*invalid under the logged"):
+    with pytest.raises(OfflineLogError, match=r"row 5 .*not the task's mask"):
         read_log(folder)
 
 
