@@ -382,8 +382,14 @@ def check_metadata(metadata: LogMetadata, source: str) -> TaskRules:
     return rules
 
 
-def _periods(columns: Columns, rules: TaskRules, source: str) -> NDArray[np.int64]:
-    """``(n,)`` the period of each row's request; refuse ids beyond the schedule."""
+def _periods(
+    columns: Columns, rules: TaskRules, source: str
+) -> NDArray[np.intp] | None:
+    """``(n,)`` the period of each row's request (None: one period).
+
+    Refuses ids beyond the schedule, negative steps and steps beyond the time
+    limit.
+    """
     request_id = columns["request_id"]
     _fail_at(
         (request_id < 0) | (request_id >= rules.n_requests) | (columns["step"] < 0),
@@ -420,25 +426,32 @@ def check_decisions(columns: Columns, metadata: LogMetadata, source: str) -> Non
     n_states, n_actions = metadata.n_states, metadata.n_actions
     state, action = columns["state"], columns["action"]
     period = _periods(columns, rules, source)
-    _fail_at(np.isnat(columns["decided_at"]), source, "decided_at is missing", columns)
+    decided_at = columns["decided_at"]
+    _fail_at(np.isnat(decided_at), source, "decided_at is missing", columns)
     _fail_out_of_range(state, n_states, "state", source, columns)
     _fail_out_of_range(action, n_actions, "action", source, columns)
     _check_order(columns, source)
+    # Lookups by intp indices: several times faster than by the int16 columns.
+    state_index = state.astype(np.intp)
+    key = state_index if period is None else period * n_states + state_index
     first = columns["step"] == 0
-    arrived = np.zeros(first.shape, dtype=bool)
-    arrived[first] = rules.period_at(columns["decided_at"][first]) != period[first]
+    if period is None:
+        begin, end = rules.period_starts[0], rules.period_starts[-1]
+    else:
+        begin, end = rules.period_starts[period], rules.period_starts[period + 1]
     _fail_at(
-        arrived,
+        first & ((decided_at < begin) | (decided_at >= end)),
         source,
         lambda row: (
-            f"the request arrived at {columns['decided_at'][row]}, outside "
-            f"period {rules.period_names[period[row]]} that its id belongs to"
+            f"the request arrived at {decided_at[row]}, outside period "
+            f"{rules.period_names[0 if period is None else period[row]]} that its "
+            "id belongs to"
         ),
         columns,
     )
     names = metadata.state_names
     _fail_at(
-        rules.terminal[state],
+        rules.terminal[state_index],
         source,
         lambda row: f"a decision in the terminal state {names[state[row]]}",
         columns,
@@ -453,7 +466,7 @@ def check_decisions(columns: Columns, metadata: LogMetadata, source: str) -> Non
         ),
         columns,
     )
-    expected_mask = rules.masks[period, state]
+    expected_mask = rules.masks.ravel()[key]
     _fail_at(
         mask != expected_mask,
         source,
@@ -464,7 +477,7 @@ def check_decisions(columns: Columns, metadata: LogMetadata, source: str) -> Non
         columns,
     )
     _fail_at(
-        first & ~rules.starts[period, state],
+        first & ~rules.starts.ravel()[key],
         source,
         lambda row: (
             f"the request starts in {names[state[row]]}, where the task's "
@@ -486,7 +499,8 @@ def check_decisions(columns: Columns, metadata: LogMetadata, source: str) -> Non
         "propensity outside (0, 1]",
         columns,
     )
-    logged = metadata.behaviour_table[state, action]
+    pair = state_index * n_actions + action
+    logged = metadata.behaviour_table.ravel()[pair]
     _fail_at(
         logged == 0.0,
         source,
@@ -497,8 +511,11 @@ def check_decisions(columns: Columns, metadata: LogMetadata, source: str) -> Non
         ),
         columns,
     )
+    differs = propensity != logged
+    if differs.any():
+        differs &= np.abs(propensity - logged) > 1e-12 * logged
     _fail_at(
-        np.abs(propensity - logged) > 1e-12 * logged,
+        differs,
         source,
         lambda row: (
             f"propensity {float(propensity[row])!r} is not the logged behaviour's "
@@ -538,7 +555,7 @@ def check_outcomes(columns: Columns, metadata: LogMetadata, source: str) -> None
     names = metadata.state_names
     terminated = columns["terminated"]
     _fail_at(
-        terminated != rules.terminal[next_state],
+        terminated != rules.terminal[next_state.astype(np.intp)],
         source,
         lambda row: (
             f"terminated is {bool(terminated[row])} but next_state "
@@ -591,26 +608,25 @@ def check_results(
     """
     rules = metadata.rules
     period = rules.period_of(outcomes["request_id"])
-    fields_ = (
+    result = (
         outcomes["next_state"],
         outcomes["reward"],
         outcomes["cost"],
         outcomes["outcome"],
         outcomes["terminated"],
     )
-    codes = rules.result_codes(period, state, action, *fields_)
     _fail_at(
-        ~rules.allowed(codes),
+        ~rules.allowed(period, state, action, *result),
         source,
         lambda row: rules.explain(
-            int(period[row]),
+            0 if period is None else int(period[row]),
             int(state[row]),
             int(action[row]),
-            int(fields_[0][row]),
-            float(fields_[1][row]),
-            float(fields_[2][row]),
-            int(fields_[3][row]),
-            bool(fields_[4][row]),
+            int(result[0][row]),
+            float(result[1][row]),
+            float(result[2][row]),
+            int(result[3][row]),
+            bool(result[4][row]),
         ),
         outcomes,
     )

@@ -73,13 +73,32 @@ def mask_bits(mask: NDArray[Any]) -> NDArray[np.uint32]:
     return np.asarray((mask != 0).astype(np.uint32) @ weights, dtype=np.uint32)
 
 
-def _lookup(values: NDArray[Any], table: NDArray[Any]) -> NDArray[np.int64]:
-    """``(n,)`` the index of each value in the sorted ``table``, -1 if absent."""
-    index = np.searchsorted(table, values)
-    if table.size == 0:
-        return np.full(values.shape, -1, dtype=np.int64)
-    clipped = np.minimum(index, table.size - 1)
-    return np.where(table[clipped] == values, clipped, -1).astype(np.int64)
+def _results(
+    mdp: TaskMDP, terminal: NDArray[np.bool_]
+) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.float64]]:
+    """Rewards, costs and terminations of every result of the valid actions.
+
+    Each ``(S * A * S * O, K)``, indexed by state, action, next state and
+    outcome; ``K`` is the most results any of these has (NaN past them).
+    """
+    n_states, n_actions = mdp.n_states, mdp.n_actions
+    outcomes = mdp.table.outcomes
+    found: dict[int, list[Branch]] = {}
+    for state in map(int, np.flatnonzero(~terminal)):
+        for action in map(int, np.flatnonzero(mdp.valid_action_mask[state])):
+            for branch in mdp.branches[state][action]:
+                key = (state * n_actions + action) * n_states + branch.next_state
+                key = key * len(outcomes) + outcomes.index(branch.outcome)
+                found.setdefault(key, []).append(branch)
+    width = max((len(branches) for branches in found.values()), default=1)
+    shape = (n_states * n_actions * n_states * len(outcomes), width)
+    rewards, costs, ends = (np.full(shape, np.nan) for _ in range(3))
+    for key, branches in found.items():
+        for k, branch in enumerate(branches):
+            rewards[key, k] = branch.reward
+            costs[key, k] = branch.cost
+            ends[key, k] = branch.terminated
+    return rewards, costs, ends
 
 
 @dataclass(frozen=True)
@@ -99,10 +118,15 @@ class TaskRules:
         masks: ``(P, S)`` each state's valid-action mask as bits (0 when
             terminal).
         terminal: ``(S,)`` the terminal states.
-        rewards: ``(R,)`` sorted: every reward a valid action can pay.
-        costs: ``(C,)`` sorted: every cost a valid action can have.
-        results: Sorted codes (see :meth:`result_codes`) of every result a
-            valid action can have, in each period.
+        world: ``(P,)`` each period's index among the distinct tables of
+            results below (periods whose actions have the same possible
+            results share one).
+        rewards: ``(W * S * A * S * O, K)`` per world, state, action, next
+            state and outcome, the reward of each result the task has there
+            (NaN past the ``K`` it has at most).
+        costs: ``(W * S * A * S * O, K)`` their costs (NaN past them).
+        terminated: ``(W * S * A * S * O, K)`` their termination as 0 or 1
+            (-1 past them).
     """
 
     env_id: str
@@ -114,9 +138,10 @@ class TaskRules:
     starts: NDArray[np.bool_]
     masks: NDArray[np.uint32]
     terminal: NDArray[np.bool_]
+    world: NDArray[np.intp]
     rewards: NDArray[np.float64]
     costs: NDArray[np.float32]
-    results: NDArray[np.int64]
+    terminated: NDArray[np.int8]
 
     @classmethod
     def of(cls, env_id: str, schedule: Sequence[Mapping[str, Any]]) -> TaskRules:
@@ -178,16 +203,30 @@ class TaskRules:
             ],
             dtype=np.uint32,
         )
-        branches = [
-            (p, s, a, b)
-            for p, (mdp, _, _) in enumerate(worlds)
-            for s in np.flatnonzero(~terminal)
-            for a in np.flatnonzero(mdp.valid_action_mask[s])
-            for b in mdp.branches[s][a]
-        ]
-        rewards = np.unique(np.array([b.reward for *_, b in branches], np.float64))
-        costs = np.unique(np.array([b.cost for *_, b in branches], np.float32))
-        rules = cls(
+        tables: dict[bytes, int] = {}
+        world: list[int] = []
+        results: list[tuple[NDArray[np.float64], ...]] = []
+        for mdp, _, _ in worlds:
+            result = _results(mdp, terminal)
+            signature = b"".join(part.tobytes() for part in result)
+            world.append(tables.setdefault(signature, len(tables)))
+            if world[-1] == len(results):
+                results.append(result)
+        width = max(result[0].shape[1] for result in results)
+        rewards, costs, terminated = (
+            np.concatenate(
+                [
+                    np.pad(
+                        result[i],
+                        ((0, 0), (0, width - result[i].shape[1])),
+                        constant_values=np.nan,
+                    )
+                    for result in results
+                ]
+            )
+            for i in range(3)
+        )
+        return cls(
             env_id,
             tuple(mdp for mdp, _, _ in worlds),
             tuple(period.name for period in periods),
@@ -200,22 +239,11 @@ class TaskRules:
             starts,
             masks,
             terminal,
+            np.array(world, dtype=np.intp),
             rewards,
-            costs,
-            np.zeros(0, dtype=np.int64),
+            costs.astype(np.float32),
+            np.nan_to_num(terminated, nan=-1).astype(np.int8),
         )
-        codes = rules.result_codes(
-            np.array([p for p, *_ in branches], dtype=np.int64),
-            np.array([s for _, s, *_ in branches], dtype=np.int64),
-            np.array([a for *_, a, _ in branches], dtype=np.int64),
-            np.array([b.next_state for *_, b in branches], dtype=np.int64),
-            np.array([b.reward for *_, b in branches], dtype=np.float64),
-            np.array([b.cost for *_, b in branches], dtype=np.float32),
-            np.array([table.outcomes.index(b.outcome) for *_, b in branches]),
-            np.array([b.terminated for *_, b in branches], dtype=bool),
-        )
-        object.__setattr__(rules, "results", np.unique(codes))
-        return rules
 
     @property
     def mdp(self) -> TaskMDP:
@@ -227,21 +255,19 @@ class TaskRules:
         """Requests the schedule holds (ids ``0 .. n_requests - 1``)."""
         return int(self.first_request[-1])
 
-    def period_of(self, request_id: NDArray[np.int64]) -> NDArray[np.int64]:
-        """``(n,)`` the period each request id belongs to (ids in range)."""
+    def period_of(self, request_id: NDArray[np.int64]) -> NDArray[np.intp] | None:
+        """``(n,)`` the period each request id belongs to (ids in range).
+
+        None when the schedule has one period: every row's period is 0.
+        """
         if len(self.mdps) == 1:
-            return np.zeros(request_id.shape, dtype=np.int64)
+            return None
         index = np.searchsorted(self.first_request[1:-1], request_id, side="right")
-        return np.asarray(index, dtype=np.int64)
+        return np.asarray(index, dtype=np.intp)
 
-    def period_at(self, times: NDArray[np.datetime64]) -> NDArray[np.int64]:
-        """``(n,)`` the period each time falls in; -1 before, P after the schedule."""
-        index = np.searchsorted(self.period_starts, times, side="right") - 1
-        return np.asarray(index, dtype=np.int64)
-
-    def result_codes(
+    def allowed(
         self,
-        period: NDArray[np.int64],
+        period: NDArray[np.intp] | None,
         state: NDArray[Any],
         action: NDArray[Any],
         next_state: NDArray[Any],
@@ -249,28 +275,29 @@ class TaskRules:
         cost: NDArray[np.float32],
         outcome: NDArray[Any],
         terminated: NDArray[np.bool_],
-    ) -> NDArray[np.int64]:
-        """``(n,)`` each row's result as one integer; -1 for an unknown reward or cost.
+    ) -> NDArray[np.bool_]:
+        """``(n,)`` whether each row's result is one the task has for its action.
 
-        The code is the row's index in the grid of periods, states, actions,
-        next states, rewards, costs, outcomes and termination. All arguments
-        are ``(n,)`` and in range, except rewards and costs.
+        The row's world, state, action, next state and outcome index the
+        tables; the reward, cost and termination must be those of one of the
+        results there. All arguments are ``(n,)`` and in range; ``period``
+        None means period 0 for every row.
         """
         n_states, n_actions = self.terminal.size, len(self.mdp.table.action_names)
-        reward_index = _lookup(reward, self.rewards)
-        cost_index = _lookup(cost.astype(np.float32), self.costs)
-        code = period.astype(np.int64) * n_states + state
-        code = code * n_actions + action
-        code = code * n_states + next_state
-        code = code * max(self.rewards.size, 1) + reward_index
-        code = code * max(self.costs.size, 1) + cost_index
-        code = code * len(self.mdp.table.outcomes) + outcome
-        code = code * 2 + terminated
-        return np.where((reward_index < 0) | (cost_index < 0), -1, code)
-
-    def allowed(self, codes: NDArray[np.int64]) -> NDArray[np.bool_]:
-        """``(n,)`` whether each code is a result the task allows."""
-        return np.asarray(_lookup(codes, self.results) >= 0, dtype=bool)
+        n_outcomes = len(self.mdp.table.outcomes)
+        key = state.astype(np.intp) * n_actions + action
+        key = key * n_states + next_state
+        key = key * n_outcomes + outcome
+        if period is not None:
+            key += self.world[period] * (n_states * n_actions * n_states * n_outcomes)
+        ok = np.zeros(key.shape, dtype=bool)
+        for k in range(self.rewards.shape[1]):
+            ok |= (
+                (reward == self.rewards[key, k])
+                & (cost == self.costs[key, k])
+                & (terminated == self.terminated[key, k])
+            )
+        return ok
 
     def explain(
         self,

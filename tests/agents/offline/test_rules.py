@@ -370,25 +370,37 @@ def test_valid_logs_pass(
 
 
 def test_rules_hold_every_result_the_task_has() -> None:
-    """The allowed results are exactly the branches of the valid actions."""
+    """Every branch of a valid action is allowed, and nothing else.
+
+    With one field changed, only the rows that are another branch of the same
+    action stay allowed.
+    """
     rules = TaskRules.of(RISK_ENV_ID, steady(10).to_json())
     mdp = rules.mdp
+    outcome = mdp.table.outcomes.index
     rows = [
-        (s, a, b)
+        (s, a, b.next_state, b.reward, b.cost, outcome(b.outcome), b.terminated)
         for s in range(mdp.n_states)
         for a in range(mdp.n_actions)
         if mdp.valid_action_mask[s, a] and s not in mdp.table.terminal_states
         for b in mdp.branches[s][a]
     ]
-    codes = rules.result_codes(
-        np.zeros(len(rows), dtype=np.int64),
-        np.array([s for s, _, _ in rows]),
-        np.array([a for _, a, _ in rows]),
-        np.array([b.next_state for *_, b in rows]),
-        np.array([b.reward for *_, b in rows]),
-        np.array([b.cost for *_, b in rows], dtype=np.float32),
-        np.array([mdp.table.outcomes.index(b.outcome) for *_, b in rows]),
-        np.array([b.terminated for *_, b in rows]),
-    )
-    assert rules.allowed(codes).all()
-    assert np.array_equal(np.unique(codes), rules.results)
+    branches = set(rows)
+    columns = [np.array(column) for column in zip(*rows, strict=True)]
+    columns[4] = columns[4].astype(np.float32)
+    assert rules.allowed(None, *columns).all()
+    changes = {
+        2: (columns[2] + 1) % mdp.n_states,
+        3: columns[3] + 0.5,
+        4: 1 - columns[4],
+        5: (columns[5] + 1) % len(mdp.table.outcomes),
+        6: ~columns[6],
+    }
+    for index, values in changes.items():
+        broken = [*columns[:index], values, *columns[index + 1 :]]
+        expected = [
+            tuple(column[i].item() for column in broken) in branches
+            for i in range(len(rows))
+        ]
+        assert rules.allowed(None, *broken).tolist() == expected, index
+        assert not all(expected)
