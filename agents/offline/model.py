@@ -267,27 +267,27 @@ class GroupCounts:
 
     def model(self, group: int) -> EstimatedModel:
         """The model of one group's episodes."""
-        return EstimatedModel(
-            counts=self.counts[group],
-            reward_sum=self.reward_sum[group],
-            reward_sq=self.reward_sq[group],
-            start_counts=self.start_counts[group],
-            valid_seen=self.valid_seen[group],
-            terminal=self.terminal[group],
-            task=self.task,
-        )
+        arrays = {name: getattr(self, name)[group] for name in SUMMED + SEEN}
+        return EstimatedModel(**arrays, task=self.task)
 
     def total(self, groups: slice = slice(None)) -> EstimatedModel:
         """The model of the episodes of ``groups`` (all of them by default)."""
-        return EstimatedModel(
-            counts=self.counts[groups].sum(axis=0),
-            reward_sum=self.reward_sum[groups].sum(axis=0),
-            reward_sq=self.reward_sq[groups].sum(axis=0),
-            start_counts=self.start_counts[groups].sum(axis=0),
-            valid_seen=np.asarray(self.valid_seen[groups].any(axis=0), dtype=bool),
-            terminal=np.asarray(self.terminal[groups].any(axis=0), dtype=bool),
-            task=self.task,
+        return _merged(
+            {name: getattr(self, name)[groups] for name in SUMMED + SEEN}, self.task
         )
+
+
+SUMMED = ("counts", "reward_sum", "reward_sq", "start_counts")
+"""The counts of :class:`EstimatedModel` that add up over episodes."""
+SEEN = ("valid_seen", "terminal")
+"""Its flags that hold for a union of episodes if they hold for any part."""
+
+
+def _merged(stacked: Mapping[str, NDArray[Any]], task: TaskInfo) -> EstimatedModel:
+    """The model of several parts, from their arrays stacked on a first axis."""
+    arrays = {name: stacked[name].sum(axis=0) for name in SUMMED}
+    arrays |= {name: stacked[name].any(axis=0) for name in SEEN}
+    return EstimatedModel(**arrays, task=task)
 
 
 def count_groups(
@@ -395,16 +395,10 @@ def combine(models: Sequence[EstimatedModel]) -> EstimatedModel:
     """
     if not models:
         raise ValueError("combine needs at least one model")
-    first = models[0]
-    return EstimatedModel(
-        counts=np.sum([m.counts for m in models], axis=0),
-        reward_sum=np.sum([m.reward_sum for m in models], axis=0),
-        reward_sq=np.sum([m.reward_sq for m in models], axis=0),
-        start_counts=np.sum([m.start_counts for m in models], axis=0),
-        valid_seen=np.any([m.valid_seen for m in models], axis=0),
-        terminal=np.any([m.terminal for m in models], axis=0),
-        task=first.task,
-    )
+    stacked = {
+        name: np.stack([getattr(m, name) for m in models]) for name in SUMMED + SEEN
+    }
+    return _merged(stacked, models[0].task)
 
 
 def plan(model: EstimatedModel) -> NDArray[np.int64]:

@@ -74,7 +74,7 @@ class Estimate:
         low: Lower end of the interval.
         high: Upper end.
         se: Standard error (normal or delta-method; for ``model`` the standard
-            deviation of the posterior draws).
+            deviation of the bootstrap resamples).
         ess: Effective sample size: Kish's ``(sum w)^2 / sum w^2`` of the
             episodes' importance weights (``model``: the number of episodes).
         n_episodes: Episodes used.
