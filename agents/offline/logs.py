@@ -351,6 +351,7 @@ def check_metadata(metadata: LogMetadata, source: str) -> TaskRules:
                 f"{source}: metadata {name} is {getattr(metadata, name)!r}, but "
                 f"{metadata.env_id} has {value!r}"
             )
+    _check_times(metadata, rules, source)
     try:
         table = metadata.behaviour_table
     except (KeyError, TypeError, ValueError) as error:
@@ -380,6 +381,30 @@ def check_metadata(metadata: LogMetadata, source: str) -> TaskRules:
             "where the task does not allow it"
         )
     return rules
+
+
+def _check_times(metadata: LogMetadata, rules: TaskRules, source: str) -> None:
+    """Refuse a log start or end other than the schedule's, or a bad window."""
+    for name, expected in (
+        ("log_start", rules.period_starts[0]),
+        ("log_end", rules.period_starts[-1]),
+    ):
+        value = getattr(metadata, name)
+        try:
+            same = bool(np.datetime64(value, "ms") == expected)
+        except (TypeError, ValueError):
+            same = False
+        if not same:
+            raise OfflineLogError(
+                f"{source}: metadata {name} is {value!r}, but the schedule's "
+                f"periods give {expected}"
+            )
+    window = metadata.follow_up_days
+    if not isinstance(window, int | float) or not 0.0 <= window < float("inf"):
+        raise OfflineLogError(
+            f"{source}: metadata follow_up_days is {window!r}; it must be a "
+            "finite number of days >= 0"
+        )
 
 
 def _periods(

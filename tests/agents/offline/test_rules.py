@@ -214,6 +214,14 @@ BAD_METADATA: dict[str, tuple[Callable[[LogMetadata], dict[str, Any]], str]] = {
         "metadata state_names is",
     ),
     "time limit": (fixed({"time_limit": 5}), "metadata time_limit is 5"),
+    "log end": (
+        fixed({"log_end": "2030-01-01T00:00:00.000"}),
+        "metadata log_end is '2030-01-01T00:00:00.000', but the schedule's",
+    ),
+    "follow-up window": (
+        fixed({"follow_up_days": float("nan")}),
+        "metadata follow_up_days is nan",
+    ),
     "unknown task": (fixed({"env_id": "NoSuchTask-v0"}), "cannot be made"),
     "bad kwargs": (
         with_kwargs({"abandonment_prob": 2.0}),
