@@ -14,6 +14,7 @@ throughout.
 * :mod:`~agents.offline.clock`: arrivals, step durations, drift schedules.
 * :mod:`~agents.offline.collection`: fast logging through the vector env.
 * :mod:`~agents.offline.logs`: the decision log, the outcome log, the join.
+* :mod:`~agents.offline.rules`: what the task allows a logged row to say.
 * :mod:`~agents.offline.storage`: Parquet files (the ``offline`` extra).
 * :mod:`~agents.offline.model`: counts, intervals, planning, exact regret.
 * :mod:`~agents.offline.ope`: IS, WIS, per-decision IS, doubly robust, model-based.
@@ -44,7 +45,6 @@ from agents.offline.clock import (
 )
 from agents.offline.collection import (
     collect,
-    made_task,
     period_arrays,
     simulate,
     task_arrays,
@@ -72,6 +72,8 @@ from agents.offline.model import (
 from agents.offline.ope import (
     ESTIMATORS,
     Estimate,
+    Support,
+    check_support,
     doubly_robust,
     evaluate_off_policy,
     importance_weights,
@@ -80,6 +82,7 @@ from agents.offline.ope import (
     per_decision_is,
     weighted_is,
 )
+from agents.offline.rules import TaskRules, made_task
 from agents.offline.split import (
     LeakageError,
     Split,
@@ -105,11 +108,14 @@ __all__ = [
     "Period",
     "Split",
     "SplitResult",
+    "Support",
     "TaskInfo",
+    "TaskRules",
     "TimeOrderedLab",
     "WorkflowClock",
     "check_leakage",
     "check_split",
+    "check_support",
     "collect",
     "decision_features",
     "doubly_robust",

@@ -29,37 +29,14 @@ from numpy.typing import NDArray
 import access_review_env
 from access_review_env import TabularMDP, TaskMDP
 from access_review_env.validation import check_integer
-from access_review_env.wrappers import time_limit
 from agents.common.progress import progress_bar
 from agents.offline.behaviour import BehaviourPolicy
 from agents.offline.clock import MS_PER_DAY, DriftSchedule, WorkflowClock, days
 from agents.offline.logs import LogMetadata, OfflineLog
+from agents.offline.rules import made_task, mask_bits
 
 DEFAULT_NUM_ENVS = 2**16
 """Sub-envs stepped together; enough to amortize each step's NumPy calls."""
-
-
-def made_task(
-    env_id: str, env_kwargs: Mapping[str, Any] | None = None
-) -> tuple[TaskMDP, int | None]:
-    """The task's MDP and time limit, as ``gym.make(env_id, **env_kwargs)`` makes it.
-
-    Raises:
-        TypeError: If the env is not one of this package's tasks (it exposes
-            no ``unwrapped.mdp``, so its exact values are unknown).
-    """
-    env = gym.make(env_id, **dict(env_kwargs or {}))
-    try:
-        mdp = getattr(env.unwrapped, "mdp", None)
-        limit = time_limit(env)
-    finally:
-        env.close()
-    if not isinstance(mdp, TaskMDP):
-        raise TypeError(
-            f"{env_id} exposes no env.unwrapped.mdp task table, so its exact "
-            "values are unknown"
-        )
-    return mdp, limit
 
 
 def task_arrays(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> TabularMDP:
@@ -84,17 +61,6 @@ def task_arrays(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> Tab
     """
     mdp, limit = made_task(env_id, env_kwargs)
     return dataclasses.replace(mdp.workflow_arrays, horizon=limit)
-
-
-def mask_bits(mask: NDArray[Any]) -> NDArray[np.uint32]:
-    """``(N,)`` an ``(N, A)`` 0/1 valid-action mask as bits (bit ``a``: action a)."""
-    n_actions = mask.shape[1]
-    if n_actions > 32:
-        raise ValueError(
-            f"masks of more than 32 actions are not supported, got {n_actions}"
-        )
-    weights = np.left_shift(np.uint32(1), np.arange(n_actions, dtype=np.uint32))
-    return np.asarray((mask != 0).astype(np.uint32) @ weights, dtype=np.uint32)
 
 
 @dataclass(frozen=True)

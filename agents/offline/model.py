@@ -235,23 +235,74 @@ def estimate_model(
     return estimate_models(data, task, groups, 2)[0]
 
 
-def estimate_models(
+@dataclass(frozen=True)
+class GroupCounts:
+    """The counts of :class:`EstimatedModel`, one set per group of episodes.
+
+    What a bootstrap over episodes resamples: with episodes in ``G`` groups,
+    a model of any weighting of the groups is a weighted sum of these arrays.
+
+    Attributes:
+        counts: ``(G, S, A, S)`` transitions per group.
+        reward_sum: ``(G, S, A)`` summed rewards.
+        reward_sq: ``(G, S, A)`` summed squared rewards.
+        start_counts: ``(G, S)`` episodes starting in each state.
+        valid_seen: ``(G, S, A)`` actions some logged mask allowed.
+        terminal: ``(G, S)`` states known to be terminal.
+        task: The task.
+    """
+
+    counts: NDArray[np.int64]
+    reward_sum: NDArray[np.float64]
+    reward_sq: NDArray[np.float64]
+    start_counts: NDArray[np.int64]
+    valid_seen: NDArray[np.bool_]
+    terminal: NDArray[np.bool_]
+    task: TaskInfo
+
+    @property
+    def n_groups(self) -> int:
+        """Number of groups ``G``."""
+        return int(self.counts.shape[0])
+
+    def model(self, group: int) -> EstimatedModel:
+        """The model of one group's episodes."""
+        arrays = {name: getattr(self, name)[group] for name in SUMMED + SEEN}
+        return EstimatedModel(**arrays, task=self.task)
+
+    def total(self, groups: slice = slice(None)) -> EstimatedModel:
+        """The model of the episodes of ``groups`` (all of them by default)."""
+        return _merged(
+            {name: getattr(self, name)[groups] for name in SUMMED + SEEN}, self.task
+        )
+
+
+SUMMED = ("counts", "reward_sum", "reward_sq", "start_counts")
+"""The counts of :class:`EstimatedModel` that add up over episodes."""
+SEEN = ("valid_seen", "terminal")
+"""Its flags that hold for a union of episodes if they hold for any part."""
+
+
+def _merged(stacked: Mapping[str, NDArray[Any]], task: TaskInfo) -> EstimatedModel:
+    """The model of several parts, from their arrays stacked on a first axis."""
+    arrays = {name: stacked[name].sum(axis=0) for name in SUMMED}
+    arrays |= {name: stacked[name].any(axis=0) for name in SEEN}
+    return EstimatedModel(**arrays, task=task)
+
+
+def count_groups(
     data: TransitionData,
     task: TaskInfo,
     groups: NDArray[np.integer[Any]],
     n_groups: int,
-) -> list[EstimatedModel]:
-    """One model per group of episodes, all counted in one pass over the rows.
+) -> GroupCounts:
+    """Count transitions and rewards per group of episodes, in one pass over the rows.
 
     Args:
         data: Logged transitions.
         task: The task.
         groups: ``(n_episodes,)`` each episode's group in ``[0, n_groups)``.
         n_groups: Number of groups.
-
-    Returns:
-        ``n_groups`` models; their sum (see :func:`combine`) is the model of
-        all episodes.
     """
     n_states, n_actions = task.n_states, task.n_actions
     groups = np.asarray(groups, dtype=np.int64)
@@ -280,24 +331,37 @@ def estimate_models(
         > 0
     )
     terminal[:, list(task.terminal_states)] = True
-    return [
-        EstimatedModel(
-            counts=counts.reshape(n_groups, n_states, n_actions, n_states)[g].astype(
-                np.int64
-            ),
-            reward_sum=reward_sum.reshape(n_groups, n_states, n_actions)[g].astype(
-                np.float64
-            ),
-            reward_sq=reward_sq.reshape(n_groups, n_states, n_actions)[g].astype(
-                np.float64
-            ),
-            start_counts=starts.reshape(n_groups, n_states)[g].astype(np.int64),
-            valid_seen=valid_seen[g],
-            terminal=terminal[g],
-            task=task,
-        )
-        for g in range(n_groups)
-    ]
+    return GroupCounts(
+        counts=counts.reshape(n_groups, n_states, n_actions, n_states).astype(np.int64),
+        reward_sum=reward_sum.reshape(n_groups, n_states, n_actions).astype(np.float64),
+        reward_sq=reward_sq.reshape(n_groups, n_states, n_actions).astype(np.float64),
+        start_counts=starts.reshape(n_groups, n_states).astype(np.int64),
+        valid_seen=valid_seen,
+        terminal=terminal,
+        task=task,
+    )
+
+
+def estimate_models(
+    data: TransitionData,
+    task: TaskInfo,
+    groups: NDArray[np.integer[Any]],
+    n_groups: int,
+) -> list[EstimatedModel]:
+    """One model per group of episodes, all counted in one pass over the rows.
+
+    Args:
+        data: Logged transitions.
+        task: The task.
+        groups: ``(n_episodes,)`` each episode's group in ``[0, n_groups)``.
+        n_groups: Number of groups.
+
+    Returns:
+        ``n_groups`` models; their sum (see :func:`combine`) is the model of
+        all episodes.
+    """
+    counted = count_groups(data, task, groups, n_groups)
+    return [counted.model(g) for g in range(n_groups)]
 
 
 def _valid_seen(
@@ -331,16 +395,10 @@ def combine(models: Sequence[EstimatedModel]) -> EstimatedModel:
     """
     if not models:
         raise ValueError("combine needs at least one model")
-    first = models[0]
-    return EstimatedModel(
-        counts=np.sum([m.counts for m in models], axis=0),
-        reward_sum=np.sum([m.reward_sum for m in models], axis=0),
-        reward_sq=np.sum([m.reward_sq for m in models], axis=0),
-        start_counts=np.sum([m.start_counts for m in models], axis=0),
-        valid_seen=np.any([m.valid_seen for m in models], axis=0),
-        terminal=np.any([m.terminal for m in models], axis=0),
-        task=first.task,
-    )
+    stacked = {
+        name: np.stack([getattr(m, name) for m in models]) for name in SUMMED + SEEN
+    }
+    return _merged(stacked, models[0].task)
 
 
 def plan(model: EstimatedModel) -> NDArray[np.int64]:

@@ -4,20 +4,26 @@
 ``folder/outcomes.parquet``. Each file's schema metadata holds, under the key
 ``access_review_env.offline``, the log's :class:`~agents.offline.logs.LogMetadata`
 as JSON (task id, env kwargs per period, behaviour policy, seed, package
-version, ...) and which table the file is. ``read_log`` refuses, with an error
-naming the file (and the row, for row-level problems): a file of another
-format or schema version, another table or another log, another task than the
-one asked for, missing or mistyped columns, propensities outside (0, 1],
-actions the logged mask calls invalid, and (at the join) outcome rows without
-a decision. Needs the ``offline`` extra (pyarrow).
+version, ...), which table the file is and its number of rows. Every data page
+carries a CRC-32 page checksum, and the file's key-value metadata a CRC-32 of
+all bytes before the footer and of that JSON (key
+``access_review_env.offline.checksum``), so a damaged file is refused instead
+of read as other data. ``read_log`` refuses, with an error naming the file
+(and the row, for row-level problems): a damaged or unreadable file, a file of
+another format or schema version, another table or another log, another task
+than the one asked for, missing or mistyped columns, and every row the log's
+task contradicts (see :class:`~agents.offline.logs.OfflineLog`); the join then
+checks each outcome against its decision. Needs the ``offline`` extra
+(pyarrow).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import zlib
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -43,6 +49,9 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
     ) from error
 
 METADATA_KEY = b"access_review_env.offline"
+CHECKSUM_KEY = b"access_review_env.offline.checksum"
+"""Key of ``crc32:<8 hex digits>``: CRC-32 of the bytes before the footer, then
+of the metadata JSON."""
 DECISIONS_FILE = "decisions.parquet"
 OUTCOMES_FILE = "outcomes.parquet"
 COMPRESSION = "lz4"
@@ -97,26 +106,67 @@ def _table(
 ) -> pa.Table:
     schema = arrow_schema(name)
     arrays = [_to_arrow(field.name, columns[field.name], metadata) for field in schema]
-    payload = {**metadata.to_json(), "table": name}
-    return pa.Table.from_arrays(arrays, schema=schema).replace_schema_metadata(
-        {METADATA_KEY: dumps(payload).encode()}
-    )
+    table = pa.Table.from_arrays(arrays, schema=schema)
+    payload = {**metadata.to_json(), "table": name, "rows": table.num_rows}
+    return table.replace_schema_metadata({METADATA_KEY: dumps(payload).encode()})
 
 
-def _write_table(table: pa.Table, path: Path) -> None:
-    """Write one table with the encodings above, atomically (see ``write_atomic``)."""
+class _Checksummed:
+    """A binary stream that keeps the CRC-32 of every byte written through it."""
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self.stream = stream
+        self.crc = 0
+        self.closed = False
+
+    def write(self, data: bytes) -> int:
+        self.crc = zlib.crc32(data, self.crc)
+        return self.stream.write(data)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def _checksum(before_footer: Any, payload: bytes, crc: int | None = None) -> bytes:
+    """``crc32:<hex>`` of the bytes before the footer, then of the metadata JSON."""
+    start = zlib.crc32(before_footer) if crc is None else crc
+    return f"crc32:{zlib.crc32(payload, start):08x}".encode()
+
+
+def write_table(table: pa.Table, path: str | os.PathLike[str]) -> None:
+    """Write one table of a log as Parquet, atomically (see ``write_atomic``).
+
+    ``table`` has the columns of :func:`arrow_schema` and, under
+    :data:`METADATA_KEY`, the metadata JSON (:func:`read_table` refuses it
+    unless that names the table and its number of rows). The encodings are
+    those above; pages get CRC-32 checksums, and once the row group is written
+    the checksum of everything before the footer and of the metadata JSON is
+    added to the footer's key-value metadata.
+    """
     delta = [name for name in table.column_names if name in DELTA_COLUMNS]
-    write_atomic(
-        path,
-        lambda stream: pq.write_table(
-            table,
-            stream,
+
+    def write(stream: IO[bytes]) -> None:
+        sink = _Checksummed(stream)
+        with pq.ParquetWriter(
+            sink,
+            table.schema,
             compression=COMPRESSION,
             use_dictionary=[n for n in table.column_names if n not in DELTA_COLUMNS],
             column_encoding=dict.fromkeys(delta, "DELTA_BINARY_PACKED"),
-            row_group_size=min(max(table.num_rows, 1), ROW_GROUP_ROWS),
-        ),
-    )
+            write_page_checksum=True,
+        ) as writer:
+            writer.write_table(
+                table, row_group_size=min(max(table.num_rows, 1), ROW_GROUP_ROWS)
+            )
+            payload = table.schema.metadata[METADATA_KEY]
+            writer.add_key_value_metadata(
+                {CHECKSUM_KEY: _checksum(b"", payload, sink.crc)}
+            )
+
+    write_atomic(path, write)
 
 
 def write_log(log: OfflineLog, folder: str | os.PathLike[str]) -> tuple[Path, Path]:
@@ -133,27 +183,49 @@ def write_log(log: OfflineLog, folder: str | os.PathLike[str]) -> tuple[Path, Pa
     folder.mkdir(parents=True, exist_ok=True)
     decisions = folder / DECISIONS_FILE
     outcomes = folder / OUTCOMES_FILE
-    _write_table(_table(log.decisions, "decisions", log.metadata), decisions)
-    _write_table(_table(log.outcomes, "outcomes", log.metadata), outcomes)
+    write_table(_table(log.decisions, "decisions", log.metadata), decisions)
+    write_table(_table(log.outcomes, "outcomes", log.metadata), outcomes)
     return decisions, outcomes
 
 
-def _read_metadata(schema: pa.Schema, source: str, table: str) -> dict[str, Any]:
-    raw = (schema.metadata or {}).get(METADATA_KEY)
-    if raw is None:
+def _read_metadata(
+    data: bytes, file: pq.ParquetFile, source: str, table: str
+) -> dict[str, Any]:
+    """The metadata JSON of a file whose checksum matches; refuse anything else."""
+    stored = file.metadata.metadata or {}
+    payload = stored.get(METADATA_KEY)
+    if payload is None:
         raise OfflineLogError(
             f"{source}: no {METADATA_KEY.decode()} metadata; not an offline log "
             "written by this package"
         )
+    checksum = stored.get(CHECKSUM_KEY)
+    if checksum is None:
+        raise OfflineLogError(
+            f"{source}: no {CHECKSUM_KEY.decode()} in its metadata; written by an "
+            "older version of this package or by another tool, so damage could "
+            "not be detected (write the log again with write_log)"
+        )
+    footer_start = len(data) - 8 - int.from_bytes(data[-8:-4], "little")
+    if _checksum(memoryview(data)[:footer_start], payload) != checksum:
+        raise OfflineLogError(
+            f"{source}: the file is damaged (its content does not match the "
+            f"checksum written with it, {checksum.decode(errors='replace')})"
+        )
     try:
-        data: dict[str, Any] = json.loads(raw)
+        metadata: dict[str, Any] = json.loads(payload)
     except json.JSONDecodeError as error:
         raise OfflineLogError(f"{source}: unreadable metadata ({error})") from None
-    if data.get("table") != table:
+    if metadata.get("table") != table:
         raise OfflineLogError(
-            f"{source}: holds the {data.get('table')!r} table, expected {table!r}"
+            f"{source}: holds the {metadata.get('table')!r} table, expected {table!r}"
         )
-    return data
+    if metadata.get("rows") != file.metadata.num_rows:
+        raise OfflineLogError(
+            f"{source}: the metadata says {metadata.get('rows')!r} rows, the file "
+            f"holds {file.metadata.num_rows}"
+        )
+    return metadata
 
 
 def _check_schema(schema: pa.Schema, table: str, source: str) -> None:
@@ -232,25 +304,51 @@ def read_table(
 ) -> tuple[dict[str, NDArray[Any]], LogMetadata]:
     """Read one table's columns and the log's metadata, checking the schema.
 
+    Every page's checksum and the file's checksum are verified first.
+
     Raises:
-        OfflineLogError: Naming the file, for a file that is not this table of
-            an offline log of this schema version.
+        OfflineLogError: Naming the file, for a damaged file or one that is not
+            this table of an offline log of this schema version.
         FileNotFoundError: If the file does not exist.
+        OSError: If it cannot be read (named by the message).
     """
     source = str(path)
     if not Path(path).is_file():
         raise FileNotFoundError(f"no {table} log at {source}")
+    data = Path(path).read_bytes()
     try:
-        schema = pq.read_schema(path)
-    except pa.ArrowException as error:
+        return _decode(data, table, source)
+    except OfflineLogError:
+        raise
+    except (
+        pa.ArrowException,
+        OSError,
+        ValueError,
+        LookupError,
+        TypeError,
+        OverflowError,
+    ) as error:
+        # Anything pyarrow or the decoding raises on these bytes is damage.
         raise OfflineLogError(
-            f"{source}: not a readable Parquet file ({error})"
+            f"{source}: not a readable Parquet file of this package "
+            f"({type(error).__name__}: {error})"
         ) from None
-    data = _read_metadata(schema, source, table)
-    metadata = LogMetadata.from_json(data, source)
-    _check_schema(schema, table, source)
+
+
+def _decode(
+    data: bytes, table: str, source: str
+) -> tuple[dict[str, NDArray[Any]], LogMetadata]:
+    """Verify and decode one file's bytes; any error is the caller's to name."""
+    file = pq.ParquetFile(pa.BufferReader(data), page_checksum_verification=True)
+    metadata = LogMetadata.from_json(_read_metadata(data, file, source, table), source)
+    _check_schema(file.schema_arrow, table, source)
     # ParquetFile.read keeps a row group as one chunk (read_table splits it).
-    arrow = pq.ParquetFile(path).read()
+    arrow = file.read()
+    if arrow.num_rows != file.metadata.num_rows:
+        raise OfflineLogError(
+            f"{source}: read {arrow.num_rows} rows, the footer says "
+            f"{file.metadata.num_rows}"
+        )
     columns = {
         name: _to_numpy(name, arrow.column(name), metadata, source)
         for name in arrow_schema(table).names

@@ -122,7 +122,7 @@ def speed_rows(
         SpeedRow(
             "five OPE estimators (IS, WIS, PDIS, DR, model)",
             ope_s,
-            "DR cross-fitted over 2 folds; model interval from 200 draws",
+            "DR cross-fitted over 2 folds; model interval from 200 bootstrap resamples",
         ),
         SpeedRow("estimate + five OPE", estimate_s + ope_s, "", 3.0),
         SpeedRow("join + estimate + five OPE", join_s + estimate_s + ope_s, ""),

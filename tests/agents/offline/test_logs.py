@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import Any
 
 import numpy as np
 import pytest
 
-from access_review_env import ACTIONS, ENV_ID, ENV_IDS, MAX_EPISODE_STEPS
+from access_review_env import ACTIONS, ENV_ID, ENV_IDS, MAX_EPISODE_STEPS, STATES
 from agents.offline import (
     OfflineLog,
     OfflineLogError,
@@ -18,8 +19,13 @@ from agents.offline import (
     task_arrays,
     uniform_policy,
 )
+from agents.offline.logs import join_keys
 
 REQUEST = ACTIONS.index("request_evidence")
+EVIDENCE_READY, REVIEW_QUEUE = (
+    STATES.index("evidence_ready"),
+    STATES.index("review_queue"),
+)
 
 
 def uniform_log(env_id: str, n_requests: int, n_days: float, seed: int) -> OfflineLog:
@@ -92,25 +98,52 @@ def test_unknown_rule_is_refused(log: OfflineLog) -> None:
         join(log, open_requests="as_complete")  # type: ignore[arg-type]
 
 
+def copy_columns(log: OfflineLog) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Writable copies of both tables' columns."""
+    return (
+        {k: v.copy() for k, v in log.decisions.items()},
+        {k: v.copy() for k, v in log.outcomes.items()},
+    )
+
+
 def test_a_state_that_does_not_follow_is_refused(log: OfflineLog) -> None:
-    """A decision whose state is not the previous outcome's next state."""
-    decisions = {k: v.copy() for k, v in log.decisions.items()}
-    row = int(np.flatnonzero(decisions["step"] == 1)[0])
-    decisions["state"][row] = 2 if decisions["state"][row] != 2 else 1
-    decisions["valid_actions"][row] = 0b1111
-    broken = replace(log, decisions=decisions)
+    """A second decision in evidence_ready after a step that led to review_queue.
+
+    The row itself is a possible one (approve_rotation in evidence_ready, its
+    mask, propensity and result as the task has them); only the chain breaks.
+    """
+    decisions, outcomes = copy_columns(log)
+    row = int(
+        np.flatnonzero((decisions["step"] == 1) & (decisions["state"] == REVIEW_QUEUE))[
+            0
+        ]
+    )
+    decisions["state"][row] = EVIDENCE_READY
+    decisions["valid_actions"][row] = 0b101
+    decisions["action"][row] = 0
+    decisions["propensity"][row] = 0.5
+    outcome_row = int(np.searchsorted(join_keys(outcomes), join_keys(decisions)[row]))
+    outcomes["reward"][outcome_row] = 70.0
+    outcomes["outcome"][outcome_row] = log.metadata.outcome_names.index(
+        "evidence_approval"
+    )
+    broken = replace(log, decisions=decisions, outcomes=outcomes)
     with pytest.raises(OfflineLogError, match=rf"row {row} .*not the next state"):
         join(broken)
 
 
-def test_an_early_terminal_outcome_is_refused(log: OfflineLog) -> None:
-    """Only a request's last outcome may end it."""
-    outcomes = {k: v.copy() for k, v in log.outcomes.items()}
-    row = int(np.flatnonzero(outcomes["step"] == 1)[0]) - 1
-    outcomes["terminated"][row] = True
-    broken = replace(log, outcomes=outcomes)
+def test_a_request_cut_short_is_refused(log: OfflineLog) -> None:
+    """A closed request whose last decision and outcome are gone does not end."""
+    decisions, outcomes = copy_columns(log)
+    closed = np.isin(decisions["request_id"], outcomes["request_id"])
+    row = int(np.flatnonzero(closed & (decisions["step"] == 1))[0])
+    outcome_row = int(np.searchsorted(join_keys(outcomes), join_keys(decisions)[row]))
+    assert decisions["step"][row + 1] == 0 and outcomes["step"][outcome_row + 1] == 0
+    decisions = {k: np.delete(v, row) for k, v in decisions.items()}
+    outcomes = {k: np.delete(v, outcome_row) for k, v in outcomes.items()}
+    broken = replace(log, decisions=decisions, outcomes=outcomes)
     with pytest.raises(
-        OfflineLogError, match=rf"outcome log, row {row} .*last outcome"
+        OfflineLogError, match=rf"outcome log, row {outcome_row - 1} .*last outcome"
     ):
         join(broken)
 

@@ -34,6 +34,7 @@ from agents.offline.storage import (  # noqa: E402
     OUTCOMES_FILE,
     read_log,
     write_log,
+    write_table,
 )
 
 BEHAVIOUR = uniform_policy(task_arrays(ENV_ID))
@@ -122,7 +123,7 @@ def test_a_failed_write_leaves_the_old_file(
     def broken(*args: Any, **kwargs: Any) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(pq, "write_table", broken)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", broken)
     with pytest.raises(OSError, match=r"decisions\.parquet"):
         write_log(log, folder)
     assert (folder / DECISIONS_FILE).read_bytes() == before
@@ -134,13 +135,17 @@ def rewrite(
     change: Callable[[Any], Any],
     metadata: Callable[[dict[str, Any]], dict[str, Any]] | None = None,
 ) -> None:
-    """Rewrite one Parquet file with a changed table (and metadata)."""
+    """Rewrite one Parquet file with a changed table (and metadata).
+
+    Written as ``write_log`` writes: checksummed, with the new number of rows.
+    """
     table = pq.read_table(path)
     raw = json.loads(table.schema.metadata[METADATA_KEY])
     new = change(table)
     data = metadata(raw) if metadata else raw
+    data["rows"] = new.num_rows
     new = new.replace_schema_metadata({METADATA_KEY: json.dumps(data).encode()})
-    pq.write_table(new, path)
+    write_table(new, path)
 
 
 def set_value(table: Any, name: str, row: int, value: Any) -> Any:
@@ -224,7 +229,20 @@ def test_propensity_outside_0_1_is_refused(folder: Path, value: float) -> None:
 
 
 def test_action_invalid_under_the_logged_mask_is_refused(folder: Path) -> None:
-    """Row 5's mask is cleared of its own action."""
+    """Row 5's action is replaced by one its (the task's) mask does not allow."""
+    table = pq.read_table(folder / DECISIONS_FILE)
+    mask = table.column("valid_actions")[5].as_py()
+    invalid = next(a for a in range(4) if not mask >> a & 1)
+    rewrite(
+        folder / DECISIONS_FILE,
+        lambda t: set_value(t, "action", 5, invalid),
+    )
+    with pytest.raises(OfflineLogError, match=r"row 5 .*invalid under the logged"):
+        read_log(folder)
+
+
+def test_a_mask_other_than_the_tasks_is_refused(folder: Path) -> None:
+    """Row 5's mask is cleared of its own action: not the task's mask there."""
     table = pq.read_table(folder / DECISIONS_FILE)
     action = table.column("action")[5].as_py()
     mask = table.column("valid_actions")[5].as_py()
@@ -232,7 +250,7 @@ def test_action_invalid_under_the_logged_mask_is_refused(folder: Path) -> None:
         folder / DECISIONS_FILE,
         lambda t: set_value(t, "valid_actions", 5, mask & ~(1 << action)),
     )
-    with pytest.raises(OfflineLogError, match=r"row 5 .*invalid under the logged"):
+    with pytest.raises(OfflineLogError, match=r"row 5 .*not the task's mask"):
         read_log(folder)
 
 
@@ -282,4 +300,117 @@ def test_missing_file_is_refused(folder: Path) -> None:
     """FileNotFoundError names the missing table."""
     (folder / OUTCOMES_FILE).unlink()
     with pytest.raises(FileNotFoundError, match="no outcomes log"):
+        read_log(folder)
+
+
+def same_log(a: OfflineLog, b: OfflineLog) -> bool:
+    """Whether two logs hold the same metadata and the same bytes in every column."""
+    if a.metadata != b.metadata:
+        return False
+    for table in ("decisions", "outcomes"):
+        for name, column in getattr(a, table).items():
+            other = getattr(b, table)[name]
+            if column.dtype != other.dtype or column.tobytes() != other.tobytes():
+                return False
+    return True
+
+
+def flip_bits(
+    log: OfflineLog, tmp_path: Path, n_flips: int, seed: int
+) -> dict[str, int]:
+    """Flip ``n_flips`` single bits, uniform over both files' bits, reading after each.
+
+    Returns:
+        How many reads were refused naming the flipped file and how many
+        loaded the original log unchanged. Anything else fails the test.
+    """
+    write_log(log, tmp_path / "original")
+    original = read_log(tmp_path / "original")
+    assert same_log(original, log)
+    names = (DECISIONS_FILE, OUTCOMES_FILE)
+    data = {name: (tmp_path / "original" / name).read_bytes() for name in names}
+    sizes = np.array([len(data[name]) * 8 for name in names])
+    bits = np.random.default_rng(seed).integers(0, sizes.sum(), size=n_flips)
+    folder = tmp_path / "flipped"
+    counts = {"refused": 0, "identical": 0}
+    for bit in bits:
+        index = int(bit >= sizes[0])
+        name, offset = names[index], int(bit - index * sizes[0])
+        damaged = bytearray(data[name])
+        damaged[offset // 8] ^= 1 << (offset % 8)
+        shutil.rmtree(folder, ignore_errors=True)
+        shutil.copytree(tmp_path / "original", folder)
+        (folder / name).write_bytes(bytes(damaged))
+        try:
+            back = read_log(folder)
+        except OfflineLogError as error:
+            assert str(folder / name) in str(error), (name, offset, str(error))
+            counts["refused"] += 1
+        else:
+            assert same_log(back, log), (name, offset)
+            counts["identical"] += 1
+    return counts
+
+
+@pytest.fixture(scope="module")
+def tiny_log() -> OfflineLog:
+    """300 requests: files of about 9 and 13 kB, half of each the footer."""
+    return collect(ENV_ID, BEHAVIOUR, steady(300, n_days=40), seed=11)
+
+
+def test_single_bit_flips_are_refused_or_harmless(
+    tiny_log: OfflineLog, tmp_path: Path
+) -> None:
+    """400 flips: each read is refused naming the file, or loads the same log.
+
+    Without checksums, 254 of 2,400 such flips once raised OSError,
+    UnicodeDecodeError, IndexError or ArrowInvalid, and 229 changed the data
+    silently. Here 400 seeded flips give no other outcome; most are refused
+    (those landing in data pages or in the metadata JSON), the rest hit bytes
+    the reader does not use (statistics, the Arrow schema's copy of the
+    metadata) and load the log unchanged.
+    """
+    counts = flip_bits(tiny_log, tmp_path, 400, seed=71)
+    assert counts["refused"] + counts["identical"] == 400
+    assert counts["refused"] >= 100
+
+
+@pytest.mark.slow
+def test_2400_single_bit_flips_are_refused_or_harmless(
+    tiny_log: OfflineLog, tmp_path: Path
+) -> None:
+    """The issue's 2,400 flips, on both files, with another seed."""
+    counts = flip_bits(tiny_log, tmp_path, 2_400, seed=72)
+    assert counts["refused"] + counts["identical"] == 2_400
+
+
+def test_a_changed_digit_in_the_metadata_is_refused(folder: Path) -> None:
+    """The seed 11 made 13 in the footer's JSON: valid JSON, another log."""
+    path = folder / DECISIONS_FILE
+    data = path.read_bytes()
+    assert data.count(b'"seed": 11') == 1
+    path.write_bytes(data.replace(b'"seed": 11', b'"seed": 13'))
+    with pytest.raises(
+        OfflineLogError, match=r"decisions\.parquet: the file is damaged"
+    ):
+        read_log(folder)
+
+
+def test_a_flipped_bit_in_a_data_page_is_refused(folder: Path) -> None:
+    """A page's checksum no longer matches its bytes."""
+    path = folder / OUTCOMES_FILE
+    data = bytearray(path.read_bytes())
+    data[200] ^= 0x10
+    path.write_bytes(bytes(data))
+    with pytest.raises(OfflineLogError, match=r"outcomes\.parquet: "):
+        read_log(folder)
+
+
+def test_a_file_without_a_checksum_is_refused(folder: Path) -> None:
+    """Written by pyarrow alone (as older versions of this package wrote)."""
+    table = pq.read_table(folder / OUTCOMES_FILE)
+    pq.write_table(table, folder / OUTCOMES_FILE)
+    with pytest.raises(
+        OfflineLogError, match=r"outcomes\.parquet: no access_review_env.*checksum"
+    ):
         read_log(folder)
