@@ -40,6 +40,7 @@ from access_review_env.registration import (
     QUEUE_ENV_ID,
     REWARD_THRESHOLD,
     RISK_ENV_ID,
+    TABLE_ENV_IDS,
     register_access_review,
 )
 from access_review_env.risk_env import AccessReviewRiskEnv
@@ -89,6 +90,7 @@ __all__ = [
     "RISK_ENV_ID",
     "START_STATE",
     "STATES",
+    "TABLE_ENV_IDS",
     "TERMINAL_STATE",
     "TRANSITION_NAMES",
     "AccessReviewEnv",

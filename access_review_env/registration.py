@@ -17,6 +17,9 @@ RISK_ENV_ID = ACCESS_REVIEW_RISK_TASK.env_id
 QUEUE_ENV_ID = QUEUE_TASK.env_id
 ENV_IDS = tuple(task.env_id for task in TASKS)
 """Every task this package registers."""
+TABLE_ENV_IDS = (ENV_ID, RISK_ENV_ID)
+"""The tasks written as one table (``env.unwrapped.mdp`` is a ``TaskMDP``): a
+request at a time, a handful of states."""
 REWARD_THRESHOLD = ACCESS_REVIEW_TASK.reward_threshold
 RISK_REWARD_THRESHOLD = ACCESS_REVIEW_RISK_TASK.reward_threshold
 
@@ -34,6 +37,7 @@ __all__ = [
     "REWARD_THRESHOLD",
     "RISK_ENV_ID",
     "RISK_REWARD_THRESHOLD",
+    "TABLE_ENV_IDS",
     "register_access_review",
 ]
 

@@ -11,7 +11,7 @@ minari = pytest.importorskip(
     "minari", reason="needs the 'minari' extra: pip install 'access-review-env[minari]'"
 )
 
-from access_review_env import ENV_ID, ENV_IDS  # noqa: E402
+from access_review_env import ENV_ID, TABLE_ENV_IDS  # noqa: E402
 from agents.integrations.minari_export import export_minari  # noqa: E402
 from agents.offline import (  # noqa: E402
     collect,
@@ -22,7 +22,7 @@ from agents.offline import (  # noqa: E402
 )
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", TABLE_ENV_IDS)
 def test_export_round_trips(
     env_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

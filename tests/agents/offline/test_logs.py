@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from access_review_env import ACTIONS, ENV_ID, ENV_IDS, MAX_EPISODE_STEPS, STATES
+from access_review_env import ACTIONS, ENV_ID, MAX_EPISODE_STEPS, STATES, TABLE_ENV_IDS
 from agents.offline import (
     OfflineLog,
     OfflineLogError,
@@ -55,7 +55,7 @@ def test_raise_refuses_open_requests(log: OfflineLog) -> None:
         join(log, open_requests="raise")
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", TABLE_ENV_IDS)
 def test_cohort_is_complete_and_selected_by_arrival(env_id: str) -> None:
     """Every cohort episode ends; every request that arrived early enough is in it."""
     log = uniform_log(env_id, 60_000, 200, seed=22)
