@@ -143,7 +143,13 @@ def hardness_rows(hardness: Sequence[ConfigurationHardness]) -> list[str]:
     for entry in hardness:
         h = entry.hardness
         where = f" ({h.gap_names[0]}, {h.gap_names[1]})" if h.gap_names else ""
-        diameter = "inf" if math.isinf(h.diameter) else f"{h.diameter:.3f}"
+        diameter = (
+            "not computed"
+            if h.diameter is None
+            else "inf"
+            if math.isinf(h.diameter)
+            else f"{h.diameter:.3f}"
+        )
         rows.append(
             [
                 entry.name,

@@ -432,7 +432,12 @@ def plot_curves(
         if found is not None:
             title += (
                 f"\nmin gap {found.smallest_gap:.2f}, "
-                f"sum 1/gap {found.inverse_gap_sum:.2f}, D {found.diameter:.2f}"
+                f"sum 1/gap {found.inverse_gap_sum:.2f}, "
+                + (
+                    "D not computed"
+                    if found.diameter is None
+                    else f"D {found.diameter:.2f}"
+                )
             )
         top.set_title(title, fontsize=8)
         top.set_xscale("log")

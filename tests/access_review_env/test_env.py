@@ -344,7 +344,9 @@ INFO_TYPES = {
 def _check_info(info: dict[str, Any], state: int, env: AccessReviewEnv) -> None:
     assert {key: type(value) for key, value in info.items()} == INFO_TYPES
     assert info["action_mask"].dtype == np.bool_
-    np.testing.assert_array_equal(info["action_mask"], env.sparse.valid_action_mask[state])
+    np.testing.assert_array_equal(
+        info["action_mask"], env.sparse.valid_action_mask[state]
+    )
     np.testing.assert_array_equal(env.action_masks(), info["action_mask"])
 
 
