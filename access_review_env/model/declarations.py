@@ -109,9 +109,10 @@ def bind(
     names = [parameter.name for parameter in parameters]
     unknown = sorted(str(name) for name in arguments if name not in names)
     if unknown:
+        plural = "s" if len(unknown) > 1 else ""
         raise TypeError(
-            f"{owner} got unexpected keyword argument(s) {', '.join(unknown)}; "
-            f"allowed: {', '.join(names)}"
+            f"{owner} got an unexpected keyword argument{plural} "
+            f"{', '.join(map(repr, unknown))}; allowed: {', '.join(names)}"
         )
     return {
         parameter.name: parameter.check(
