@@ -30,7 +30,9 @@ def load_factory(spec: str) -> AgentFactory:
 
     Raises:
         ValueError: If ``spec`` is not of that form.
-        ImportError: If the module cannot be imported.
+        ImportError: If the module cannot be imported, or importing it raised
+            anything (``SystemExit`` from a module that parses the command
+            line included; ``KeyboardInterrupt`` propagates).
         AttributeError: If the module has no such attribute.
         TypeError: If the attribute is not callable.
     """
@@ -44,6 +46,18 @@ def load_factory(spec: str) -> AgentFactory:
     except ImportError as error:
         raise ImportError(
             f"cannot import module {module_name!r} of agent spec {spec!r}: {error}"
+        ) from error
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # the agent module's own code failed
+        what = (
+            f"it exited with status {error.code!r} (agent code must not call "
+            "sys.exit or parse the command line)"
+            if isinstance(error, SystemExit)
+            else f"{type(error).__name__}: {error}"
+        )
+        raise ImportError(
+            f"cannot import module {module_name!r} of agent spec {spec!r}: {what}"
         ) from error
     try:
         factory = getattr(module, attribute)

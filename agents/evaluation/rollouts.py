@@ -19,6 +19,7 @@ from agents.policies.predictor import (
     as_predictor,
     predict_action,
 )
+from agents.policies.preference_table import TabularPolicy
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,7 @@ def evaluate(
 
     Raises:
         AgentError: If the policy returns anything but one valid action index.
+        ValueError: For one of our agents learned on a task of another shape.
     """
     n_episodes = check_integer("n_episodes", n_episodes, low=1)
     if max_steps is None:
@@ -120,6 +122,12 @@ def evaluate(
         gamma = getattr(getattr(env.unwrapped, "mdp", None), "gamma", RECOMMENDED_GAMMA)
     outcome_names: tuple[str, ...] = getattr(env.unwrapped, "outcomes", ())
     predictor = as_predictor(policy)
+    if isinstance(predictor, TabularPolicy):
+        predictor.check_task(
+            env.spec.id if env.spec else None,
+            int(env.observation_space.n),  # type: ignore[attr-defined]
+            int(env.action_space.n),  # type: ignore[attr-defined]
+        )
     masked = accepts_action_masks(predictor)
     returns = np.zeros(n_episodes)
     discounted = np.zeros(n_episodes)
