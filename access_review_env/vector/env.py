@@ -85,10 +85,9 @@ from access_review_env.vector.streams import (
 
 STAGED_MIN_BYTES = 2**21
 """Models whose arrays hold at least this many bytes (about a core's share of
-the caches) step through the staged loop; smaller ones through the fused one.
-Measured with random actions, in nanoseconds per sub-env step (fused against
-staged): AccessReview-v0 16 against 21, the queue's small level (2.3 MB) 61
-against 55, its xlarge level 360 against 240."""
+the caches) step through the staged loop, smaller ones through the fused one:
+measured side by side, the fused loop is the faster on the table tasks and
+the staged one on the queue from its small level (2.3 MB) up."""
 
 VECTOR_RESET_OPTIONS = (*RESET_OPTIONS, "reset_mask")
 """The options the vector env's ``reset`` takes."""
@@ -424,7 +423,8 @@ class TaskVectorEnv(VectorEnv[NDArray[Any], NDArray[np.int64], NDArray[Any]]):
         self._ready[index] = True
         self._all_ready = bool(self._ready.all())
         reported = self._all_report if mask is None else mask.copy()
-        return self._observe(self._memory[STATE]), self._info(out, reported)
+        info = self._info(out, reported, self._rows(out))
+        return self._observe(self._memory[STATE]), info
 
     def _check_options(
         self, options: object
@@ -510,15 +510,16 @@ class TaskVectorEnv(VectorEnv[NDArray[Any], NDArray[np.int64], NDArray[Any]]):
             out,
             self._no_finals if finals is None else finals.words(),
         )
-        info = self._info(out, self._all_report)
+        rows = self._rows(out)
+        info = self._info(out, self._all_report, rows)
         if finals is not None and finals.flags[STEPPED].any():
             ended = finals.flags[STEPPED].copy()
             final_obs = np.full(self.num_envs, None, dtype=object)
             for k in np.flatnonzero(ended):
                 final_obs[k] = self._single_observation(int(finals.ints[OUT_STATE, k]))
             info["final_obs"], info["_final_obs"] = final_obs, ended
-            info["final_info"], info["_final_info"] = self._info(finals, ended), ended
-        rows = self._rows(out)
+            info["final_info"] = self._info(finals, ended, finals.rows())
+            info["_final_info"] = ended
         return (
             self._observe(self._memory[STATE]),
             rows.reward,
@@ -598,7 +599,9 @@ class TaskVectorEnv(VectorEnv[NDArray[Any], NDArray[np.int64], NDArray[Any]]):
             return self._reused_rows
         return out.rows()
 
-    def _info(self, out: Outputs, reported: NDArray[np.bool_]) -> dict[str, Any]:
+    def _info(
+        self, out: Outputs, reported: NDArray[np.bool_], rows: Rows
+    ) -> dict[str, Any]:
         """The info dict in Gymnasium's vector convention, from output blocks.
 
         Args:
@@ -606,8 +609,8 @@ class TaskVectorEnv(VectorEnv[NDArray[Any], NDArray[np.int64], NDArray[Any]]):
             reported: ``(N,)`` which sub-envs report the single env's keys.
                 ``event_outcome`` (a step's key) is reported where the slot
                 was a step.
+            rows: ``out``'s rows.
         """
-        rows = self._rows(out)
         info: dict[str, Any] = {
             "state": rows.state,
             "_state": reported,

@@ -345,7 +345,9 @@ def _step_staged_py(
 ) -> None:
     """Step sub-envs ``first .. last - 1``, a block of them one level at a time.
 
-    The same steps as :func:`step_fused` (same arguments, same bits).
+    The same steps as :func:`step_fused` (same arguments, same bits). The
+    sums of touched values go to a scratch array so that the compiler keeps
+    the loads that bring those lines in.
     """
     (
         d_indptr,
@@ -380,6 +382,9 @@ def _step_staged_py(
     reward = np.empty(BLOCK)
     cost = np.empty(BLOCK)
     probability = np.empty(BLOCK)
+    outcome = np.empty(BLOCK, dtype=np.int64)
+    invalid = np.empty(BLOCK, dtype=np.bool_)
+    sink = np.zeros(1)
     for block in range(first, last, BLOCK):
         size = min(BLOCK, last - block)
         for i in range(size):
@@ -392,6 +397,12 @@ def _step_staged_py(
                 row = np.uint64(memory[STATE, k]) * n_actions + np.uint64(actions[k])
                 low[i] = d_indptr[row]
                 high[i] = d_indptr[row + one]
+        # Each level first touches the cache lines its next loop reads, in a
+        # loop whose loads are independent (and their misses overlap).
+        touched = 0.0
+        for i in range(size):
+            if stepping[i]:
+                touched += d_probability[low[i]] + d_probability[high[i] - one]
         for i in range(size):
             if stepping[i]:
                 branch[i] = _pick(d_probability, low[i], high[i], first_draw[i])
@@ -402,11 +413,16 @@ def _step_staged_py(
                 reward[i] = d_reward[j]
                 cost[i] = d_cost[j]
                 probability[i] = d_probability[j]
+                outcome[i] = d_outcome[j]
+                invalid[i] = d_invalid[j]
         if has_events:
             for i in range(size):
                 if stepping[i]:
                     low[i] = e_indptr[state[i]]
                     high[i] = e_indptr[state[i] + one]
+            for i in range(size):
+                if stepping[i]:
+                    touched += e_probability[low[i]] + e_probability[high[i] - one]
             for i in range(size):
                 if stepping[i]:
                     low[i] = _pick(e_probability, low[i], high[i], second_draw[i])
@@ -419,18 +435,21 @@ def _step_staged_py(
                     probability[i] = probability[i] * e_probability[e]
                     out[0][OUT_EVENT, np.uint64(block + i)] = e_outcome[e]
         for i in range(size):
+            if stepping[i]:
+                touched += terminal[state[i]] + valid[state[i], 0]
+        sink[0] = touched
+        for i in range(size):
             k = np.uint64(block + i)
             u = first_draw[i]
             if stepping[i]:
-                j = branch[i]
                 ended = _write_step(
                     k,
                     state[i],
                     reward[i],
                     cost[i],
                     probability[i],
-                    np.int64(d_outcome[j]),
-                    d_invalid[j],
+                    outcome[i],
+                    invalid[i],
                     settings,
                     terminal,
                     valid,

@@ -202,7 +202,8 @@ class Outputs(NamedTuple):
 
     def rows(self) -> Rows:
         """Views of every row (made once for reused buffers, so they stay the same)."""
-        return Rows(*self.ints, *self.floats, *self.flags)
+        ints, floats, flags = self.ints, self.floats, self.flags
+        return Rows(ints[0], ints[1], ints[2], floats[0], floats[1], floats[2], *flags)
 
     def words(self) -> tuple[NDArray[Any], ...]:
         """The blocks as the kernels take them: ``masks`` seen as words."""

@@ -29,8 +29,8 @@ def queue_vector_row(
     level: str = "xlarge",
     num_envs: int = 1_024,
     native_steps: int = 200,
-    sync_steps: int = 4,
-    repeats: int = 3,
+    sync_steps: int = 8,
+    repeats: int = 5,
 ) -> Row:
     """The native queue vector env against ``SyncVectorEnv`` at one level and N.
 
