@@ -8,8 +8,9 @@ does, with the time limit of ``gym.make`` and the autoreset of
 ``SyncVectorEnv``. No array of the model is copied, so every level of every
 task runs, the queue's million-state level included.
 
-With numba installed (the ``fast`` extra) the step is one compiled loop over
-the sub-envs (:mod:`.kernels_numba`); without it, whole-array NumPy operations
+With numba installed (the ``fast`` extra) the step is a compiled loop over
+the sub-envs (:mod:`.kernels_numba`: fused for models that fit in the caches,
+staged for larger ones); without it, whole-array NumPy operations
 (:mod:`.kernels_numpy`) return the same bits. Each sub-env draws from its own
 random stream (:mod:`.streams`). A task's vector env class only names its
 declaration; its keywords and manual come from it.
@@ -97,7 +98,7 @@ _NUM_ENVS = inspect.Parameter("num_envs", inspect.Parameter.POSITIONAL_OR_KEYWOR
 
 @functools.cache
 def step_kernels() -> ModuleType:
-    """The module whose ``step_range`` and ``first_refusal`` step the sub-envs.
+    """The module whose step loops and ``first_refusal`` step the sub-envs.
 
     :mod:`.kernels_numba` when numba is installed, else :mod:`.kernels_numpy`;
     both return the same bits.
