@@ -64,6 +64,7 @@ from access_review_env.tasks.access_review_queue import (
 )
 from access_review_env.tasks.access_review_queue import QueueAction
 from access_review_env.vector import (
+    AccessReviewQueueVectorEnv,
     AccessReviewRiskVectorEnv,
     AccessReviewVectorEnv,
     TaskVectorEnv,
@@ -96,6 +97,7 @@ __all__ = [
     "AccessReviewEnv",
     "AccessReviewMDP",
     "AccessReviewQueueEnv",
+    "AccessReviewQueueVectorEnv",
     "AccessReviewRiskEnv",
     "AccessReviewRiskMDP",
     "AccessReviewRiskVectorEnv",

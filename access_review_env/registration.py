@@ -26,7 +26,7 @@ RISK_REWARD_THRESHOLD = ACCESS_REVIEW_RISK_TASK.reward_threshold
 _ENTRY_POINTS: dict[str, tuple[str, str | None]] = {
     ENV_ID: ("env:AccessReviewEnv", "AccessReviewVectorEnv"),
     RISK_ENV_ID: ("risk_env:AccessReviewRiskEnv", "AccessReviewRiskVectorEnv"),
-    QUEUE_ENV_ID: ("queue_env:AccessReviewQueueEnv", None),
+    QUEUE_ENV_ID: ("queue_env:AccessReviewQueueEnv", "AccessReviewQueueVectorEnv"),
 }
 
 __all__ = [

@@ -137,8 +137,10 @@ def wilson_interval(
         centre = (share + z * z / (2.0 * n)) / denominator
         half = z * np.sqrt(share * (1.0 - share) / n + z * z / (4.0 * n * n))
         half = half / denominator
-    low = np.where(n > 0, np.clip(centre - half, 0.0, 1.0), np.nan)
-    high = np.where(n > 0, np.clip(centre + half, 0.0, 1.0), np.nan)
+    # The interval contains the share; at 0 or all successes rounding would
+    # otherwise leave it a hair off the share (6.9e-18 for 0 of 40).
+    low = np.where(n > 0, np.clip(centre - half, 0.0, share), np.nan)
+    high = np.where(n > 0, np.clip(centre + half, share, 1.0), np.nan)
     return np.asarray(low, dtype=np.float64), np.asarray(high, dtype=np.float64)
 
 
