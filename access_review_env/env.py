@@ -10,6 +10,7 @@ class only names its declaration and carries its manual.
 
 from __future__ import annotations
 
+import weakref
 from bisect import bisect_right
 from typing import Any, ClassVar, SupportsFloat, TypeAlias
 
@@ -83,7 +84,11 @@ def _compile(stage: SparseStage, row: int) -> _Row:
 
 
 class _Rows:
-    """A stage's compiled rows: all of them at once, or each on first use."""
+    """A stage's compiled rows: all of them at once, or each on first use.
+
+    One per stage, shared by every env of that model (see :func:`_rows_of`):
+    compiling is a pure function of the read-only model.
+    """
 
     def __init__(self, stage: SparseStage) -> None:
         self.stage = stage
@@ -101,6 +106,17 @@ class _Rows:
                 self.cache.clear()
             compiled = self.cache[row] = _compile(self.stage, row)
         return compiled  # type: ignore[return-value]
+
+
+_COMPILED: weakref.WeakKeyDictionary[SparseStage, _Rows] = weakref.WeakKeyDictionary()
+
+
+def _rows_of(stage: SparseStage) -> _Rows:
+    """The compiled rows of ``stage``, compiled once however many envs read it."""
+    rows = _COMPILED.get(stage)
+    if rows is None:
+        rows = _COMPILED[stage] = _Rows(stage)
+    return rows
 
 
 class TaskEnv(gym.Env[Any, int]):
@@ -192,8 +208,8 @@ class TaskEnv(gym.Env[Any, int]):
             if n_states <= FEATURE_TABLE_STATES:
                 self._features = model.features(np.arange(n_states))
         self._masks = sparse.valid_action_mask
-        self._decisions = _Rows(sparse.decisions)
-        self._events = None if sparse.events is None else _Rows(sparse.events)
+        self._decisions = _rows_of(sparse.decisions)
+        self._events = None if sparse.events is None else _rows_of(sparse.events)
         self._terminal = sparse.terminal
         self._ready = True
         start = self.start_distribution
@@ -276,7 +292,7 @@ class TaskEnv(gym.Env[Any, int]):
         return self._mdp.features(np.asarray(state))
 
     def _info(self, state: int) -> dict[str, Any]:
-        return {
+        info = {
             "state": state,
             "action_mask": self._masks[state].copy(),
             "cost": np.float64(0.0),
@@ -284,6 +300,9 @@ class TaskEnv(gym.Env[Any, int]):
             "invalid_action": False,
             "prob": np.float64(1.0),
         }
+        if self._events is not None:
+            info["event_outcome"] = 0
+        return info
 
     def reset(
         self, *, seed: int | None = None, options: dict[str, Any] | None = None
