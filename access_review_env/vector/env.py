@@ -607,9 +607,8 @@ class TaskVectorEnv(VectorEnv[NDArray[Any], NDArray[np.int64], NDArray[Any]]):
 
         Args:
             out: The blocks of a step or reset.
-            reported: ``(N,)`` which sub-envs report the single env's keys.
-                ``event_outcome`` (a step's key) is reported where the slot
-                was a step.
+            reported: ``(N,)`` which sub-envs report the single env's keys
+                (``event_outcome`` included: 0 at a reset).
             rows: ``out``'s rows.
         """
         info: dict[str, Any] = {
@@ -628,7 +627,7 @@ class TaskVectorEnv(VectorEnv[NDArray[Any], NDArray[np.int64], NDArray[Any]]):
         }
         if self._has_events:
             info["event_outcome"] = rows.event_outcome
-            info["_event_outcome"] = rows.stepped & reported
+            info["_event_outcome"] = reported
         return info
 
     def _check_type(self, actions: Any) -> NDArray[Any]:
