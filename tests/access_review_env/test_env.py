@@ -344,7 +344,9 @@ INFO_TYPES = {
 def _check_info(info: dict[str, Any], state: int, env: AccessReviewEnv) -> None:
     assert {key: type(value) for key, value in info.items()} == INFO_TYPES
     assert info["action_mask"].dtype == np.bool_
-    np.testing.assert_array_equal(info["action_mask"], env.sparse.valid_action_mask[state])
+    np.testing.assert_array_equal(
+        info["action_mask"], env.sparse.valid_action_mask[state]
+    )
     np.testing.assert_array_equal(env.action_masks(), info["action_mask"])
 
 
@@ -409,6 +411,24 @@ def test_unknown_render_mode_is_rejected() -> None:
         match=r"render_mode must be one of None, 'ansi', 'human', 'rgb_array'",
     ):
         AccessReviewEnv(render_mode="rgb")
+
+
+def test_an_unknown_keyword_is_refused_in_pythons_wording() -> None:
+    """Python's "unexpected keyword argument 'name'", plus the allowed keywords.
+
+    Callers match that wording: TorchRL's GymEnv passes ``frameskip`` and
+    retries without it when the env refuses it so.
+    """
+    with pytest.raises(
+        TypeError,
+        match=r"AccessReview-v0 got an unexpected keyword argument 'frameskip'; "
+        r"allowed: abandonment_prob, rewards",
+    ):
+        gym.make(ENV_ID, frameskip=1)
+    with pytest.raises(
+        TypeError, match=r"got unexpected keyword arguments 'frameskip', 'speed'"
+    ):
+        gym.make(ENV_ID, speed=2, frameskip=1)
 
 
 def test_rgb_array_render_highlights_state_and_colours_the_outcome() -> None:
