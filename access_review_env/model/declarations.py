@@ -103,17 +103,21 @@ def bind(
     """Every declared keyword's checked value: given, else its default.
 
     Raises:
-        TypeError: For a keyword not declared, naming the allowed ones.
+        TypeError: For a keyword not declared (in Python's wording, "got an
+            unexpected keyword argument 'name'"), naming the allowed ones.
         TypeError, ValueError: For a value its declaration refuses.
     """
     names = [parameter.name for parameter in parameters]
-    unknown = sorted(str(name) for name in arguments if name not in names)
+    unknown = sorted(repr(str(name)) for name in arguments if name not in names)
     if unknown:
-        plural = "s" if len(unknown) > 1 else ""
-        raise TypeError(
-            f"{owner} got an unexpected keyword argument{plural} "
-            f"{', '.join(map(repr, unknown))}; allowed: {', '.join(names)}"
+        # Python's own wording, which callers such as TorchRL's GymEnv match
+        # to retry without a keyword the env does not take.
+        got = (
+            f"an unexpected keyword argument {unknown[0]}"
+            if len(unknown) == 1
+            else f"unexpected keyword arguments {', '.join(unknown)}"
         )
+        raise TypeError(f"{owner} got {got}; allowed: {', '.join(names)}")
     return {
         parameter.name: parameter.check(
             arguments.get(parameter.name, parameter.default)

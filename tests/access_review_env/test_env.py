@@ -413,6 +413,24 @@ def test_unknown_render_mode_is_rejected() -> None:
         AccessReviewEnv(render_mode="rgb")
 
 
+def test_an_unknown_keyword_is_refused_in_pythons_wording() -> None:
+    """Python's "unexpected keyword argument 'name'", plus the allowed keywords.
+
+    Callers match that wording: TorchRL's GymEnv passes ``frameskip`` and
+    retries without it when the env refuses it so.
+    """
+    with pytest.raises(
+        TypeError,
+        match=r"AccessReview-v0 got an unexpected keyword argument 'frameskip'; "
+        r"allowed: abandonment_prob, rewards",
+    ):
+        gym.make(ENV_ID, frameskip=1)
+    with pytest.raises(
+        TypeError, match=r"got unexpected keyword arguments 'frameskip', 'speed'"
+    ):
+        gym.make(ENV_ID, speed=2, frameskip=1)
+
+
 def test_rgb_array_render_highlights_state_and_colours_the_outcome() -> None:
     """rgb_array returns an RGB image; closed turns green or red by outcome."""
     env = AccessReviewEnv(render_mode="rgb_array")

@@ -86,6 +86,27 @@ def test_plot_functions_write_what_the_figure_functions_draw(tmp_path: Path) -> 
     assert drawn.read_bytes() == written.read_bytes()
 
 
+def test_frames_figure_shows_each_rendered_frame_with_its_caption() -> None:
+    """One axis per frame, top to bottom, holding that frame's pixels."""
+    env = gym.make(ENV_ID, render_mode="rgb_array")
+    env.reset(seed=0)
+    frames = [env.render()]
+    for action in (2, 3):
+        env.step(action)
+        frames.append(env.render())
+    titles = ["reset", "human_review", "approve_rotation"]
+    open_before = plt.get_fignums()
+    figure = plotting.frames_figure(frames, titles)  # type: ignore[arg-type]
+    assert plt.get_fignums() == open_before
+    assert [axis.get_title(loc="left") for axis in figure.axes] == titles
+    for axis, frame in zip(figure.axes, frames, strict=True):
+        np.testing.assert_array_equal(axis.images[0].get_array(), frame)
+    with pytest.raises(ValueError, match="got 1 titles for 3 frames"):
+        plotting.frames_figure(frames, ["reset"])  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least one frame"):
+        plotting.frames_figure([])
+
+
 @pytest.mark.parametrize("env_id", [ENV_ID, RISK_ENV_ID])
 def test_task_figure_names_every_state_and_draw_task_writes_it(
     env_id: str, tmp_path: Path
