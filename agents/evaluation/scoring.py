@@ -18,8 +18,9 @@ and in every step of the rollouts) or ``"sampled"`` (it answered differently:
 Monte Carlo alone, :attr:`PolicyScore.exact_note` says why).
 
 Every score checks its exact value against its own Monte Carlo interval at
-:data:`CHECK_CONFIDENCE` (:attr:`PolicyScore.exact_outside_mc`): an honest
-exact value falls outside it once in 10,000 scores.
+:data:`CHECK_CONFIDENCE` (:attr:`PolicyScore.exact_outside_mc`,
+:func:`check_interval`): an honest exact value falls outside it at most once
+in 10,000 scores.
 """
 
 from __future__ import annotations
@@ -33,9 +34,13 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from access_review_env import ENV_ID, InvalidActionError, TabularMDP
+from access_review_env import ENV_ID, InvalidActionError, SparseMDP, TabularMDP
 from agents.common.json_values import float_from_json
-from agents.evaluation.exact import optimal_action_mask, scored_arrays
+from agents.evaluation.exact import (
+    optimal_action_mask,
+    return_deviation,
+    scored_arrays,
+)
 from agents.evaluation.rollouts import EvaluationResult, action_generator, evaluate
 from agents.evaluation.statistics import t_value
 from agents.evaluation.vector_rollouts import rollout_tables
@@ -62,11 +67,11 @@ MC_CONFIDENCE = 0.95
 
 CHECK_CONFIDENCE = 0.9999
 """Coverage of :attr:`PolicyScore.mc_check_ci`, the interval each exact value is
-checked against. A benchmark has hundreds of scores: at 95 % one honest score
-in 20 would fail the check by chance; at 99.99 % the default benchmark's few
-hundred scores with varying returns fail it together with probability about
-3 %, while a wrong exact value (a coin flip scored as one of its sides) lies
-tens of standard errors away."""
+checked against (:func:`check_interval`). A benchmark has hundreds of scores:
+at 95 % one honest score in 20 would fail the check by chance; at 99.99 % the
+default benchmark's 490 scores fail it together with probability under 5 %
+(``1 - 0.9999**490``), while a wrong exact value (a coin flip scored as one of
+its sides) lies tens of standard errors away."""
 
 EXACT_CHECK_TOLERANCE = 1e-9
 """Rounding allowed between an exact value and a Monte Carlo bound, relative
@@ -107,7 +112,7 @@ class PolicyScore:
             ``"stochastic"`` or ``"sampled"`` (see the module docstring).
         exact_note: Why there is no exact value, or None.
         mc_check_ci: The Monte Carlo interval at :data:`CHECK_CONFIDENCE`
-            the exact value is checked against.
+            the exact value is checked against (see :func:`check_interval`).
         exact_outside_mc: Whether the exact value lies outside
             :attr:`mc_check_ci` (None without an exact value or an interval):
             True means the exact value and the rollouts disagree.
@@ -178,6 +183,32 @@ def t_interval(
     return (mean - half, mean + half)
 
 
+def check_interval(
+    mean: float, se: float, n: int, model_deviation: float | None
+) -> tuple[float, float]:
+    """The interval an exact value is checked against, at :data:`CHECK_CONFIDENCE`.
+
+    Student's t over the ``n`` episodes, with the larger of two standard
+    errors: the sample's, and the model's (``model_deviation``, the standard
+    deviation of one return the exact model gives,
+    :func:`~agents.evaluation.exact.return_deviation`, over ``sqrt(n)``).
+    The sample's alone undercovers where the returns are skewed: when a rare
+    outcome happens less often than its probability, the sample also
+    underestimates its spread (28 abandonments in 1,000 episodes where 50 are
+    expected gave 4.2 standard errors of the sample, 3.2 of the model). The
+    model's alone would trust the very model under check. With the larger
+    one, an honest exact value lies inside with at least the stated
+    coverage (up to the normal approximation of a mean of ``n`` returns),
+    and a rollout whose returns never varied is no longer an interval of
+    zero width when the model says they vary.
+    """
+    if n < 2:
+        return (math.nan, math.nan)
+    spread = se if model_deviation is None else max(se, model_deviation / math.sqrt(n))
+    half = t_value(CHECK_CONFIDENCE, n - 1) * spread
+    return (mean - half, mean + half)
+
+
 def outside(value: float | None, interval: tuple[float, float]) -> bool | None:
     """Whether ``value`` lies outside ``interval`` beyond rounding (None: no check)."""
     low, high = interval
@@ -195,6 +226,7 @@ class Reference:
         env: ``gym.make(env_id, **env_kwargs)``.
         arrays: The MDP exact values are computed on
             (:func:`~agents.evaluation.exact.scored_arrays`).
+        sparse: The same MDP in sparse form, with every branch's reward.
         masks: ``(S, A)`` each state's valid actions (``info["action_mask"]``).
         optimal: ``(S, A)`` the optimal actions of each non-terminal state,
             every one whose ``Q*`` is within
@@ -206,6 +238,7 @@ class Reference:
 
     env: gym.Env[Any, Any]
     arrays: TabularMDP
+    sparse: SparseMDP
     masks: NDArray[np.bool_]
     optimal: NDArray[np.bool_]
     optimal_value: float
@@ -230,6 +263,7 @@ class Reference:
         return cls(
             env=env,
             arrays=arrays,
+            sparse=unwrapped.sparse,
             masks=masks,
             optimal=optimal_action_mask(optimum.Q, optimum.V, arrays.terminal),
             optimal_value=float(start @ optimum.V),
@@ -258,15 +292,33 @@ class Reference:
     def score(
         self,
         exact_value: float | None,
-        agreement: dict[str, bool] | None,
+        table: NDArray[np.float64] | None,
         rollout: EvaluationResult,
         mode: Mode,
         exact_note: str | None = None,
     ) -> PolicyScore:
-        """The score of a policy from its exact value (if any) and its rollouts."""
+        """The score of a policy from its table and exact value (if any) and rollouts.
+
+        Args:
+            exact_value: ``V^pi`` of the start distribution, or None.
+            table: ``(S, A)`` the policy as read, or None.
+            rollout: Its Monte Carlo rollouts.
+            mode: How it was read.
+            exact_note: Why there is no exact value.
+        """
         mc_value = rollout.mean_discounted_return
         se, n = rollout.discounted_return_se, rollout.n_episodes
-        check = t_interval(mc_value, se, n, CHECK_CONFIDENCE)
+        deviation = None
+        if exact_value is not None and table is not None:
+            arrays = self.arrays
+            deviation = return_deviation(
+                self.sparse,
+                table,
+                arrays.initial_distribution,
+                arrays.gamma,
+                arrays.horizon,
+            )
+        check = check_interval(mc_value, se, n, deviation)
         value = exact_value if exact_value is not None else mc_value
         span = self.optimal_value - self.random_value
         return PolicyScore(
@@ -277,7 +329,7 @@ class Reference:
             mc_ci=t_interval(mc_value, se, n, MC_CONFIDENCE),
             regret=self.optimal_value - value,
             normalized_score=(value - self.random_value) / span if span > 0 else 1.0,
-            agreement=agreement,
+            agreement=None if table is None else self.agreement(table),
             violations_per_episode=rollout.violations_per_episode,
             invalid_action_rate=rollout.invalid_actions
             / (rollout.mean_length * rollout.n_episodes),
@@ -293,7 +345,7 @@ class Reference:
     def crashed(
         self,
         message: str,
-        agreement: dict[str, bool] | None,
+        table: NDArray[np.float64] | None,
         mode: Mode,
         exact_note: str | None,
     ) -> PolicyScore:
@@ -306,7 +358,7 @@ class Reference:
             mc_ci=(math.nan, math.nan),
             regret=math.nan,
             normalized_score=0.0,
-            agreement=agreement,
+            agreement=None if table is None else self.agreement(table),
             violations_per_episode=math.nan,
             invalid_action_rate=math.nan,
             crashed=True,
@@ -400,9 +452,7 @@ def _score_reading(
     """:func:`score_policy` of a policy already read."""
     table, mode, note = reading.table, reading.mode, reading.reason
     exact_value: float | None = None
-    agreement = None
     if table is not None:
-        agreement = reference.agreement(table)
         exact_value = start_value(reference.arrays, table)
         note = NO_VALUE_NOTE if exact_value is None else None
     rolled: PolicyLike | StochasticPolicy = policy
@@ -411,12 +461,12 @@ def _score_reading(
     try:
         rollout = evaluate(reference.env, rolled, n_episodes, seed, name=agent, rng=rng)
     except InvalidActionError as error:
-        return reference.crashed(str(error), agreement, mode, note)
+        return reference.crashed(str(error), table, mode, note)
     if mode == "greedy" and table is not None:
         for state, action in sorted(rollout.state_actions):
             if table[state, action] != 1.0:
                 probed = int(np.argmax(table[state]))
-                mode, exact_value, agreement = "sampled", None, None
+                mode, exact_value, table = "sampled", None, None
                 note = (
                     f"{agent} chose action {action} in state {state} during the "
                     f"rollouts, where each of its {probes} probes had answered "
@@ -424,7 +474,7 @@ def _score_reading(
                     "it has no exact value and is scored by Monte Carlo alone"
                 )
                 break
-    return reference.score(exact_value, agreement, rollout, mode, note)
+    return reference.score(exact_value, table, rollout, mode, note)
 
 
 def score_policies(
@@ -514,9 +564,7 @@ def score_policies(
         for i, table, value, rollout in zip(
             batched, stacked, values, rollouts, strict=True
         ):
-            scores[i] = reference.score(
-                float(value), reference.agreement(table), rollout, readings[i].mode
-            )
+            scores[i] = reference.score(float(value), table, rollout, readings[i].mode)
     return [
         score
         if score is not None

@@ -30,8 +30,9 @@ from agents.evaluation import (
     score_policy,
     scored_arrays,
 )
-from agents.evaluation import scoring as scoring_module
-from agents.planning import start_value, value_iteration
+from agents.evaluation.exact import return_deviation, return_moments
+from agents.evaluation.scoring import check_interval, harness_generators, outside
+from agents.planning import policy_evaluation, start_value, value_iteration
 from agents.policies import AgentError, RandomPolicy, read_policy, stochastic_table
 from agents.policies import probability_table as probability_module
 
@@ -277,20 +278,85 @@ def test_an_exact_value_that_is_wrong_is_counted_as_a_disagreement(
     )
 
 
-def test_the_check_interval_is_student_t_at_99_99_percent() -> None:
-    """mc_check_ci is the mean +- t(0.9999, n - 1) standard errors."""
+def test_the_check_interval_is_student_t_with_the_larger_standard_error() -> None:
+    """mc_check_ci: the mean +- t(0.9999, n - 1) times the larger standard error.
+
+    The larger of the sample's and the model's: the random policy's returns
+    are spread as the model says (sample SD within 10 % of the model's over
+    500 episodes).
+    """
+    env = gym.make(ENV_ID)
     score = score_policy(RandomPolicy(), n_episodes=500, seed=0)
-    rollout = evaluate(
-        gym.make(ENV_ID), RandomPolicy(), 500, 0, rng=_rollout_rng(0), name="x"
+    rng = harness_generators(0)[1]
+    rollout = evaluate(env, RandomPolicy(), 500, 0, rng=rng, name="x")
+    arrays = scored_arrays(env)
+    table = stochastic_table(
+        RandomPolicy(),
+        env.unwrapped.sparse.valid_action_mask,  # type: ignore[attr-defined]
+        ~arrays.terminal,
     )
-    half = stats.t.ppf(0.5 + CHECK_CONFIDENCE / 2, 499) * rollout.discounted_return_se
+    deviation = return_deviation(
+        env.unwrapped.sparse,  # type: ignore[attr-defined]
+        table,
+        arrays.initial_distribution,
+        arrays.gamma,
+        arrays.horizon,
+    )
+    sample = rollout.discounted_returns.std(ddof=1)
+    assert sample == pytest.approx(deviation, rel=0.1)
+    se = max(rollout.discounted_return_se, deviation / math.sqrt(500))
+    half = stats.t.ppf(0.5 + CHECK_CONFIDENCE / 2, 499) * se
     assert score.mc_value == rollout.mean_discounted_return
     low, high = score.mc_check_ci
     assert (low, high) == pytest.approx((score.mc_value - half, score.mc_value + half))
 
 
-def _rollout_rng(seed: int) -> np.random.Generator:
-    return scoring_module.harness_generators(seed)[1]
+def test_a_rare_outcome_seen_rarely_does_not_make_a_disagreement() -> None:
+    """28 abandonments in 1,000 where 50 are expected: the model's spread decides.
+
+    Request evidence at p = 0.05 is worth 53.35; such rollouts average
+    55.836 with a sample standard error of 0.59 (4.2 of them above 53.35,
+    beyond the 3.9 of the check), but the model's standard deviation of one
+    return is 24.63 (0.78 per mean of 1,000: 3.2 of them). The sample's alone
+    would count an honest exact value as a disagreement.
+    """
+    env = gym.make(ENV_ID, abandonment_prob=0.05)
+    arrays = scored_arrays(env)
+    table = np.eye(4)[[1, 0, 3, 0]]
+    deviation = return_deviation(
+        env.unwrapped.sparse,  # type: ignore[attr-defined]
+        table,
+        arrays.initial_distribution,
+        arrays.gamma,
+        arrays.horizon,
+    )
+    assert deviation == pytest.approx(113 * math.sqrt(0.05 * 0.95))
+    returns = np.r_[np.full(972, 59.0), np.full(28, -54.0)]
+    se = returns.std(ddof=1) / math.sqrt(1_000)
+    assert returns.mean() == pytest.approx(55.836)
+    assert outside(53.35, check_interval(returns.mean(), se, 1_000, None)) is True
+    assert outside(53.35, check_interval(returns.mean(), se, 1_000, deviation)) is False
+
+
+@pytest.mark.parametrize(
+    ("env_id", "kwargs"),
+    [
+        (ENV_ID, {}),
+        (RISK_ENV_ID, {"exploring_starts": True}),
+        (QUEUE_ENV_ID, {"level": "tiny"}),
+    ],
+)
+def test_the_models_return_moments_are_policy_evaluations(
+    env_id: str, kwargs: dict[str, Any]
+) -> None:
+    """The mean of return_moments is planning's V^pi, for the random policy."""
+    env = gym.make(env_id, **kwargs)
+    arrays = scored_arrays(env)
+    sparse = env.unwrapped.sparse  # type: ignore[attr-defined]
+    table = stochastic_table(RandomPolicy(), sparse.valid_action_mask, ~arrays.terminal)
+    V, second = return_moments(sparse, table, arrays.gamma, arrays.horizon)
+    np.testing.assert_allclose(V, policy_evaluation(arrays, table).V, atol=1e-9)
+    assert np.all(second >= V**2 - 1e-9)
 
 
 def test_the_expected_range_of_disagreements_is_the_binomial_bound() -> None:
