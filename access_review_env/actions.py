@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -45,13 +46,13 @@ def check_action(action: object, n_actions: int) -> int:
 def invalid_action_message(
     state: int,
     action: int,
-    mask: NDArray[np.int8],
-    state_names: Sequence[str],
+    mask: NDArray[Any],
+    state_label: str,
     action_names: Sequence[str],
 ) -> str:
     """Say which action was refused in which state, and what is allowed there."""
     allowed = [f"{a} ({action_names[int(a)]})" for a in np.flatnonzero(mask)]
     return (
         f"action {action} ({action_names[action]}) is not valid in state {state} "
-        f"({state_names[state]}); valid actions there: {', '.join(allowed) or 'none'}"
+        f"({state_label}); valid actions there: {', '.join(allowed) or 'none'}"
     )

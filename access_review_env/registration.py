@@ -1,43 +1,59 @@
-"""Registration of the tasks: ``AccessReview-v0`` and ``AccessReviewRisk-v0``."""
+"""Registration of the tasks, from their declarations (``model.catalog``)."""
 
 from __future__ import annotations
 
 from gymnasium.envs.registration import register, registry
 
-ENV_ID = "AccessReview-v0"
-RISK_ENV_ID = "AccessReviewRisk-v0"
-ENV_IDS = (ENV_ID, RISK_ENV_ID)
+from access_review_env.model.catalog import (
+    ACCESS_REVIEW_RISK_TASK,
+    ACCESS_REVIEW_TASK,
+    MAX_EPISODE_STEPS,
+    QUEUE_TASK,
+    TASKS,
+)
+
+ENV_ID = ACCESS_REVIEW_TASK.env_id
+RISK_ENV_ID = ACCESS_REVIEW_RISK_TASK.env_id
+QUEUE_ENV_ID = QUEUE_TASK.env_id
+ENV_IDS = tuple(task.env_id for task in TASKS)
 """Every task this package registers."""
-MAX_EPISODE_STEPS = 20
-"""Any valid route closes within 3 steps; 20 only cuts episodes stalled on
-invalid actions, leaving an agent room to recover from a few of them."""
-REWARD_THRESHOLD = 62.0
-"""The undiscounted return of the optimal route of AccessReview-v0 at the
-default configuration (human_review then approve_rotation: -18 + 80); every
-other policy scores less in expectation there."""
-RISK_REWARD_THRESHOLD = 66.0
-"""The optimal expected undiscounted return of AccessReviewRisk-v0 at the
-defaults: half the requests are reviewed and closed right (-18 + 80), half
-approved at once on clear evidence (70)."""
+TABLE_ENV_IDS = (ENV_ID, RISK_ENV_ID)
+"""The tasks written as one table (``env.unwrapped.mdp`` is a ``TaskMDP``): a
+request at a time, a handful of states."""
+REWARD_THRESHOLD = ACCESS_REVIEW_TASK.reward_threshold
+RISK_REWARD_THRESHOLD = ACCESS_REVIEW_RISK_TASK.reward_threshold
+
+_ENTRY_POINTS: dict[str, tuple[str, str | None]] = {
+    ENV_ID: ("env:AccessReviewEnv", "AccessReviewVectorEnv"),
+    RISK_ENV_ID: ("risk_env:AccessReviewRiskEnv", "AccessReviewRiskVectorEnv"),
+    QUEUE_ENV_ID: ("queue_env:AccessReviewQueueEnv", "AccessReviewQueueVectorEnv"),
+}
+
+__all__ = [
+    "ENV_ID",
+    "ENV_IDS",
+    "MAX_EPISODE_STEPS",
+    "QUEUE_ENV_ID",
+    "REWARD_THRESHOLD",
+    "RISK_ENV_ID",
+    "RISK_REWARD_THRESHOLD",
+    "TABLE_ENV_IDS",
+    "register_access_review",
+]
 
 
 def register_access_review() -> None:
     """Register every task; a second call changes nothing and warns nothing."""
-    for env_id, entry, vector, threshold in (
-        (ENV_ID, "env:AccessReviewEnv", "AccessReviewVectorEnv", REWARD_THRESHOLD),
-        (
-            RISK_ENV_ID,
-            "risk_env:AccessReviewRiskEnv",
-            "AccessReviewRiskVectorEnv",
-            RISK_REWARD_THRESHOLD,
-        ),
-    ):
-        if env_id in registry:
+    for task in TASKS:
+        if task.env_id in registry:
             continue
+        entry, vector = _ENTRY_POINTS[task.env_id]
         register(
-            id=env_id,
+            id=task.env_id,
             entry_point=f"access_review_env.{entry}",
-            max_episode_steps=MAX_EPISODE_STEPS,
-            reward_threshold=threshold,
-            vector_entry_point=f"access_review_env.vector.env:{vector}",
+            max_episode_steps=task.max_episode_steps,
+            reward_threshold=task.reward_threshold,
+            vector_entry_point=(
+                None if vector is None else f"access_review_env.vector.env:{vector}"
+            ),
         )

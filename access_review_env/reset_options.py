@@ -7,27 +7,32 @@ from typing import Any
 
 import numpy as np
 
-from access_review_env.tasks import TaskTable
+from access_review_env.model.sparse import SparseMDP
 
 RESET_OPTIONS = ("start_state",)
 
 
-def parse_start_state(table: TaskTable, value: object) -> int:
-    """Return the index of a non-terminal state of ``table`` given by name or index.
+def parse_start_state(model: SparseMDP, value: object) -> int:
+    """Return the index of a non-terminal state of ``model`` given by name or index.
 
     Raises:
         ValueError: If ``value`` names no non-terminal state, quoting the value
-            as given and listing the allowed states.
+            as given and listing the allowed states (or their range).
     """
-    states = table.non_terminal_states
-    allowed = ", ".join(f"{i} ({table.state_names[i]})" for i in states)
+    names = model.state_names
+    live = ~model.terminal
+    if names:
+        allowed = ", ".join(f"{i} ({names[i]})" for i in np.flatnonzero(live))
+    else:
+        allowed = f"indices in [0, {model.n_states - 1}] of non-terminal states"
     index: object = value
-    if isinstance(value, str) and value in table.state_names:
-        index = table.state_names.index(value)
+    if isinstance(value, str) and value in names:
+        index = names.index(value)
     if (
         isinstance(index, int | np.integer)
         and not isinstance(index, bool)
-        and index in states
+        and 0 <= index < model.n_states
+        and live[index]
     ):
         return int(index)
     raise ValueError(
@@ -35,7 +40,7 @@ def parse_start_state(table: TaskTable, value: object) -> int:
     )
 
 
-def check_reset_options(table: TaskTable, options: object) -> int | None:
+def check_reset_options(model: SparseMDP, options: object) -> int | None:
     """Return the start state that ``reset(options=...)`` asks for, if any.
 
     Called before ``reset`` changes anything, so a rejected call leaves the env
@@ -61,4 +66,4 @@ def check_reset_options(table: TaskTable, options: object) -> int | None:
         )
     if "start_state" not in opts:
         return None
-    return parse_start_state(table, opts["start_state"])
+    return parse_start_state(model, opts["start_state"])

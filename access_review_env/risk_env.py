@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from access_review_env.env import TaskEnv
-from access_review_env.model import (
-    AccessReviewRiskMDP,
-    InvalidActionRule,
-    RewardSpec,
-)
+from access_review_env.model.catalog import ACCESS_REVIEW_RISK_TASK
 
 
 class AccessReviewRiskEnv(TaskEnv):
@@ -82,36 +78,14 @@ class AccessReviewRiskEnv(TaskEnv):
     - Truncation (the `TimeLimit` wrapper `gym.make` adds): 20 steps.
 
     ## Information
-    The keys of `AccessReview-v0`, with the same types: `state`, `action_mask`
-    (shape (5,)), `cost` (1.0 for an unsupported or unjustified approval and for
-    an unfair denial), `outcome` (`"pending"`, then one of
-    `env.unwrapped.mdp.table.outcomes`), `invalid_action` and `prob`.
+    The keys and types of `AccessReview-v0`: `state`, `action_mask` (shape
+    (5,)), `cost` (1.0 for an unsupported or unjustified approval and for an
+    unfair denial), `outcome` (an index into `env.unwrapped.outcomes`, 0 while
+    pending), `invalid_action` and `prob`.
 
     ## Arguments
-    ```python
-    import gymnasium as gym
-    import access_review_env  # registers the id
-
-    gym.make(
-        "AccessReviewRisk-v0",
-        abandonment_prob=0.25,
-        clear_evidence_share=0.5,
-        unjustified_share=0.2,
-        rewards="outcome_aware",
-        invalid_action="penalize",
-        invalid_action_reward=-10.0,
-        exploring_starts=False,
-        render_mode=None,
-    )
-    ```
-
-    * `abandonment_prob=0.25`: probability that a justified requester asked for
-      evidence abandons, in [0, 1].
-    * `clear_evidence_share=0.5`: share of requests with clear evidence.
-    * `unjustified_share=0.2`: share of required-review requests that are
-      unjustified (0 reproduces the lesson's held-out lab).
-    * `rewards`, `invalid_action`, `invalid_action_reward`, `exploring_starts`,
-      `render_mode`: as in `AccessReview-v0`.
+    With `observation="features"` the observation is the state's one-hot
+    vector (a `Box` of shape (6,)).
 
     The recommended discount is `env.unwrapped.mdp.gamma` (0.9).
 
@@ -123,27 +97,4 @@ class AccessReviewRiskEnv(TaskEnv):
     - v0: Initial version.
     """
 
-    def __init__(
-        self,
-        abandonment_prob: float = 0.25,
-        clear_evidence_share: float = 0.5,
-        unjustified_share: float = 0.2,
-        rewards: RewardSpec = "outcome_aware",
-        invalid_action: InvalidActionRule = "penalize",
-        invalid_action_reward: float = -10.0,
-        exploring_starts: bool = False,
-        render_mode: str | None = None,
-    ) -> None:
-        """Build the env; the arguments are described in the class docstring."""
-        super().__init__(
-            AccessReviewRiskMDP(
-                abandonment_prob,
-                clear_evidence_share,
-                unjustified_share,
-                rewards,
-                invalid_action,
-                invalid_action_reward,
-            ),
-            exploring_starts,
-            render_mode,
-        )
+    declaration = ACCESS_REVIEW_RISK_TASK

@@ -1,4 +1,8 @@
-"""Shared fixtures; ``expensive`` tests left out unless asked for; ``ray`` skips."""
+"""Shared fixtures; ``expensive`` tests left out unless asked for; extra skips.
+
+Tests marked ``ray`` or ``interop`` skip, with one line saying why, where
+their extra's libraries are missing.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +20,12 @@ RAY_SKIP_REASON = (
     "pip install 'access-review-env[ray]'"
 )
 
+INTEROP_LIBRARIES = ("torchrl", "tianshou", "d3rlpy")
+INTEROP_SKIP_REASON = (
+    "needs the interop extra (TorchRL, Tianshou, d3rlpy): .ci/run runs these in "
+    "a venv of their own; see the README, 'Using it from other frameworks'"
+)
+
 
 @pytest.fixture
 def env() -> Iterator[gym.Env[int, int]]:
@@ -29,11 +39,20 @@ def env() -> Iterator[gym.Env[int, int]]:
 def pytest_collection_modifyitems(
     config: pytest.Config, items: list[pytest.Item]
 ) -> None:
-    """Skip ``ray`` tests without Ray; leave out ``expensive`` ones unless asked."""
-    if importlib.util.find_spec("ray") is None:
-        skip = pytest.mark.skip(reason=RAY_SKIP_REASON)
+    """Skip ``ray``/``interop`` tests without their extras; drop ``expensive`` ones."""
+    missing = {
+        "ray": importlib.util.find_spec("ray") is None,
+        "interop": any(
+            importlib.util.find_spec(name) is None for name in INTEROP_LIBRARIES
+        ),
+    }
+    reasons = {"ray": RAY_SKIP_REASON, "interop": INTEROP_SKIP_REASON}
+    for marker, absent in missing.items():
+        if not absent:
+            continue
+        skip = pytest.mark.skip(reason=reasons[marker])
         for item in items:
-            if item.get_closest_marker("ray") is not None:
+            if item.get_closest_marker(marker) is not None:
                 item.add_marker(skip)
     if "expensive" in (config.getoption("markexpr") or ""):
         return

@@ -13,12 +13,15 @@ import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal, NamedTuple, TypeAlias, cast
+from typing import Any, Literal, NamedTuple, TypeAlias, cast
 
 import numpy as np
 from numpy.typing import NDArray
 
+from access_review_env.model.declarations import MODEL_PARAMETERS, bind
+from access_review_env.model.sparse import SparseMDP, SparseStage
 from access_review_env.model.tabular import TabularMDP
+from access_review_env.rendering import render_rgb, render_text
 from access_review_env.tasks import (
     ACCESS_REVIEW,
     ACCESS_REVIEW_RISK,
@@ -161,6 +164,51 @@ class TaskMDP:
         return len(self.table.actions)
 
     @property
+    def name(self) -> str:
+        """The task's registered id."""
+        return self.table.name
+
+    @property
+    def feature_names(self) -> tuple[str, ...]:
+        """One feature per state: the feature observation is one-hot."""
+        return self.table.state_names
+
+    def features(self, states: NDArray[np.int64]) -> NDArray[np.float32]:
+        """``(..., S)`` the one-hot vector of each of ``states``."""
+        identity = np.eye(self.n_states, dtype=np.float32)
+        return identity[np.asarray(states, dtype=np.int64)]
+
+    def state_label(self, state: int) -> str:
+        """The state's name."""
+        return self.table.state_names[state]
+
+    def render_text(
+        self,
+        state: int,
+        last_action: int | None,
+        last_reward: float | None,
+        outcome: int,
+    ) -> str:
+        """The workflow, the current state and the last step as text."""
+        return render_text(
+            self.table,
+            state,
+            last_action,
+            last_reward,
+            self.table.outcomes[outcome],
+            list(np.flatnonzero(self.valid_action_mask[state])),
+        )
+
+    def render_rgb(self, state: int, outcome: int) -> NDArray[np.uint8]:
+        """One box per state, the current one filled (see :func:`render_rgb`)."""
+        return render_rgb(
+            self.n_states,
+            self.table.terminal_states,
+            state,
+            self.table.outcomes[outcome],
+        )
+
+    @property
     def reward_table(self) -> dict[str, float]:
         """The reward of every rule name under this configuration."""
         return dict(cast(dict[str, float], self.__dict__["_reward_table"]))
@@ -232,6 +280,45 @@ class TaskMDP:
         mask.flags.writeable = False
         return mask
 
+    @cached_property
+    def sparse(self) -> SparseMDP:
+        """The MDP that ``step`` implements, as a one-stage :class:`SparseMDP`.
+
+        Every action with a transition is available: under ``"penalize"`` an
+        invalid action is a real action (the state stays, the penalty is paid),
+        so a planner weighs it like any other; under ``"raise"`` it is absent.
+        There is no time limit here (``horizon`` is None): the ``TimeLimit``
+        wrapper adds one, and :func:`agents.planning.as_tabular` of a made env
+        reads it. ``P`` and :attr:`arrays` are views of this model.
+        """
+        cells = [cell for row in self.branches for cell in row]
+        flat = [b for cell in cells for b in cell]
+        indptr = np.zeros(len(cells) + 1, dtype=np.int64)
+        np.cumsum([len(cell) for cell in cells], out=indptr[1:])
+        outcomes = self.table.outcomes
+        terminal = np.zeros(self.n_states, dtype=bool)
+        terminal[list(self.table.terminal_states)] = True
+        return SparseMDP(
+            n_actions=self.n_actions,
+            decisions=SparseStage(
+                indptr,
+                np.array([b.next_state for b in flat], dtype=np.int32),
+                np.array([b.probability for b in flat], dtype=np.float64),
+                np.array([b.reward for b in flat], dtype=np.float64),
+                np.array([b.cost for b in flat], dtype=np.float64),
+                np.array([outcomes.index(b.outcome) for b in flat], dtype=np.int16),
+                np.array([b.invalid_action for b in flat], dtype=bool),
+            ),
+            events=None,
+            terminal=terminal,
+            gamma=self.gamma,
+            initial_distribution=self.start_distribution,
+            valid_actions=self.valid_action_mask.astype(bool),
+            outcomes=outcomes,
+            state_names=self.table.state_names,
+            action_names=self.table.action_names,
+        )
+
     @property
     def P(self) -> dict[int, dict[int, list[GymTransition]]]:
         """Gymnasium's toy-text ``P[s][a] -> [(prob, next_state, reward, terminated)]``.
@@ -240,50 +327,12 @@ class TaskMDP:
         cannot corrupt the model. Under ``invalid_action="raise"`` an invalid
         action maps to an empty list (no transition exists).
         """
-        return {
-            state: {
-                action: [
-                    (b.probability, b.next_state, b.reward, b.terminated)
-                    for b in self.branches[state][action]
-                ]
-                for action in range(self.n_actions)
-            }
-            for state in range(self.n_states)
-        }
+        return self.sparse.P()
 
     @cached_property
     def arrays(self) -> TabularMDP:
-        """The dense arrays of the MDP that ``step`` implements.
-
-        Every action with a transition is available: under ``"penalize"`` an
-        invalid action is a real action (the state stays, the penalty is paid),
-        so a planner weighs it like any other; under ``"raise"`` it is absent.
-        There is no time limit here (``horizon`` is None): the ``TimeLimit``
-        wrapper adds one, and :func:`agents.planning.as_tabular` of a made env
-        reads it.
-        """
-        n_states, n_actions = self.n_states, self.n_actions
-        transitions = np.zeros((n_states, n_actions, n_states))
-        rewards = np.zeros((n_states, n_actions))
-        available = np.zeros((n_states, n_actions), dtype=bool)
-        for state in range(n_states):
-            for action in range(n_actions):
-                for b in self.branches[state][action]:
-                    transitions[state, action, b.next_state] += b.probability
-                    rewards[state, action] += b.probability * b.reward
-                    available[state, action] = True
-        terminal = np.zeros(n_states, dtype=bool)
-        terminal[list(self.table.terminal_states)] = True
-        return TabularMDP(
-            transitions=transitions,
-            rewards=rewards,
-            terminal=terminal,
-            available_actions=available,
-            gamma=self.gamma,
-            initial_distribution=self.start_distribution,
-            state_names=self.table.state_names,
-            action_names=self.table.action_names,
-        )
+        """The dense arrays of :attr:`sparse`, the MDP that ``step`` implements."""
+        return self.sparse.to_tabular()
 
     @cached_property
     def workflow_arrays(self) -> TabularMDP:
@@ -297,38 +346,35 @@ class TaskMDP:
         )
 
 
+def _table_arguments(
+    table: TaskTable, owner: str, arguments: Mapping[str, Any]
+) -> tuple[TaskTable, dict[str, float], Any, Any, Any]:
+    """``TaskMDP``'s arguments from a table task's declared keywords."""
+    values = bind(owner, (*table.declared_parameters, *MODEL_PARAMETERS), arguments)
+    return (
+        table,
+        {name: values[name] for name in table.parameters},
+        values["rewards"],
+        values["invalid_action"],
+        values["invalid_action_reward"],
+    )
+
+
 @dataclass(frozen=True, init=False, repr=False, eq=False)
 class AccessReviewMDP(TaskMDP):
     """The MDP of ``AccessReview-v0`` for one configuration.
 
-    Args:
-        abandonment_prob: Probability ``p`` that a requester asked for evidence
-            abandons the request.
-        rewards: Reward specification, see :func:`resolve_rewards`.
-        invalid_action: ``"penalize"`` or ``"raise"``, see :class:`TaskMDP`.
-        invalid_action_reward: The reward of an invalid action under
-            ``"penalize"``.
+    Takes the env's task keywords (``abandonment_prob``, ``rewards``,
+    ``invalid_action``, ``invalid_action_reward``; see ``AccessReviewEnv``).
 
     Raises:
-        TypeError: If an argument has the wrong type.
+        TypeError: For an unknown keyword or an argument of the wrong type.
         ValueError: If an argument has a value outside its allowed set.
     """
 
-    def __init__(
-        self,
-        abandonment_prob: float = 0.25,
-        rewards: RewardSpec = "outcome_aware",
-        invalid_action: InvalidActionRule = "penalize",
-        invalid_action_reward: float = -10.0,
-    ) -> None:
-        """Resolve AccessReview-v0's table; the arguments are described above."""
-        super().__init__(
-            ACCESS_REVIEW,
-            {"abandonment_prob": abandonment_prob},
-            rewards,
-            invalid_action,
-            invalid_action_reward,
-        )
+    def __init__(self, **arguments: Any) -> None:
+        """Resolve AccessReview-v0's table for ``arguments``."""
+        super().__init__(*_table_arguments(ACCESS_REVIEW, "AccessReviewMDP", arguments))
 
     @property
     def abandonment_prob(self) -> float:
@@ -340,42 +386,17 @@ class AccessReviewMDP(TaskMDP):
 class AccessReviewRiskMDP(TaskMDP):
     """The MDP of ``AccessReviewRisk-v0`` for one configuration.
 
-    Args:
-        abandonment_prob: Probability ``p`` that a justified requester asked
-            for evidence abandons the request.
-        clear_evidence_share: Share ``c`` of requests that come with clear
-            evidence (the rest require a review under policy P-7).
-        unjustified_share: Share ``u`` of required-review requests that are
-            unjustified; only a review reveals them.
-        rewards: ``"outcome_aware"``, ``"speed_only"`` or a mapping of rule
-            names to rewards (see :func:`resolve_rewards`).
-        invalid_action: ``"penalize"`` or ``"raise"``, see :class:`TaskMDP`.
-        invalid_action_reward: The reward of an invalid action under
-            ``"penalize"``.
+    Takes the env's task keywords (``abandonment_prob``,
+    ``clear_evidence_share``, ``unjustified_share``, ``rewards``,
+    ``invalid_action``, ``invalid_action_reward``; see ``AccessReviewRiskEnv``).
 
     Raises:
-        TypeError: If an argument has the wrong type.
+        TypeError: For an unknown keyword or an argument of the wrong type.
         ValueError: If an argument has a value outside its allowed set.
     """
 
-    def __init__(
-        self,
-        abandonment_prob: float = 0.25,
-        clear_evidence_share: float = 0.5,
-        unjustified_share: float = 0.2,
-        rewards: RewardSpec = "outcome_aware",
-        invalid_action: InvalidActionRule = "penalize",
-        invalid_action_reward: float = -10.0,
-    ) -> None:
-        """Resolve AccessReviewRisk-v0's table; the arguments are described above."""
+    def __init__(self, **arguments: Any) -> None:
+        """Resolve AccessReviewRisk-v0's table for ``arguments``."""
         super().__init__(
-            ACCESS_REVIEW_RISK,
-            {
-                "abandonment_prob": abandonment_prob,
-                "clear_evidence_share": clear_evidence_share,
-                "unjustified_share": unjustified_share,
-            },
-            rewards,
-            invalid_action,
-            invalid_action_reward,
+            *_table_arguments(ACCESS_REVIEW_RISK, "AccessReviewRiskMDP", arguments)
         )

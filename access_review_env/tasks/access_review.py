@@ -141,6 +141,9 @@ TABLE: Final = TaskTable(
         "abandoned",
     ),
     parameters={ABANDONMENT: 0.25},
+    parameter_docs={
+        ABANDONMENT: "probability that a requester asked for evidence abandons"
+    },
     starts=(StartRule(State.NEW_REQUEST),),
     rules=RULES,
     reward_presets=REWARD_PRESETS,

@@ -353,6 +353,13 @@ TABLE: Final = TaskTable(
         "unjustified_approval",
     ),
     parameters={ABANDONMENT: 0.25, CLEAR_SHARE: 0.5, UNJUSTIFIED_SHARE: 0.2},
+    parameter_docs={
+        ABANDONMENT: "probability that a justified requester asked for evidence "
+        "abandons",
+        CLEAR_SHARE: "share of requests that come with clear evidence",
+        UNJUSTIFIED_SHARE: "share of required-review requests that are "
+        "unjustified (0 reproduces the lesson's held-out lab)",
+    },
     starts=(
         StartRule(RiskState.NEW_REQUIRED_REVIEW, (rest(CLEAR_SHARE),)),
         StartRule(RiskState.NEW_CLEAR_EVIDENCE, (share(CLEAR_SHARE),)),

@@ -15,6 +15,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 
+from access_review_env.validation import (
+    check_bool,
+    check_choice,
+    check_integer,
+    check_real,
+    check_unit_interval,
+)
+
 
 @dataclass(frozen=True)
 class Factor:
@@ -63,6 +71,57 @@ def probability_text(probability: Probability) -> str:
     return " * ".join(
         f"({factor})" if factor.complement else str(factor) for factor in probability
     )
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One keyword argument of a task, declared once with its default and meaning.
+
+    The model, the envs, the vector envs and their manuals read a task's
+    parameters from these declarations; none repeats the list.
+
+    Attributes:
+        name: The keyword.
+        default: Its default value.
+        kind: ``"probability"`` (a real in [0, 1]), ``"count"`` (an integer
+            >= ``low``), ``"real"`` (a finite real), ``"flag"`` (a bool),
+            ``"choice"`` (one of ``choices``) or ``"spec"`` (checked by the
+            model that reads it, such as a reward specification).
+        doc: What it means, one line for the manual.
+        low: The least count allowed.
+        choices: The allowed values of a choice.
+    """
+
+    name: str
+    default: object
+    kind: str
+    doc: str
+    low: int = 0
+    choices: tuple[object, ...] = ()
+
+    def check(self, value: object) -> object:
+        """Return ``value`` as the parameter's type if it is allowed.
+
+        A parameter whose default is None also takes None (for a queue's
+        parameters: "the level's value").
+
+        Raises:
+            TypeError, ValueError: Naming the parameter, the value and what is
+                allowed.
+        """
+        if value is None and self.default is None:
+            return None
+        if self.kind == "probability":
+            return check_unit_interval(self.name, value)
+        if self.kind == "count":
+            return check_integer(self.name, value, low=self.low)
+        if self.kind == "real":
+            return check_real(self.name, value)
+        if self.kind == "flag":
+            return check_bool(self.name, value)
+        if self.kind == "choice":
+            return check_choice(self.name, value, self.choices)
+        return value
 
 
 @dataclass(frozen=True)
@@ -115,6 +174,7 @@ class TaskTable:
         default_preset: The preset used when none is named.
         gamma: The task's recommended discount.
         diagram: The workflow as text, for ``render_mode="ansi"``.
+        parameter_docs: One line for the manual per probability parameter.
 
     Raises:
         ValueError: If the table is inconsistent (see :meth:`__post_init__`).
@@ -132,6 +192,7 @@ class TaskTable:
     default_preset: str = "outcome_aware"
     gamma: float = 0.9
     diagram: str = ""
+    parameter_docs: Mapping[str, str] = field(default_factory=dict)
     state_names: tuple[str, ...] = field(init=False)
     action_names: tuple[str, ...] = field(init=False)
     non_terminal_states: tuple[int, ...] = field(init=False)
@@ -166,6 +227,14 @@ class TaskTable:
             raise ValueError(f"{self.name}: the first outcome must be 'pending'")
         self._check_rules()
         self._check_presets()
+
+    @property
+    def declared_parameters(self) -> tuple[Parameter, ...]:
+        """The probability parameters as declarations, in the table's order."""
+        return tuple(
+            Parameter(name, default, "probability", self.parameter_docs.get(name, ""))
+            for name, default in self.parameters.items()
+        )
 
     def _check_rules(self) -> None:
         n_states, n_actions = len(self.states), len(self.actions)

@@ -1,21 +1,17 @@
-"""Native vector envs: a task's step table applied to whole batches with NumPy."""
+"""Native vector envs: a task's sparse model stepped for whole batches of sub-envs."""
 
 from access_review_env.vector.env import (
+    AccessReviewQueueVectorEnv,
     AccessReviewRiskVectorEnv,
     AccessReviewVectorEnv,
     TaskVectorEnv,
 )
-from access_review_env.vector.step_table import (
-    StepLayout,
-    StepTable,
-    compile_step_table,
-)
+from access_review_env.vector.parameters import VECTOR_PARAMETERS
 
 __all__ = [
+    "VECTOR_PARAMETERS",
+    "AccessReviewQueueVectorEnv",
     "AccessReviewRiskVectorEnv",
     "AccessReviewVectorEnv",
-    "StepLayout",
-    "StepTable",
     "TaskVectorEnv",
-    "compile_step_table",
 ]

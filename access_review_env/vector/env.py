@@ -1,29 +1,31 @@
-"""Native vector envs: many episodes of a task stepped as NumPy arrays.
+"""Native vector envs: many episodes of any task, stepped from its sparse model.
 
-:class:`TaskVectorEnv` reads the same :class:`~access_review_env.model.TaskMDP`
-as the single env and steps through its compiled
-:class:`~access_review_env.vector.step_table.StepTable`, so a batched step is a
-handful of whole-array operations: one draw of 32-bit integers, a few small
-integer operations, and four ``np.take`` gathers. A task's vector env class
-only fixes its table and keyword arguments.
+:class:`TaskVectorEnv` reads the same :class:`~access_review_env.model.TaskModel`
+as the single env and steps every sub-env from the model's
+:class:`~access_review_env.model.sparse.SparseMDP`: a decision branch, then an
+event branch when the model has an event stage, exactly as ``TaskEnv.step``
+does, with the time limit of ``gym.make`` and the autoreset of
+``SyncVectorEnv``. No array of the model is copied, so every level of every
+task runs, the queue's million-state level included.
 
-When numba is installed (the ``fast`` extra), batches of up to
-:data:`_COMPILED_MAX_ENVS` sub-envs run the same operations as one compiled
-loop (:func:`_step_range`), which spares the fixed cost of a few dozen NumPy
-calls per step; both paths read the same draws and tables and return the
-same bits.
+With numba installed (the ``fast`` extra) the step is a compiled loop over
+the sub-envs (:mod:`.kernels_numba`: fused for models that fit in the caches,
+staged for larger ones); without it, whole-array NumPy operations
+(:mod:`.kernels_numpy`) return the same bits. Each sub-env draws from its own
+random stream (:mod:`.streams`). A task's vector env class only names its
+declaration; its keywords and manual come from it.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import inspect
 import itertools
-import os
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
-from typing import Any, NamedTuple
+from types import ModuleType
+from typing import Any, ClassVar
 
 import numpy as np
 from gymnasium import spaces
@@ -33,406 +35,286 @@ from gymnasium.vector.utils import batch_space
 from numpy.typing import NDArray
 
 from access_review_env.actions import InvalidActionError, invalid_action_message
-from access_review_env.model import (
-    AccessReviewMDP,
-    AccessReviewRiskMDP,
-    InvalidActionRule,
-    RewardSpec,
-    TaskMDP,
+from access_review_env.env import FEATURE_TABLE_STATES
+from access_review_env.model import TaskModel
+from access_review_env.model.catalog import (
+    ACCESS_REVIEW_RISK_TASK,
+    ACCESS_REVIEW_TASK,
+    QUEUE_TASK,
 )
-from access_review_env.registration import MAX_EPISODE_STEPS
-from access_review_env.reset_options import check_reset_options
-from access_review_env.validation import check_bool, check_integer
-from access_review_env.vector.step_table import (
-    THRESHOLD_SCALE,
-    Words,
-    as_words,
-    compile_step_table,
+from access_review_env.model.declarations import (
+    TaskDeclaration,
+    arguments_section,
+    bind,
+    signature,
+)
+from access_review_env.reset_options import RESET_OPTIONS, check_reset_options
+from access_review_env.tasks.format import Parameter
+from access_review_env.validation import check_integer
+from access_review_env.vector import kernels_numpy
+from access_review_env.vector.layout import (
+    COUNTER,
+    ENDED_EPISODE,
+    INVALID_ACTION,
+    KEY,
+    MODES,
+    OUT_OF_RANGE,
+    OUT_STATE,
+    SAME_STEP,
+    STATE,
+    STEPPED,
+    Outputs,
+    Rows,
+    mask_word,
+    step_model,
+    step_settings,
+)
+from access_review_env.vector.parameters import (
+    PARALLEL_MIN_ENVS,
+    VECTOR_ENV_PARAMETERS,
+    check_autoreset_mode,
+    check_max_episode_steps,
+    check_render_mode,
+    check_threads,
+    vector_parameters,
+)
+from access_review_env.vector.streams import (
+    check_seeds,
+    random_seeds,
+    stream_keys,
 )
 
-_FULL_64_BIT_GENERATORS = (
-    np.random.PCG64,
-    np.random.PCG64DXSM,
-    np.random.Philox,
-    np.random.SFC64,
-)
-"""Bit generators whose ``random_raw`` fills all 64 bits of every word."""
+STAGED_MIN_BYTES = 2**21
+"""Models whose arrays hold at least this many bytes (about a core's share of
+the caches) step through the staged loop, smaller ones through the fused one:
+measured side by side, the fused loop is the faster on the table tasks and
+the staged one on the queue from its small level (2.3 MB) up."""
 
-_PARALLEL_MIN_ENVS = 2**18
-"""Below this many sub-envs a step stays on the calling thread: handing work to
-threads costs more than it saves."""
+VECTOR_RESET_OPTIONS = (*RESET_OPTIONS, "reset_mask")
+"""The options the vector env's ``reset`` takes."""
 
-_COMPILED_MAX_ENVS = 2**12
-"""Up to this many sub-envs a step runs the compiled loop (when numba is
-installed): there the fixed cost of the NumPy calls dominates. Above it the
-whole-array NumPy operations, vectorized, are as fast or faster (measured on
-2 cores: 2**10 sub-envs, 20 against 44 microseconds a step; 2**13, 90 and 91)."""
-
-
-@dataclass
-class _Outputs:
-    """The arrays one call returns (fresh per call unless ``copy=False``)."""
-
-    observations: NDArray[np.int64]
-    reward: NDArray[np.float64]
-    terminated: NDArray[np.bool_]
-    truncated: NDArray[np.bool_]
-    action_mask: NDArray[np.int8]
-    cost: NDArray[np.float32]
-    outcome: NDArray[np.int8]
-    invalid: NDArray[np.bool_]
-    reported: NDArray[np.bool_]
-
-    @classmethod
-    def empty(cls, n: int, n_actions: int) -> _Outputs:
-        reported = np.ones(n, dtype=bool)
-        reported.flags.writeable = False
-        return cls(
-            observations=np.empty(n, dtype=np.int64),
-            reward=np.empty(n, dtype=np.float64),
-            terminated=np.empty(n, dtype=bool),
-            truncated=np.empty(n, dtype=bool),
-            action_mask=np.empty((n, n_actions), dtype=np.int8),
-            cost=np.empty(n, dtype=np.float32),
-            outcome=np.empty(n, dtype=np.int8),
-            invalid=np.empty(n, dtype=bool),
-            reported=reported,
-        )
-
-    @property
-    def arrays(self) -> tuple[NDArray[Any], ...]:
-        """The step's outputs in :func:`_step_range`'s order."""
-        return (
-            self.observations,
-            self.reward,
-            self.terminated,
-            self.truncated,
-            self.action_mask,
-            self.cost,
-            self.outcome,
-            self.invalid,
-        )
-
-    def part(self, chunk: slice) -> _Outputs:
-        """Views of every array for the sub-envs in ``chunk``."""
-        return _Outputs(**{f.name: getattr(self, f.name)[chunk] for f in fields(self)})
-
-    @property
-    def mask_words(self) -> Words:
-        """``action_mask`` seen as one word per sub-env, to gather into."""
-        return as_words(self.action_mask)
-
-    def info(self) -> dict[str, Any]:
-        """The info dict in Gymnasium's vector convention: every sub-env reports."""
-        reported = self.reported
-        return {
-            "action_mask": self.action_mask,
-            "cost": self.cost,
-            "outcome": self.outcome,
-            "invalid_action": self.invalid,
-            "_action_mask": reported,
-            "_cost": reported,
-            "_outcome": reported,
-            "_invalid_action": reported,
-        }
-
-
-def _step_range(
-    first: int,
-    last: int,
-    state: NDArray[np.uint8],
-    actions: NDArray[np.uint8],
-    draws: NDArray[np.uint32],
-    elapsed: NDArray[np.int16],
-    thresholds: NDArray[np.uint32],
-    packed: NDArray[np.uint16],
-    rewards: NDArray[np.float64],
-    transition_masks: NDArray[np.int8],
-    state_masks: NDArray[np.int8],
-    starts: tuple[NDArray[np.uint8], NDArray[np.uint32], NDArray[np.uint8]],
-    settings: NDArray[np.int64],
-    out: tuple[NDArray[Any], ...],
-    action_slots: tuple[int, ...],
-    slot_bounds: tuple[int, ...],
-) -> None:
-    """Sub-envs ``first .. last - 1`` of a step, one at a time (numba compiles it).
-
-    The arithmetic of :meth:`TaskVectorEnv._advance`, sub-env by sub-env: the
-    row of (stored state, action), the branch its draw selects (rows with fewer
-    branches repeat their last one, so comparing every threshold is exact),
-    the packed transition's fields, a random start for a parked sub-env, the
-    time limit, and the parked bit of an episode that ended.
-
-    Args:
-        first: The first sub-env.
-        last: One past the last.
-        state: ``(K,)`` stored state codes, updated.
-        actions: ``(K,)`` the checked actions.
-        draws: ``(K,)`` this step's 32-bit draws.
-        elapsed: ``(K,)`` steps of each episode so far, updated.
-        thresholds: ``(slots - 1, rows)`` the step table's thresholds.
-        packed: ``(slots * rows,)`` packed transitions.
-        rewards: ``(slots * rows,)`` rewards.
-        transition_masks: ``(slots * rows, A)`` the next state's masks.
-        state_masks: ``(codes, A)`` each stored state's mask.
-        starts: ``(start_states, start_thresholds, non_terminal)``.
-        settings: ``n_slots, exploring, random_start, max_steps (-1: none)``,
-            then the layout's ``state_mask, reset_bit, state_bits,
-            terminated_shift, invalid_shift, outcome_shift, outcome_mask,
-            cost_shift``.
-        out: ``(observations, reward, terminated, truncated, action_mask,
-            cost, outcome, invalid)``, written.
-        action_slots: ``A`` zeros, so that numba compiles ``A`` as a constant
-            and unrolls the loops over actions.
-        slot_bounds: ``slots - 1`` zeros, the same for the thresholds.
-    """
-    start_states, start_thresholds, non_terminal = starts
-    n_actions = np.uint64(len(action_slots))
-    exploring, random_start = settings[1], settings[2]
-    max_steps, state_mask, reset_bit = settings[3], settings[4], settings[5]
-    state_bits, terminated_shift, invalid_shift = settings[6], settings[7], settings[8]
-    outcome_shift, outcome_mask, cost_shift = settings[9], settings[10], settings[11]
-    observations, reward, terminated, truncated = out[0], out[1], out[2], out[3]
-    action_mask, cost, outcome, invalid = out[4], out[5], out[6], out[7]
-    for k in range(first, last):
-        code = np.int64(state[k])
-        draw = draws[k]
-        # Unsigned indices spare numba's negative-index wraparound.
-        row = np.uint64(code) * n_actions + np.uint64(actions[k])
-        slot = 0
-        for bound in range(len(slot_bounds)):
-            slot += draw >= thresholds[bound, row]
-        j = row * np.uint64(len(slot_bounds) + 1) + np.uint64(slot)
-        transition = np.int64(packed[j])
-        reward[k] = rewards[j]
-        resetting = code >= reset_bit
-        next_state = transition & state_mask
-        if random_start and resetting:
-            if exploring:
-                pick = (np.uint64(draw) * np.uint64(len(non_terminal))) >> np.uint64(32)
-                next_state = np.int64(non_terminal[pick])
-            else:
-                chosen = 0
-                for threshold in start_thresholds:
-                    chosen += draw >= threshold
-                next_state = np.int64(start_states[chosen])
-            for b in range(len(action_slots)):
-                action_mask[k, b] = state_masks[next_state, b]
-        else:
-            for b in range(len(action_slots)):
-                action_mask[k, b] = transition_masks[j, b]
-        observations[k] = next_state
-        ends = (transition >> terminated_shift) & 1
-        terminated[k] = ends
-        invalid[k] = (transition >> invalid_shift) & 1
-        cost[k] = transition >> cost_shift
-        outcome[k] = (transition >> outcome_shift) & outcome_mask
-        steps = 0 if resetting else elapsed[k] + 1
-        elapsed[k] = steps
-        cut = (max_steps >= 0) & (steps >= max_steps)
-        truncated[k] = cut
-        state[k] = next_state | ((ends | cut) << state_bits)
-
-
-def _refuses(
-    state: NDArray[np.uint8],
-    actions: NDArray[Any],
-    has_transition: NDArray[np.bool_],
-    n_actions: int,
-    refuse_invalid: bool,
-) -> bool:
-    """Whether some action is out of range, or has no transition and must raise.
-
-    The compiled loop's check before a step changes anything; the NumPy checks
-    then say which action and why.
-    """
-    for k in range(len(actions)):
-        action = np.int64(actions[k])
-        if (action < 0) | (action >= n_actions):
-            return True
-        if refuse_invalid and not has_transition[state[k] * n_actions + action]:
-            return True
-    return False
-
-
-class _Compiled(NamedTuple):
-    """The step's loops compiled by numba."""
-
-    step: Callable[..., None]
-    refuses: Callable[..., bool]
+_NUM_ENVS = inspect.Parameter("num_envs", inspect.Parameter.POSITIONAL_OR_KEYWORD)
 
 
 @functools.cache
-def _compiled_step() -> _Compiled | None:
-    """:func:`_step_range` and :func:`_refuses` compiled by numba, or None.
+def step_kernels() -> ModuleType:
+    """The module whose step loops and ``first_refusal`` step the sub-envs.
 
-    None when numba is not installed; the compiled code is cached on disk.
+    :mod:`.kernels_numba` when numba is installed, else :mod:`.kernels_numpy`;
+    both return the same bits.
     """
     if importlib.util.find_spec("numba") is None:
-        return None
-    import numba
-
-    jit = numba.njit(cache=True, nogil=True, error_model="numpy")
-    return _Compiled(jit(_step_range), jit(_refuses))
+        return kernels_numpy
+    return importlib.import_module("access_review_env.vector.kernels_numba")
 
 
-def available_cores() -> int:
-    """CPU cores this process may run on (its affinity mask where the OS has one)."""
-    try:
-        return len(os.sched_getaffinity(0))
-    except AttributeError:  # no affinity masks here (macOS, Windows)
-        return os.cpu_count() or 1
+class TaskVectorEnv(VectorEnv[NDArray[Any], NDArray[np.int64], NDArray[Any]]):
+    """``num_envs`` independent episodes of a task's model, stepped together.
 
-
-def _check_threads(threads: int | None) -> int:
-    """Worker threads for large batches: ``threads``, or one per core when None.
-
-    More threads than cores cannot run at once, and each thread gets its own
-    slice of the batch, so the count is bounded by the cores available.
-
-    Raises:
-        TypeError: If ``threads`` is not an integer or None.
-        ValueError: If it is below 1 or above the cores available.
-    """
-    cores = available_cores()
-    if threads is None:
-        return max(1, min(cores, 8))
-    return check_integer(
-        "threads (at most one per available CPU core)", threads, low=1, high=cores
-    )
-
-
-class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]]):
-    """The mechanism every task's vector env shares; see :class:`AccessReviewVectorEnv`.
+    ``TaskVectorEnv(num_envs, model, ...)`` runs any
+    :class:`~access_review_env.model.TaskModel`; a task's class (such as
+    :class:`AccessReviewVectorEnv`) takes the task's keywords instead of a
+    model and defaults ``max_episode_steps`` to the registered limit. See
+    :class:`AccessReviewVectorEnv` for the semantics, data types, infos and
+    seeding every vector env shares.
 
     Args:
         num_envs: Number of sub-envs.
-        mdp: The task's MDP for one configuration.
+        model: The task's model for one configuration (only for
+            ``TaskVectorEnv`` itself).
         exploring_starts: Start every episode in a uniformly random
             non-terminal state.
-        max_episode_steps: Per-sub-env time limit; None for none.
+        observation: ``"index"`` (int64 state indices) or ``"features"``
+            (float32 rows of ``model.features``).
+        render_mode: None only.
+        max_episode_steps: Per-sub-env time limit; None (the default here) for
+            none.
         copy: Return fresh arrays from every call (else reused buffers).
-        threads: Worker threads for batches of at least 2^18 sub-envs, at most
-            one per CPU core available.
+        threads: Worker threads for batches of at least 2**18 sub-envs.
+        autoreset_mode: Gymnasium's autoreset mode.
 
-    The configuration (``mdp``, ``exploring_starts``, ``max_episode_steps``,
-    ``copy``, ``threads``) is read-only: the step table is compiled from it once.
+    Raises:
+        TypeError, ValueError: For an argument that is not allowed, naming it.
     """
-
-    _executor: ThreadPoolExecutor | None = None
-    """Worker threads, started by the first large step (a class default, so that
-    ``close`` works even on an env whose construction failed)."""
 
     metadata = {  # noqa: RUF012
         "autoreset_mode": AutoresetMode.NEXT_STEP,
         "render_modes": [],
     }
+    declaration: ClassVar[TaskDeclaration | None] = None
+    """The task a subclass builds (None for :class:`TaskVectorEnv` itself)."""
+
+    _executor: ThreadPoolExecutor | None = None
+    """Worker threads, started by the first large step (a class default, so that
+    ``close`` works even on an env whose construction failed)."""
+
+    @classmethod
+    def parameters(cls) -> tuple[Parameter, ...]:
+        """Every keyword this class takes besides ``num_envs`` (and ``model``)."""
+        declaration = cls.declaration
+        if declaration is None:
+            return (*VECTOR_ENV_PARAMETERS, *vector_parameters(None))
+        return (
+            *declaration.parameters,
+            *VECTOR_ENV_PARAMETERS,
+            *vector_parameters(declaration.max_episode_steps),
+        )
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Give a task's vector env class its keyword signature and ``## Arguments``."""
+        super().__init_subclass__(**kwargs)
+        declaration = cls.__dict__.get("declaration")
+        if declaration is None:
+            return
+        cls.__signature__ = signature(  # type: ignore[attr-defined]
+            cls.parameters(), leading=[_NUM_ENVS]
+        )
+        if cls.__doc__ and "## Arguments\n" in cls.__doc__:
+            section = arguments_section(
+                "import gymnasium as gym\nimport access_review_env  # registers the "
+                f'id\n\ngym.make_vec(\n    "{declaration.env_id}",',
+                cls.parameters(),
+                leading=[
+                    "    num_envs=8,",
+                    '    vectorization_mode="vector_entry_point",',
+                ],
+            )
+            indented = "".join(
+                f"    {line}\n" if line else "\n" for line in section.splitlines()
+            )
+            cls.__doc__ = cls.__doc__.replace(
+                "## Arguments\n", "## Arguments\n" + indented, 1
+            )
 
     def __init__(
+        self, num_envs: int, model: TaskModel | None = None, **arguments: Any
+    ) -> None:
+        """Build ``num_envs`` sub-envs; see the class docstring."""
+        cls = type(self)
+        declaration = cls.declaration
+        num_envs = check_integer("num_envs", num_envs, low=1)
+        if declaration is None and model is None:
+            raise TypeError(
+                "TaskVectorEnv needs a model: TaskVectorEnv(num_envs, model, ...), "
+                "or use a task's vector env class (such as AccessReviewVectorEnv)"
+            )
+        if declaration is not None and model is not None:
+            raise TypeError(
+                f"{cls.__name__} builds its task's model from keywords; to run a "
+                "model of your own, use TaskVectorEnv(num_envs, model, ...)"
+            )
+        # Every keyword is checked before a model is built: the largest
+        # level takes seconds to build.
+        values = bind(cls.__name__, cls.parameters(), arguments)
+        settings = {
+            parameter.name: values.pop(parameter.name)
+            for parameter in (*VECTOR_ENV_PARAMETERS, *vector_parameters(None))
+        }
+        check_render_mode(settings.pop("render_mode"))
+        settings["max_episode_steps"] = check_max_episode_steps(
+            settings["max_episode_steps"]
+        )
+        settings["threads"] = check_threads(settings["threads"])
+        settings["autoreset_mode"] = check_autoreset_mode(settings["autoreset_mode"])
+        if model is None:
+            assert declaration is not None
+            model = declaration.model(**values)
+        self._setup(num_envs, model, **settings)
+
+    def _setup(
         self,
         num_envs: int,
-        mdp: TaskMDP,
-        exploring_starts: bool = False,
-        max_episode_steps: int | None = MAX_EPISODE_STEPS,
-        copy: bool = True,
-        threads: int | None = None,
+        model: TaskModel,
+        exploring_starts: bool,
+        observation: str,
+        max_episode_steps: int | None,
+        copy: bool,
+        threads: int,
+        autoreset_mode: AutoresetMode,
     ) -> None:
-        """Build ``num_envs`` sub-envs of ``mdp``; see the task's class for details."""
-        self.num_envs = check_integer("num_envs", num_envs, low=1)
-        if max_episode_steps is not None:
-            max_episode_steps = check_integer(
-                "max_episode_steps",
-                max_episode_steps,
-                low=1,
-                high=int(np.iinfo(np.int16).max),
-            )
-        self._mdp = mdp
-        self._exploring_starts = check_bool("exploring_starts", exploring_starts)
+        sparse = model.sparse
+        n_states, n_actions = sparse.n_states, sparse.n_actions
+        self.num_envs = num_envs
+        self._mdp = model
+        self._exploring_starts = exploring_starts
+        self._observation = observation
         self._max_episode_steps = max_episode_steps
-        self._copy = check_bool("copy", copy)
-        self._threads = _check_threads(threads)
+        self._copy = copy
+        self._threads = threads
+        self._autoreset_mode = autoreset_mode
+        self._mode = MODES[autoreset_mode]
+        self._has_events = sparse.events is not None
+        self._refuse_invalid = not bool(sparse.available_actions.all())
         self.render_mode = None
-        self.metadata = {**self.metadata, "outcomes": mdp.table.outcomes}
-        self.single_observation_space = spaces.Discrete(mdp.n_states)
-        self.single_action_space = spaces.Discrete(mdp.n_actions)
-        self.observation_space = batch_space(
-            self.single_observation_space, self.num_envs
+        self.metadata = {
+            **self.metadata,
+            "autoreset_mode": autoreset_mode,
+            "outcomes": sparse.outcomes,
+        }
+        self.single_action_space = spaces.Discrete(n_actions)
+        self._features: NDArray[np.float32] | None = None
+        if observation == "index":
+            self.single_observation_space = spaces.Discrete(n_states)
+        else:
+            self.single_observation_space = spaces.Box(
+                0.0, 1.0, (len(model.feature_names),), dtype=np.float32
+            )
+            if n_states <= FEATURE_TABLE_STATES:
+                self._features = model.features(np.arange(n_states))
+        self.observation_space = batch_space(self.single_observation_space, num_envs)
+        self.action_space = batch_space(self.single_action_space, num_envs)
+        if exploring_starts:
+            live = ~sparse.terminal
+            start = live / live.sum()
+        else:
+            start = sparse.initial_distribution
+        self._model = step_model(sparse, start)
+        # numba unboxes a plain tuple twice as fast as a NamedTuple.
+        self._model_arrays: tuple[NDArray[Any], ...] = tuple(self._model)
+        self._staged = (
+            sum(array.nbytes for array in self._model_arrays) >= STAGED_MIN_BYTES
         )
-        self.action_space = batch_space(self.single_action_space, self.num_envs)
-        start = mdp.start_distribution
-        self._start_states = np.flatnonzero(start).astype(np.uint8)
-        self._start_thresholds = np.minimum(
-            np.round(np.cumsum(start[self._start_states])[:-1] * THRESHOLD_SCALE),
-            THRESHOLD_SCALE - 1,
-        ).astype(np.uint32)
-        self._random_start = self._exploring_starts or len(self._start_states) > 1
-        self._table = compile_step_table(mdp, int(self._start_states[0]))
-        self._non_terminal = np.asarray(mdp.table.non_terminal_states, dtype=np.uint8)
-        reset_bit = self._table.layout.reset_bit
-        self._state = np.full(self.num_envs, reset_bit, dtype=np.uint8)
-        self._elapsed = np.zeros(self.num_envs, dtype=np.int16)
-        # Scratch space for values a step does not return.
-        self._rows = np.empty(self.num_envs, dtype=self._table.index_dtype)
-        self._slots = np.empty(self.num_envs, dtype=np.uint8)
-        self._thresholds = np.empty(self.num_envs, dtype=np.uint32)
-        self._flag = np.empty(self.num_envs, dtype=bool)
-        self._other_flag = np.empty(self.num_envs, dtype=bool)
-        self._packed_buffer = np.empty(self.num_envs, dtype=np.uint16)
-        self._scratch = np.empty(self.num_envs, dtype=np.uint16)
-        self._reused = (
-            None if self.copy else _Outputs.empty(self.num_envs, mdp.n_actions)
-        )
-        self._actions: NDArray[Any] = np.zeros(self.num_envs, dtype=np.uint8)
-        self._kernel_tables = self._compiled_tables()
-        self._n_actions = mdp.n_actions
-        self._refuse_invalid = mdp.invalid_action == "raise"
-        self._action_slots = (0,) * mdp.n_actions
-        self._slot_bounds = (0,) * (self._table.n_slots - 1)
-        self._compiled_size = self.num_envs <= _COMPILED_MAX_ENVS
-        # False until a reset succeeds, and again after a rejected one: step
-        # then raises, as SyncVectorEnv's sub-envs do before their first reset.
-        self._has_reset = False
-        n_chunks = self.threads if self.num_envs >= _PARALLEL_MIN_ENVS else 1
-        bounds = np.linspace(0, self.num_envs, n_chunks + 1).astype(int)
-        self._chunks = [slice(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
-
-    def _compiled_tables(self) -> tuple[Any, ...]:
-        """The step table and settings as :func:`_step_range` takes them."""
-        table, layout = self._table, self._table.layout
-        n_actions = self._mdp.n_actions
-        settings = [
-            table.n_slots,
-            int(self._exploring_starts),
-            int(self._random_start),
-            -1 if self._max_episode_steps is None else self._max_episode_steps,
-            layout.state_mask,
-            layout.reset_bit,
-            layout.state_bits,
-            layout.terminated_shift,
-            layout.invalid_shift,
-            layout.outcome_shift,
-            layout.outcome_mask,
-            layout.cost_shift,
-        ]
-        return (
-            np.ascontiguousarray(table.thresholds),
-            table.packed,
-            table.reward,
-            table.transition_masks.view(np.int8).reshape(-1, n_actions),
-            table.state_masks.view(np.int8).reshape(-1, n_actions),
-            (self._start_states, self._start_thresholds, self._non_terminal),
-            np.array(settings, dtype=np.int64),
-        )
+        self._settings = step_settings(sparse, max_episode_steps, self._mode)
+        self._memory = np.zeros((4, num_envs), dtype=np.int32)
+        self._seeds = random_seeds(num_envs)
+        self._streams = np.zeros((2, num_envs), dtype=np.uint64)
+        self._streams[KEY] = stream_keys(self._seeds)
+        # False until a sub-env's reset succeeds, and again after a rejected
+        # reset: step then raises, as SyncVectorEnv's sub-envs do.
+        self._ready = np.zeros(num_envs, dtype=bool)
+        self._all_ready = False
+        self._all_report = np.ones(num_envs, dtype=bool)
+        self._all_report.flags.writeable = False
+        self._no_finals = Outputs.empty(0, n_actions).words()
+        self._n_actions = n_actions
+        self._mask_slots = (0,) * (n_actions // mask_word(n_actions).itemsize)
+        self._reused: Outputs | None = None
+        self._reused_observations: NDArray[Any] | None = None
+        if not copy:
+            self._reused = Outputs.empty(num_envs, n_actions)
+            self._reused_rows = self._reused.rows()
+            self._reused_observations = np.empty(
+                self.observation_space.shape or (num_envs,),
+                dtype=self.observation_space.dtype,
+            )
+        n_chunks = threads if num_envs >= PARALLEL_MIN_ENVS else 1
+        bounds = np.linspace(0, num_envs, n_chunks + 1).astype(int)
+        self._chunks = [(int(a), int(b)) for a, b in itertools.pairwise(bounds)]
 
     @property
-    def mdp(self) -> TaskMDP:
-        """The task's MDP for this configuration; the step table is compiled from it."""
+    def mdp(self) -> TaskModel:
+        """The task's model for this configuration; ``step`` samples from it."""
         return self._mdp
 
     @property
     def exploring_starts(self) -> bool:
         """Whether episodes start in a uniformly random non-terminal state."""
         return self._exploring_starts
+
+    @property
+    def observation_mode(self) -> str:
+        """``"index"`` or ``"features"``: what the observations are."""
+        return self._observation
 
     @property
     def max_episode_steps(self) -> int | None:
@@ -446,8 +328,38 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
 
     @property
     def threads(self) -> int:
-        """Worker threads for batches of at least 2^18 sub-envs."""
+        """Worker threads for batches of at least 2**18 sub-envs."""
         return self._threads
+
+    @property
+    def autoreset_mode(self) -> AutoresetMode:
+        """Gymnasium's autoreset mode, as ``SyncVectorEnv.autoreset_mode``."""
+        return self._autoreset_mode
+
+    @property
+    def seeds(self) -> NDArray[np.uint64]:
+        """``(N,)`` each sub-env's seed (drawn from the OS until ``reset`` sets it)."""
+        return self._seeds.copy()
+
+    @property
+    def np_random(self) -> np.random.Generator:
+        """Not available: each sub-env draws from its own stream.
+
+        Raises:
+            AttributeError: Always, saying how to seed the streams.
+        """
+        raise AttributeError(
+            "the native vector env has no np_random: each sub-env draws from its "
+            "own stream, seeded by reset(seed=...) (an int s seeds sub-env k "
+            "with s + k; a list gives one seed per sub-env); see env.seeds"
+        )
+
+    @np_random.setter
+    def np_random(self, value: np.random.Generator) -> None:
+        raise AttributeError(
+            "the native vector env's sub-envs draw from their own streams; seed "
+            "them with reset(seed=...) instead of setting np_random"
+        )
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickle without the worker threads; the first large step restarts them."""
@@ -456,253 +368,267 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        """Restore a pickled env (its reused buffers keep their read-only parts)."""
+        """Restore a pickled env; its shared all-True info mask stays read-only."""
         self.__dict__.update(state)
-        if self._reused is not None:
-            self._reused.reported.flags.writeable = False
+        self._all_report.flags.writeable = False
 
     def reset(
         self,
         *,
-        seed: int | None = None,
+        seed: int | list[int | None] | NDArray[Any] | None = None,
         options: dict[str, Any] | None = None,
-    ) -> tuple[NDArray[np.int64], dict[str, Any]]:
-        """Start every sub-env (see the single env's ``reset`` for the start states).
+    ) -> tuple[NDArray[Any], dict[str, Any]]:
+        """Start every sub-env, or those ``options["reset_mask"]`` selects.
+
+        Args:
+            seed: As ``SyncVectorEnv`` takes it: an int ``s`` seeds sub-env
+                ``k`` with ``s + k``; a list or array gives each sub-env its
+                seed (None: a fresh one from the OS); None keeps the streams.
+            options: ``start_state`` (a non-terminal state's name or index,
+                where every reset sub-env starts) and ``reset_mask`` (a
+                ``(num_envs,)`` bool array: reset only these sub-envs, as
+                ``SyncVectorEnv`` does; the others keep their episodes and
+                report nothing in ``info``).
 
         The seed and options are checked before anything changes: a rejected
-        call leaves the generator as it was and ends the episodes in progress,
+        call leaves every stream as it was and ends the episodes in progress,
         so ``step`` raises ``ResetNeeded`` until a ``reset`` succeeds.
 
         Raises:
-            TypeError: If ``seed`` is not an int or None, or ``options`` is not
-                a dict or None.
-            ValueError: For a negative seed, an unknown option or start state.
+            TypeError, ValueError: For a seed or option that is not allowed.
         """
         try:
-            if seed is not None:
-                if isinstance(seed, bool) or not isinstance(seed, int | np.integer):
-                    raise TypeError(
-                        "the native vector env draws every sub-env from one "
-                        f"generator: pass one int seed (or None), got {seed!r}"
-                    )
-                check_integer("seed", seed, low=0)
-            start = check_reset_options(self.mdp.table, options)
-            super().reset(seed=seed)
+            seeds = check_seeds(seed, self.num_envs)
+            mask, start = self._check_options(options)
         except Exception:
-            self._has_reset = False
+            self._ready[:] = False
+            self._all_ready = False
             raise
-        self._has_reset = True
-        if start is not None:
-            states = np.full(self.num_envs, start, dtype=np.uint8)
-        elif self._random_start:
-            states = self._random_starts(self._draw())
-        else:
-            states = np.full(self.num_envs, self._start_states[0], dtype=np.uint8)
-        self._state = states
-        self._elapsed[:] = 0
+        index = np.arange(self.num_envs) if mask is None else np.flatnonzero(mask)
+        if seeds is not None:
+            self._seeds[index] = seeds[index]
+            self._streams[KEY, index] = stream_keys(seeds[index])
+            self._streams[COUNTER, index] = 0
         out = self._outputs()
-        np.copyto(out.observations, states)
-        np.take(self._table.state_masks, states, out=out.mask_words)
-        out.cost[:] = 0.0
-        out.outcome[:] = 0
-        out.invalid[:] = False
-        return out.observations, out.info()
+        for block in out:
+            block.fill(0)
+        kernels_numpy.reset_range(
+            index,
+            self._mode,
+            self._model,
+            self._memory,
+            self._streams,
+            out.words(),
+            start,
+        )
+        self._ready[index] = True
+        self._all_ready = bool(self._ready.all())
+        reported = self._all_report if mask is None else mask.copy()
+        info = self._info(out, reported, self._rows(out))
+        return self._observe(self._memory[STATE]), info
 
-    def _outputs(self) -> _Outputs:
-        if self._reused is not None:
-            return self._reused
-        return _Outputs.empty(self.num_envs, self.mdp.n_actions)
+    def _check_options(
+        self, options: object
+    ) -> tuple[NDArray[np.bool_] | None, int | None]:
+        """``(reset_mask or None, start state or None)`` of ``reset``'s options.
+
+        Raises:
+            TypeError, ValueError: For an option that is not allowed.
+        """
+        if options is None:
+            return None, None
+        if not isinstance(options, dict):
+            raise TypeError(
+                f"options must be a dict (allowed keys: "
+                f"{', '.join(VECTOR_RESET_OPTIONS)}) or None, got {options!r}"
+            )
+        unknown = sorted(repr(k) for k in options if k not in VECTOR_RESET_OPTIONS)
+        if unknown:
+            raise ValueError(
+                f"unknown reset option(s) {', '.join(unknown)}; allowed: "
+                f"{', '.join(map(repr, VECTOR_RESET_OPTIONS))}"
+            )
+        mask = options.get("reset_mask")
+        if mask is not None:
+            shape = (self.num_envs,)
+            if not isinstance(mask, np.ndarray) or mask.dtype != np.bool_:
+                raise TypeError(
+                    f"options['reset_mask'] must be a NumPy bool array of shape "
+                    f"{shape}, got {mask!r}"
+                )
+            if mask.shape != shape:
+                raise ValueError(
+                    f"options['reset_mask'] must have shape {shape}, got {mask.shape}"
+                )
+            if not mask.any():
+                raise ValueError(
+                    "options['reset_mask'] must select at least one sub-env"
+                )
+        rest = {k: v for k, v in options.items() if k != "reset_mask"}
+        return mask, check_reset_options(self._mdp.sparse, rest)
 
     def step(
         self, actions: NDArray[Any]
     ) -> tuple[
-        NDArray[np.int64],
+        NDArray[Any],
         NDArray[np.float64],
         NDArray[np.bool_],
         NDArray[np.bool_],
         dict[str, Any],
     ]:
-        """Step every sub-env with its action; see the class docstring.
+        """Step every sub-env with its action; see :class:`AccessReviewVectorEnv`.
 
         Raises:
-            ResetNeeded: Before the first ``reset``, or after a rejected one.
             TypeError, ValueError: For actions of the wrong dtype, shape or range.
+            ResetNeeded: Before a sub-env's first ``reset``, after a rejected
+                one, or (``DISABLED``) for a sub-env whose episode ended.
             InvalidActionError: Under ``invalid_action="raise"``, for an action
                 with no transition.
         """
-        if not self._has_reset:
-            raise ResetNeeded(
-                "call reset() before step(): no episode is in progress (the env "
-                "was never reset, or its last reset was rejected)"
-            )
-        compiled = _compiled_step() if self._compiled_size else None
         actions = self._check_type(actions)
-        if compiled is None or compiled.refuses(
-            self._state,
+        if not self._all_ready:
+            unready = int(np.argmin(self._ready))
+            raise ResetNeeded(
+                f"call reset() before step(): sub-env {unready} has no episode in "
+                "progress (never reset, or the last reset was rejected)"
+            )
+        kernels = step_kernels()
+        reason, index = kernels.first_refusal(
+            self._settings,
+            self._model.decision_indptr,
+            self._memory,
             actions,
-            self._table.has_transition,
-            self._n_actions,
             self._refuse_invalid,
-        ):
-            actions = self._check_actions(actions)
-            rows = np.multiply(
-                self._state,
-                self._rows.dtype.type(self._n_actions),
-                out=self._rows,
-                casting="unsafe",
-            )
-            rows += actions
-            if self._refuse_invalid:
-                self._check_transitions(rows)
-        self._actions = actions
-        draws = self._draw()
+        )
+        if reason:
+            self._refuse(int(reason), int(index), actions)
         out = self._outputs()
-        chunks = self._chunks
-        if len(chunks) == 1:
-            self._advance(chunks[0], draws, out, compiled)
-        else:
-            for future in [
-                self._pool().submit(self._advance, c, draws, out, compiled)
-                for c in chunks
-            ]:
-                future.result()
-        return out.observations, out.reward, out.terminated, out.truncated, out.info()
+        same_step = self._mode == SAME_STEP
+        finals = Outputs.zeros(self.num_envs, self._n_actions) if same_step else None
+        self._run(
+            self._kernel(kernels),
+            actions,
+            out,
+            self._no_finals if finals is None else finals.words(),
+        )
+        rows = self._rows(out)
+        info = self._info(out, self._all_report, rows)
+        if finals is not None and finals.flags[STEPPED].any():
+            ended = finals.flags[STEPPED].copy()
+            final_obs = np.full(self.num_envs, None, dtype=object)
+            for k in np.flatnonzero(ended):
+                final_obs[k] = self._single_observation(int(finals.ints[OUT_STATE, k]))
+            info["final_obs"], info["_final_obs"] = final_obs, ended
+            info["final_info"] = self._info(finals, ended, finals.rows())
+            info["_final_info"] = ended
+        return (
+            self._observe(self._memory[STATE]),
+            rows.reward,
+            rows.terminated,
+            rows.truncated,
+            info,
+        )
 
-    def _advance(
+    def _kernel(self, kernels: ModuleType) -> Callable[..., None]:
+        """The step loop for this model: staged when it outgrows the caches."""
+        if kernels is kernels_numpy:
+            return kernels_numpy.step_range
+        return kernels.step_staged if self._staged else kernels.step_fused  # type: ignore[no-any-return]
+
+    def _run(
         self,
-        chunk: slice,
-        all_draws: NDArray[np.uint32],
-        out_all: _Outputs,
-        compiled: _Compiled | None,
+        kernel: Callable[..., None],
+        actions: NDArray[Any],
+        out: Outputs,
+        finals: tuple[NDArray[Any], ...],
     ) -> None:
-        """Finish the step for the sub-envs in ``chunk``: elementwise operations.
-
-        One compiled loop when ``step`` chose it, else whole-array NumPy
-        operations on ``self._rows`` (the rows of stored state and action).
-        """
-        if compiled is not None:
-            compiled.step(
-                chunk.start,
-                chunk.stop,
-                self._state,
-                self._actions,
-                all_draws,
-                self._elapsed,
-                *self._kernel_tables,
-                out_all.arrays,
-                self._action_slots,
-                self._slot_bounds,
-            )
+        """Run ``kernel`` over every chunk of sub-envs (on worker threads if many)."""
+        arguments = (
+            self._settings,
+            self._model_arrays,
+            self._memory,
+            self._streams,
+            actions,
+            out.words(),
+            finals,
+            self._mask_slots,
+        )
+        if len(self._chunks) == 1:
+            kernel(0, self.num_envs, *arguments)
             return
-        table, layout = self._table, self._table.layout
-        draws = all_draws[chunk]
-        out = out_all if len(self._chunks) == 1 else out_all.part(chunk)
-        state = self._state[chunk]
-        j = self._rows[chunk]
-        flag = self._flag[chunk]
-        scratch = self._scratch[chunk]
-        if table.n_slots == 2:
-            thresholds: NDArray[np.uint32] | np.uint32
-            if table.single_threshold is None:
-                thresholds = np.take(
-                    table.thresholds[0], j, mode="clip", out=self._thresholds[chunk]
-                )
-            else:
-                thresholds = table.single_threshold
-            j <<= j.dtype.type(1)
-            j += np.greater_equal(draws, thresholds, out=flag)
-        else:
-            slots = self._slots[chunk]
-            slots[:] = 0
-            for bound in table.thresholds:
-                np.take(bound, j, mode="clip", out=self._thresholds[chunk])
-                slots += np.greater_equal(draws, self._thresholds[chunk], out=flag)
-            j *= j.dtype.type(table.n_slots)
-            j += slots
-        packed = np.take(table.packed, j, mode="clip", out=self._packed_buffer[chunk])
-        np.take(table.reward, j, mode="clip", out=out.reward)
-        np.take(table.transition_masks, j, mode="clip", out=out.mask_words)
-        resetting = np.greater_equal(state, np.uint8(layout.reset_bit), out=flag)
-        np.copyto(
-            state,
-            np.bitwise_and(packed, layout.state_mask, out=scratch),
-            casting="unsafe",
-        )
-        if self._random_start and resetting.any():
-            starts = self._random_starts(draws[resetting])
-            state[resetting] = starts
-            out.mask_words[resetting] = np.take(table.state_masks, starts)
-        np.copyto(out.observations, state)
-        np.not_equal(
-            np.bitwise_and(packed, 1 << layout.terminated_shift, out=scratch),
-            0,
-            out=out.terminated,
-        )
-        np.not_equal(
-            np.bitwise_and(packed, 1 << layout.invalid_shift, out=scratch),
-            0,
-            out=out.invalid,
-        )
-        np.copyto(
-            out.cost,
-            np.right_shift(packed, layout.cost_shift, out=scratch),
-            casting="unsafe",
-        )
-        np.right_shift(packed, layout.outcome_shift, out=scratch)
-        np.copyto(
-            out.outcome,
-            np.bitwise_and(scratch, layout.outcome_mask, out=scratch),
-            casting="unsafe",
-        )
-        elapsed = self._elapsed[chunk]
-        elapsed += 1
-        elapsed *= np.logical_not(resetting, out=self._other_flag[chunk])
-        if self.max_episode_steps is None:
-            out.truncated[:] = False
-        else:
-            np.greater_equal(elapsed, self.max_episode_steps, out=out.truncated)
-        ended = np.logical_or(out.terminated, out.truncated, out=flag)
-        state |= np.left_shift(
-            ended.view(np.uint8), layout.state_bits, out=self._slots[chunk]
-        )
-
-    def _pool(self) -> ThreadPoolExecutor:
         if self._executor is None:
             self._executor = ThreadPoolExecutor(max_workers=len(self._chunks))
-        return self._executor
+        futures = [
+            self._executor.submit(kernel, first, last, *arguments)
+            for first, last in self._chunks
+        ]
+        for future in futures:
+            future.result()
 
-    def close_extras(self, **kwargs: Any) -> None:
-        """Stop the worker threads, if any were started."""
-        if self._executor is not None:
-            self._executor.shutdown(wait=True)
-            self._executor = None
+    def _outputs(self) -> Outputs:
+        if self._reused is not None:
+            return self._reused
+        return Outputs.empty(self.num_envs, self._n_actions)
 
-    def _draw(self) -> NDArray[np.uint32]:
-        """``num_envs`` uniform 32-bit draws from the env's generator.
+    def _observe(self, states: NDArray[np.int32]) -> NDArray[Any]:
+        """The observations of ``states`` ``(N,)`` in this env's mode (see ``copy``)."""
+        buffer = self._reused_observations
+        if self._observation == "index":
+            if buffer is None:
+                return states.astype(np.int64)
+            np.copyto(buffer, states)
+            return buffer
+        if self._features is None:
+            features = self._mdp.features(states.astype(np.int64))
+            if buffer is None:
+                return features
+            np.copyto(buffer, features)
+            return buffer
+        return np.take(self._features, states, axis=0, out=buffer)
 
-        A bit generator whose raw outputs are full 64-bit words gives two draws
-        per word (the fast path, for NumPy's default PCG64); any other, such as
-        MT19937 (32-bit words) set as ``np_random`` by a user, draws through
-        ``integers``.
+    def _single_observation(self, state: int) -> Any:
+        """One sub-env's observation as the single env returns it (a fresh one)."""
+        if self._observation == "index":
+            return state
+        if self._features is None:
+            return self._mdp.features(np.array([state]))[0]
+        return self._features[state].copy()
+
+    def _rows(self, out: Outputs) -> Rows:
+        """The row views of ``out`` (the same objects every call for reused buffers)."""
+        if out is self._reused:
+            return self._reused_rows
+        return out.rows()
+
+    def _info(
+        self, out: Outputs, reported: NDArray[np.bool_], rows: Rows
+    ) -> dict[str, Any]:
+        """The info dict in Gymnasium's vector convention, from output blocks.
+
+        Args:
+            out: The blocks of a step or reset.
+            reported: ``(N,)`` which sub-envs report the single env's keys
+                (``event_outcome`` included: 0 at a reset).
+            rows: ``out``'s rows.
         """
-        generator = self.np_random
-        if isinstance(generator.bit_generator, _FULL_64_BIT_GENERATORS):
-            raw = generator.bit_generator.random_raw((self.num_envs + 1) // 2)
-            return np.asarray(raw).view(np.uint32)[: self.num_envs]
-        return generator.integers(0, 2**32, self.num_envs, dtype=np.uint32)
-
-    def _random_starts(self, draws: NDArray[np.uint32]) -> NDArray[np.uint8]:
-        """Map draws onto start states.
-
-        Uniformly onto the non-terminal states with exploring starts, else
-        onto the task's start distribution.
-        """
-        if not self._exploring_starts:
-            chosen = np.searchsorted(self._start_thresholds, draws, side="right")
-            return self._start_states[chosen]
-        states = self._non_terminal
-        picks = (draws.astype(np.uint64) * len(states)) >> np.uint64(32)
-        return states[picks.astype(np.intp)]
+        info: dict[str, Any] = {
+            "state": rows.state,
+            "_state": reported,
+            "action_mask": out.masks,
+            "_action_mask": reported,
+            "cost": rows.cost,
+            "_cost": reported,
+            "outcome": rows.outcome,
+            "_outcome": reported,
+            "invalid_action": rows.invalid,
+            "_invalid_action": reported,
+            "prob": rows.prob,
+            "_prob": reported,
+        }
+        if self._has_events:
+            info["event_outcome"] = rows.event_outcome
+            info["_event_outcome"] = reported
+        return info
 
     def _check_type(self, actions: Any) -> NDArray[Any]:
         """Return ``actions`` as an array if they are ``(num_envs,)`` integers.
@@ -711,11 +637,10 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
             TypeError: For a non-integer dtype (booleans included).
             ValueError: For a wrong shape.
         """
-        n_actions = self._n_actions
         checked: NDArray[Any] = np.asarray(actions)
         if checked.dtype.kind not in "iu":
             raise TypeError(
-                f"actions must be integers in [0, {n_actions - 1}], "
+                f"actions must be integers in [0, {self._n_actions - 1}], "
                 f"got dtype {checked.dtype}"
             )
         if checked.shape != (self.num_envs,):
@@ -724,178 +649,164 @@ class TaskVectorEnv(VectorEnv[NDArray[np.int64], NDArray[np.int64], NDArray[Any]
             )
         return checked
 
-    def _check_actions(self, actions: Any) -> NDArray[np.uint8]:
-        """Return ``actions`` as uint8 if they are ``(num_envs,)`` integers in range.
-
-        Raises:
-            TypeError: For a non-integer dtype (booleans included).
-            ValueError: For a wrong shape or an action out of range.
-        """
+    def _refuse(self, reason: int, index: int, actions: NDArray[Any]) -> None:
+        """Raise the error for the first refused sub-env (nothing has changed)."""
+        action = int(actions[index])
         n_actions = self._n_actions
-        actions = self._check_type(actions)
-        # One reduction: read as unsigned, a negative action is a huge one.
-        unsigned = actions.view(actions.dtype.str.replace("i", "u"))
-        if unsigned.max() >= n_actions:
-            low, high = actions.min(), actions.max()
-            bad = int(low if low < 0 else high)
+        if reason == OUT_OF_RANGE:
             raise ValueError(
-                f"action {bad} is out of range; allowed actions are integers in "
-                f"[0, {n_actions - 1}]"
+                f"sub-env {index}: action {action} is out of range; allowed actions "
+                f"are integers in [0, {n_actions - 1}]"
             )
-        return np.asarray(actions, dtype=np.uint8)
-
-    def _check_transitions(self, rows: NDArray[np.uint8]) -> None:
-        """Under ``invalid_action="raise"``, refuse actions with no transition."""
-        allowed = np.take(self._table.has_transition, rows, mode="clip")
-        if not allowed.all():
-            index = int(np.argmin(allowed))
-            state, action = divmod(int(rows[index]), self.mdp.n_actions)
-            table = self.mdp.table
-            raise InvalidActionError(
-                f"sub-env {index}: "
-                + invalid_action_message(
-                    state,
-                    action,
-                    self.mdp.valid_action_mask[state],
-                    table.state_names,
-                    table.action_names,
-                )
+        if reason == ENDED_EPISODE:
+            raise ResetNeeded(
+                f"sub-env {index} ended its episode and autoreset_mode is DISABLED: "
+                "reset it first, e.g. reset(options={'reset_mask': "
+                "terminated | truncated})"
             )
+        assert reason == INVALID_ACTION
+        state = int(self._memory[STATE, index])
+        sparse = self._mdp.sparse
+        raise InvalidActionError(
+            f"sub-env {index}: "
+            + invalid_action_message(
+                state,
+                action,
+                sparse.valid_action_mask[state],
+                self._mdp.state_label(state),
+                sparse.action_names,
+            )
+        )
 
-    def action_masks(self) -> NDArray[np.int8]:
-        """``(num_envs, A)`` the current valid-action masks (none while resetting)."""
-        words = np.take(self._table.state_masks, self._state, mode="clip")
-        return words.view(np.int8).reshape(self.num_envs, self.mdp.n_actions)
+    def action_masks(self) -> NDArray[np.bool_]:
+        """``(num_envs, A)`` the valid-action mask of each sub-env's current state."""
+        masks: NDArray[np.bool_] = self._mdp.sparse.valid_action_mask[
+            self._memory[STATE]
+        ]
+        return masks
+
+    def close_extras(self, **kwargs: Any) -> None:
+        """Stop the worker threads, if any were started."""
+        if self._executor is not None:
+            self._executor.shutdown(wait=True)
+            self._executor = None
 
 
 class AccessReviewVectorEnv(TaskVectorEnv):
     """``num_envs`` independent AccessReview-v0 episodes, stepped together.
 
     Made by ``gym.make_vec("AccessReview-v0", num_envs=N,
-    vectorization_mode="vector_entry_point")``, with the single env's keyword
-    arguments (see ``AccessReviewEnv``) plus:
+    vectorization_mode="vector_entry_point")``. What this class says holds for
+    every task's vector env (:class:`AccessReviewRiskVectorEnv`,
+    :class:`AccessReviewQueueVectorEnv`, :class:`TaskVectorEnv` of any model).
 
-    - ``max_episode_steps``: per-sub-env time limit (default 20, the registered
-      one; None for no limit);
-    - ``copy``: as in ``SyncVectorEnv``; ``True`` (default) returns fresh arrays
-      from every call, ``False`` returns buffers the next call overwrites
-      (faster for large batches: no page faults on new memory);
-    - ``threads``: worker threads for batches of at least 2^18 sub-envs (default
-      one per CPU core available, at most 8; more than one per core is refused).
-      Draws are made before the work is split, so results do not depend on the
-      thread count.
+    ## Semantics
+    Each sub-env is ``gym.make`` of the task (the single env under its
+    ``TimeLimit``), and the batch is ``SyncVectorEnv`` over them in the same
+    ``autoreset_mode`` (``envs.autoreset_mode``, also
+    ``envs.metadata["autoreset_mode"]``), checked against it array by array
+    where the dynamics are deterministic and by chi-square tests where not:
 
-    These settings and the MDP are read-only after construction.
+    - ``NEXT_STEP`` (default): the step after a sub-env terminates or is
+      truncated resets it, ignores its action and returns its start
+      observation with reward 0 and no flags; its info is the reset's.
+    - ``SAME_STEP``: the step that ends an episode returns its reward and
+      flags with the next episode's start observation and reset info; the
+      ended step's observation and info are in ``info["final_obs"]`` (an
+      object array, None for the others) and ``info["final_info"]`` (a dict
+      in the same convention), with ``_final_obs`` / ``_final_info`` masks;
+      both keys are present only when some sub-env ended.
+    - ``DISABLED``: nothing resets by itself; stepping a sub-env whose episode
+      ended raises ``ResetNeeded`` (``SyncVectorEnv`` fails an assertion)
+      until ``reset(options={"reset_mask": mask})`` restarts it.
 
-    Semantics match ``SyncVectorEnv`` over ``gym.make("AccessReview-v0")`` in
-    Gymnasium's default ``NEXT_STEP`` autoreset mode: the step after a sub-env
-    terminates or is truncated resets it, ignores its action and returns its
-    start observation with reward 0 and ``terminated = truncated = False``.
-    As there, ``step`` raises ``gymnasium.error.ResetNeeded`` before the first
-    ``reset``; a ``reset`` rejected for its seed or options changes nothing
-    (the generator included) but ends the episodes in progress, so ``step``
-    raises ``ResetNeeded`` until a ``reset`` succeeds.
+    ``reset(options=...)`` takes ``start_state`` (as the single env) and
+    ``reset_mask`` (as ``SyncVectorEnv``: a ``(N,)`` bool array; only those
+    sub-envs restart). ``step`` raises ``ResetNeeded`` before a sub-env's
+    first reset; a reset rejected for its seed or options changes nothing
+    (the random streams included) but ends the episodes in progress, so
+    ``step`` raises ``ResetNeeded`` until a reset succeeds. Actions must be
+    ``(N,)`` integers in range; under ``invalid_action="raise"`` an invalid
+    one raises ``InvalidActionError`` naming the sub-env, before anything
+    moves.
 
-    Data types: observations are ``int64``; rewards are ``float64``, like the
-    single env's Python floats and ``SyncVectorEnv``'s rewards, so every reward
-    the single env can return (``1e39`` included) comes back unchanged; branch
-    draws are 32-bit, so a transition probability is honoured to within
-    ``2**-32``.
+    ## Data types
+    Observations are ``int64`` ``(N,)`` state indices, or with
+    ``observation="features"`` ``float32`` ``(N, d)`` rows of
+    ``envs.mdp.features``; rewards ``float64`` (every reward the single env
+    can return comes back unchanged); terminated and truncated ``bool``.
 
-    ``info`` holds, in Gymnasium's vector convention (each key ``k`` beside a
-    boolean ``_k`` saying which sub-envs report it; here all do):
+    ## Information
+    The single env's keys, batched as ``SyncVectorEnv`` batches them, each
+    key ``k`` beside a bool ``_k`` saying which sub-envs report it:
 
-    - ``action_mask`` ``(N, 4)`` int8;
-    - ``cost`` ``(N,)`` float32, 1.0 for a policy violation;
-    - ``outcome`` ``(N,)`` int8, an index into ``access_review_env.OUTCOMES``
-      (``0``, ``"pending"``, until a request closes);
-    - ``invalid_action`` ``(N,)`` bool.
+    - ``state`` ``(N,)`` int64; ``action_mask`` ``(N, A)`` bool;
+      ``cost`` ``(N,)`` float64; ``outcome`` ``(N,)`` int64, an index into
+      ``envs.metadata["outcomes"]``; ``invalid_action`` ``(N,)`` bool;
+      ``prob`` ``(N,)`` float64;
+    - for a task with random events (the queue), ``event_outcome`` ``(N,)``
+      int64, which the single env reports on steps only: its mask is False
+      where the slot was a reset.
 
-    Seeding: ``reset(seed=s)`` seeds one generator that draws for every sub-env,
-    so the same seed and actions give the same batch of trajectories. A list of
-    per-env seeds is not supported.
+    Every key is present in every ``reset`` and ``step`` info, with the same
+    dtype and shape, so readers of fixed keys (TorchRL's) work; a key no
+    sub-env reports has an all-False mask where ``SyncVectorEnv`` would leave
+    it out.
 
-    Pickling and ``copy.deepcopy`` work at any point (the worker threads are
-    left out and restarted by the next large step).
+    ## Seeding
+    Each sub-env draws from its own random stream (a counter-based hash of
+    its seed, ``access_review_env.vector.streams``), so a sub-env's
+    trajectory depends only on its seed and its actions: seed ``s`` in a
+    batch of 1,000 steps exactly as seed ``s`` alone. As in
+    ``SyncVectorEnv``, ``reset(seed=s)`` seeds sub-env ``k`` with ``s + k``,
+    ``reset(seed=[s_0, ..., s_{N-1}])`` seeds each (None: from the OS), and
+    ``reset()`` continues the streams; ``envs.seeds`` holds the seeds.
+    Seeds are integers in ``[0, 2**64)``. A step takes one draw for the
+    decision and, with random events, one for the event; a reset takes one
+    for its start state (used or not). There is no ``np_random``.
+
+    ## Arguments
+    ``copy=False`` returns buffers the next call overwrites (faster for large
+    batches). Batches of at least 2**18 sub-envs are split over ``threads``
+    worker threads; results do not depend on the thread count. With numba
+    installed (the ``fast`` extra) the step is compiled; without it, NumPy
+    returns the same bits. The settings and the model (``envs.mdp``) are
+    read-only. Pickling and ``copy.deepcopy`` work at any point.
+
+    ## Version History
+    - v0: Initial version.
     """
 
-    def __init__(
-        self,
-        num_envs: int,
-        abandonment_prob: float = 0.25,
-        rewards: RewardSpec = "outcome_aware",
-        invalid_action: InvalidActionRule = "penalize",
-        invalid_action_reward: float = -10.0,
-        exploring_starts: bool = False,
-        render_mode: str | None = None,
-        max_episode_steps: int | None = MAX_EPISODE_STEPS,
-        copy: bool = True,
-        threads: int | None = None,
-    ) -> None:
-        """Build ``num_envs`` sub-envs; see the class docstring for the arguments."""
-        if render_mode is not None:
-            raise ValueError(
-                f"render_mode {render_mode!r} is not supported by the vector env; "
-                "render a single AccessReviewEnv instead"
-            )
-        check_integer("num_envs", num_envs, low=1)
-        super().__init__(
-            num_envs,
-            AccessReviewMDP(
-                abandonment_prob, rewards, invalid_action, invalid_action_reward
-            ),
-            exploring_starts,
-            max_episode_steps,
-            copy,
-            threads,
-        )
+    declaration = ACCESS_REVIEW_TASK
 
 
 class AccessReviewRiskVectorEnv(TaskVectorEnv):
     """``num_envs`` independent AccessReviewRisk-v0 episodes, stepped together.
 
     Made by ``gym.make_vec("AccessReviewRisk-v0", num_envs=N,
-    vectorization_mode="vector_entry_point")``, with the single env's keyword
-    arguments (see ``AccessReviewRiskEnv``) plus ``max_episode_steps``,
-    ``copy`` and ``threads`` as in :class:`AccessReviewVectorEnv`, whose
-    semantics, data types, ``info`` keys and seeding it shares. Every reset,
-    autoresets included, draws the request's kind from the start distribution.
+    vectorization_mode="vector_entry_point")``; semantics, data types, infos
+    and seeding are :class:`AccessReviewVectorEnv`'s. Every reset, autoresets
+    included, draws the request's kind from the start distribution.
+
+    ## Arguments
     """
 
-    def __init__(
-        self,
-        num_envs: int,
-        abandonment_prob: float = 0.25,
-        clear_evidence_share: float = 0.5,
-        unjustified_share: float = 0.2,
-        rewards: RewardSpec = "outcome_aware",
-        invalid_action: InvalidActionRule = "penalize",
-        invalid_action_reward: float = -10.0,
-        exploring_starts: bool = False,
-        render_mode: str | None = None,
-        max_episode_steps: int | None = MAX_EPISODE_STEPS,
-        copy: bool = True,
-        threads: int | None = None,
-    ) -> None:
-        """Build ``num_envs`` sub-envs; see the class docstring for the arguments."""
-        if render_mode is not None:
-            raise ValueError(
-                f"render_mode {render_mode!r} is not supported by the vector env; "
-                "render a single AccessReviewRiskEnv instead"
-            )
-        check_integer("num_envs", num_envs, low=1)
-        super().__init__(
-            num_envs,
-            AccessReviewRiskMDP(
-                abandonment_prob,
-                clear_evidence_share,
-                unjustified_share,
-                rewards,
-                invalid_action,
-                invalid_action_reward,
-            ),
-            exploring_starts,
-            max_episode_steps,
-            copy,
-            threads,
-        )
+    declaration = ACCESS_REVIEW_RISK_TASK
+
+
+class AccessReviewQueueVectorEnv(TaskVectorEnv):
+    """``num_envs`` independent AccessReviewQueue-v0 episodes, stepped together.
+
+    Made by ``gym.make_vec("AccessReviewQueue-v0", num_envs=N,
+    vectorization_mode="vector_entry_point", level=...)``; semantics, data
+    types, infos and seeding are :class:`AccessReviewVectorEnv`'s, on every
+    level of the ladder (``access_review_env.QUEUE_LEVELS``): a step reads the
+    level's sparse model in place, one decision branch and one event branch
+    per sub-env, so the million-state level needs no more memory than its
+    model. ``info["event_outcome"]`` says how the step's event closed a
+    request (``abandoned``, ``turned_away``), 0 if it closed none.
+
+    ## Arguments
+    """
+
+    declaration = QUEUE_TASK

@@ -18,7 +18,7 @@ from numpy.typing import NDArray
 
 from access_review_env.actions import InvalidActionError, check_action
 from access_review_env.env import TaskEnv
-from access_review_env.model import TaskMDP
+from access_review_env.model import SparseMDP
 from access_review_env.validation import check_bool, check_choice
 
 ShieldMode = Literal["block", "reroute"]
@@ -37,28 +37,32 @@ _ACTION_CHANGING: tuple[type[Any], ...] = tuple(
 )
 
 
-def unsafe_actions(mdp: TaskMDP) -> NDArray[np.bool_]:
-    """``(S, A)`` True where an action has a branch with ``cost > 0``."""
-    unsafe = np.zeros((mdp.n_states, mdp.n_actions), dtype=bool)
-    for state, row in enumerate(mdp.branches):
-        for action, branches in enumerate(row):
-            unsafe[state, action] = any(b.cost > 0 for b in branches)
-    return unsafe
+def unsafe_actions(model: SparseMDP) -> NDArray[np.bool_]:
+    """``(S, A)`` True where an action's decision has a branch with ``cost > 0``.
+
+    Only the decision stage counts: an event's cost (none in these tasks) is
+    no action's doing.
+    """
+    decisions = model.decisions
+    costly = decisions.row_sums((decisions.cost > 0).astype(np.float64)) > 0
+    return costly.reshape(model.n_states, model.n_actions)
 
 
-def blocking_actions(mdp: TaskMDP) -> NDArray[np.int64]:
+def blocking_actions(model: SparseMDP) -> NDArray[np.int64]:
     """``(S,)`` the lowest action the env penalizes as invalid in each state.
 
     -1 where there is none: in a state where every action is valid, and
     everywhere under ``invalid_action="raise"``, whose invalid actions have no
     transition.
     """
-    blocking = np.full(mdp.n_states, -1, dtype=np.int64)
-    for state, row in enumerate(mdp.branches):
-        penalized = [a for a, bs in enumerate(row) if bs and bs[0].invalid_action]
-        if penalized:
-            blocking[state] = penalized[0]
-    return blocking
+    decisions = model.decisions
+    first = decisions.indptr[:-1]
+    has_branch = decisions.lengths > 0
+    flat = np.zeros(decisions.n_rows, dtype=bool)
+    flat[has_branch] = decisions.invalid[first[has_branch]]
+    penalized = flat.reshape(model.n_states, model.n_actions)
+    choice = np.where(penalized.any(axis=1), np.argmax(penalized, axis=1), -1)
+    return np.asarray(choice, dtype=np.int64)
 
 
 class SafetyShield(gym.Wrapper[Any, int, Any, int], gym.utils.RecordConstructorArgs):
@@ -84,8 +88,8 @@ class SafetyShield(gym.Wrapper[Any, int, Any, int], gym.utils.RecordConstructorA
     action raises ``InvalidActionError``, as an invalid one does.
 
     Args:
-        env: An env of this package (``gym.make("AccessReview-v0")`` or
-            ``gym.make("AccessReviewRisk-v0")``), wrapped or not, but by no
+        env: An env of this package (``gym.make`` of any of its ids),
+            wrapped or not, but by no
             wrapper that changes or repeats actions (an ``ActionWrapper``,
             ``RepeatAction``, ``MaxAndSkipObservation``): the action the
             shield judges must be the one the env executes.
@@ -93,8 +97,9 @@ class SafetyShield(gym.Wrapper[Any, int, Any, int], gym.utils.RecordConstructorA
             ``"blocked"``). ``"reroute"``: ``safe_action`` is executed instead
             (``info["shield"] == "rerouted"``), where it is valid and safe;
             elsewhere the action is blocked.
-        safe_action: The reroute target, by name or index; ``human_review`` by
-            default.
+        safe_action: The reroute target, by name or index; by default
+            ``human_review`` where the task has it, else action 0 (the
+            queue's ``wait``).
         shield_mask: When True (default), ``info["action_mask"]`` and
             ``action_masks()`` leave unsafe actions out, so mask-aware agents
             never try them; when False they show the env's own mask, so the
@@ -118,7 +123,7 @@ class SafetyShield(gym.Wrapper[Any, int, Any, int], gym.utils.RecordConstructorA
         self,
         env: gym.Env[Any, int],
         mode: ShieldMode = "block",
-        safe_action: int | str = "human_review",
+        safe_action: int | str | None = None,
         shield_mask: bool = True,
     ) -> None:
         """Wrap ``env``; see the class docstring for the arguments."""
@@ -133,21 +138,23 @@ class SafetyShield(gym.Wrapper[Any, int, Any, int], gym.utils.RecordConstructorA
                 f"TaskEnv), got {type(task).__name__}"
             )
         _check_no_action_changing_wrapper(env)
-        mdp = task.mdp
+        model = task.sparse
         self.mode = check_choice("mode", mode, SHIELD_MODES)
-        names = mdp.table.action_names
+        names = model.action_names
+        if safe_action is None:
+            safe_action = names.index("human_review") if "human_review" in names else 0
         if isinstance(safe_action, str):
             safe_action = check_choice("safe_action", safe_action, names)
             safe_action = names.index(safe_action)
-        self.safe_action = check_action(safe_action, mdp.n_actions)
+        self.safe_action = check_action(safe_action, model.n_actions)
         self.shield_mask = check_bool("shield_mask", shield_mask)
-        self.unsafe = unsafe_actions(mdp)
+        self.unsafe = unsafe_actions(model)
         self.unsafe.flags.writeable = False
-        self.blocking = blocking_actions(mdp)
+        self.blocking = blocking_actions(model)
         """``(S,)`` the invalid action stepped in place of a blocked one (-1: none)."""
         self.blocking.flags.writeable = False
         self._reroutable = (
-            mdp.valid_action_mask[:, self.safe_action].astype(bool)
+            model.valid_action_mask[:, self.safe_action]
             & ~self.unsafe[:, self.safe_action]
         )
         self._task = task
@@ -188,7 +195,7 @@ class SafetyShield(gym.Wrapper[Any, int, Any, int], gym.utils.RecordConstructorA
                 "call reset() before step(): no episode is in progress (the env "
                 "was never reset, or its last reset was rejected)"
             )
-        action = check_action(action, self._task.mdp.n_actions)
+        action = check_action(action, self._task.sparse.n_actions)
         state = self._task.state
         if not self.unsafe[state, action]:
             return self._step(action, "passed")
@@ -198,12 +205,12 @@ class SafetyShield(gym.Wrapper[Any, int, Any, int], gym.utils.RecordConstructorA
             return self._step(self.safe_action, "rerouted")
         blocking = int(self.blocking[state])
         if blocking < 0:
-            table = self._task.mdp.table
             raise InvalidActionError(
-                f"the shield blocked action {action} ({table.action_names[action]}) "
-                f"in state {state} ({table.state_names[state]}), where it has a "
+                f"the shield blocked action {action} "
+                f"({self._task.action_names[action]}) in state {state} "
+                f"({self._task.mdp.state_label(state)}), where it has a "
                 "transition with cost > 0; the env penalizes no invalid action "
-                f"there (invalid_action={self._task.mdp.invalid_action!r}) to "
+                "there (every action is valid, or invalid_action='raise') to "
                 "stand in for it, so it is refused as an invalid action is"
             )
         observation, reward, terminated, truncated, info = self._step(
@@ -218,13 +225,13 @@ class SafetyShield(gym.Wrapper[Any, int, Any, int], gym.utils.RecordConstructorA
         observation, reward, terminated, truncated, info = self.env.step(action)
         return observation, reward, terminated, truncated, self._info(info, shield)
 
-    def action_masks(self) -> NDArray[np.int8]:
+    def action_masks(self) -> NDArray[np.bool_]:
         """The current state's mask as ``info["action_mask"]`` shows it."""
         env_mask = self._task.action_masks()
         if not self.shield_mask:
             return env_mask
-        shielded = env_mask * ~self.unsafe[self._task.state]
-        return shielded.astype(np.int8) if shielded.any() else env_mask
+        shielded = env_mask & ~self.unsafe[self._task.state]
+        return shielded if shielded.any() else env_mask
 
 
 def _check_no_action_changing_wrapper(env: gym.Env[Any, Any]) -> None:

@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agents.common.json_values import float_from_json
+from agents.evaluation.exact import scored_arrays
 from agents.evaluation.training_regret import (
     EpsilonGreedyRegret,
     RegretOf,
@@ -42,7 +43,7 @@ from agents.learners.batched import (
     train_q_learning_batched,
     train_reinforce_batched,
 )
-from agents.planning import as_tabular, greedy_regret
+from agents.planning import greedy_regret
 from agents.policies import PolicyLike, RandomPolicy
 
 AgentFactory = Callable[[gym.Env[Any, Any], int], Any]
@@ -68,8 +69,9 @@ TRACE_DECIMALS = 9
 class TrainingTrace:
     """One seed's training at checkpoints, against the exact optimum.
 
-    Exact values are those of the configuration as registered, from its own
-    start distribution (also when training used exploring starts).
+    Exact values are those of the configuration as made, from the start
+    distribution its ``reset`` draws from (the configuration's own, also when
+    training used exploring starts).
 
     Attributes:
         episodes: Training episodes completed at each checkpoint (0 first).
@@ -213,18 +215,28 @@ class BatchedFactory:
         return reinforce_agent(env, seed, self.n_episodes)
 
     def train_many(
-        self, env_id: str, env_kwargs: Mapping[str, Any], seeds: Sequence[int]
+        self,
+        env_id: str,
+        env_kwargs: Mapping[str, Any],
+        seeds: Sequence[int] | NDArray[Any],
     ) -> list[Trained]:
         """Train one learner per seed, all at once; trace each one.
 
+        Args:
+            env_id: The registered task.
+            env_kwargs: The configuration.
+            seeds: Integers >= 0: a sequence or a 1-D NumPy integer array.
+
         Raises:
-            TypeError, ValueError: For kwargs the env refuses or no seeds.
+            TypeError: For seeds that are not integers (floats, strings and
+                booleans are refused, never converted), or kwargs the env
+                refuses.
+            ValueError: For no seeds, negative ones, or kwargs the env refuses.
         """
-        if not seeds:
-            raise ValueError("train_many needs at least one seed")
+        seeds = check_seeds(seeds)
         kwargs = dict(env_kwargs)
         scored = gym.make(env_id, **kwargs)
-        arrays = as_tabular(scored)
+        arrays = scored_arrays(scored)
         valid = scored.unwrapped.mdp.valid_action_mask  # type: ignore[attr-defined]
         envs = gym.make_vec(
             env_id,
@@ -238,7 +250,7 @@ class BatchedFactory:
             ),
         )
         checkpoints = checkpoint_grid(self.n_episodes)
-        rng = np.random.default_rng(np.random.SeedSequence([int(s) for s in seeds]))
+        rng = np.random.default_rng(np.random.SeedSequence(seeds))
         q_learning = self.algorithm == "q_learning"
         regret_of: RegretOf = (
             EpsilonGreedyRegret(arrays, valid, QLearningConfig().epsilon)
@@ -266,6 +278,37 @@ class BatchedFactory:
             )
             for k, seed in enumerate(seeds)
         ]
+
+
+def check_seeds(seeds: Sequence[int] | NDArray[Any]) -> list[int]:
+    """``seeds`` as a list of Python ints, if each is an integer >= 0.
+
+    Python and NumPy integers are accepted (an integer array too); booleans,
+    floats (even ``2.0``), strings and anything else are refused rather than
+    converted, as a seed that silently changes gives another run.
+
+    Raises:
+        TypeError: Naming the first seed that is not an integer.
+        ValueError: For no seeds, a negative one, or an array not 1-D.
+    """
+    if isinstance(seeds, str | bytes) or np.ndim(seeds) != 1:
+        raise ValueError(
+            "seeds must be a sequence or 1-D array of integers >= 0, got "
+            f"{type(seeds).__name__} {seeds!r}"
+        )
+    if len(seeds) == 0:
+        raise ValueError("train_many needs at least one seed")
+    checked = []
+    for position, seed in enumerate(seeds):
+        if isinstance(seed, bool | np.bool_) or not isinstance(seed, int | np.integer):
+            raise TypeError(
+                f"seeds must be integers >= 0; seed {position} is "
+                f"{type(seed).__name__} {seed!r}"
+            )
+        if seed < 0:
+            raise ValueError(f"seeds must be integers >= 0; seed {position} is {seed}")
+        checked.append(int(seed))
+    return checked
 
 
 def _rounded(values: NDArray[np.float64]) -> tuple[float, ...]:

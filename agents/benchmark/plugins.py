@@ -19,7 +19,9 @@ SB3_AGENTS = {
     "A2C": "agents.integrations.sb3:sb3_a2c",
     "DQN": "agents.integrations.sb3:sb3_dqn",
 }
-"""The factory of each ``sb3:ALGORITHM`` agent (the ``sb3`` extra), by reference."""
+"""The factory of each ``sb3:ALGORITHM`` agent (the ``sb3`` extra), by reference;
+``sb3:ALGORITHM:stochastic`` is its ``_stochastic`` twin, scored by the model's
+own action distribution instead of its greedy action."""
 
 
 def load_factory(spec: str) -> AgentFactory:
@@ -30,7 +32,9 @@ def load_factory(spec: str) -> AgentFactory:
 
     Raises:
         ValueError: If ``spec`` is not of that form.
-        ImportError: If the module cannot be imported.
+        ImportError: If the module cannot be imported, or importing it raised
+            anything (``SystemExit`` from a module that parses the command
+            line included; ``KeyboardInterrupt`` propagates).
         AttributeError: If the module has no such attribute.
         TypeError: If the attribute is not callable.
     """
@@ -44,6 +48,18 @@ def load_factory(spec: str) -> AgentFactory:
     except ImportError as error:
         raise ImportError(
             f"cannot import module {module_name!r} of agent spec {spec!r}: {error}"
+        ) from error
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # the agent module's own code failed
+        what = (
+            f"it exited with status {error.code!r} (agent code must not call "
+            "sys.exit or parse the command line)"
+            if isinstance(error, SystemExit)
+            else f"{type(error).__name__}: {error}"
+        )
+        raise ImportError(
+            f"cannot import module {module_name!r} of agent spec {spec!r}: {what}"
         ) from error
     try:
         factory = getattr(module, attribute)
@@ -60,7 +76,9 @@ def load_factory(spec: str) -> AgentFactory:
 
 
 def resolve_agent(name: str) -> AgentFactory:
-    """A built-in agent, ``sb3:ALGORITHM`` (the ``sb3`` extra), or ``module:callable``.
+    """A built-in agent, ``sb3:ALGORITHM[:stochastic]`` (the sb3 extra), or a spec.
+
+    A spec is ``module:callable``.
 
     Raises:
         ValueError, ImportError, AttributeError, TypeError: As
@@ -70,12 +88,18 @@ def resolve_agent(name: str) -> AgentFactory:
     if name in BUILT_IN:
         return BUILT_IN[name]
     if name.startswith("sb3:"):
-        algorithm = name.removeprefix("sb3:")
+        algorithm, _, mode = name.removeprefix("sb3:").partition(":")
         if algorithm not in SB3_AGENTS:
             raise ValueError(
                 f"unknown algorithm {algorithm!r}; choose from {', '.join(SB3_AGENTS)}"
             )
-        return load_factory(SB3_AGENTS[algorithm])
+        if mode not in ("", "stochastic"):
+            raise ValueError(
+                f"unknown scoring mode {mode!r} in {name!r}: sb3:{algorithm} is "
+                f"scored greedily, sb3:{algorithm}:stochastic by its action "
+                "distribution"
+            )
+        return load_factory(SB3_AGENTS[algorithm] + ("_" + mode if mode else ""))
     if ":" not in name:
         raise ValueError(
             f"unknown agent {name!r}: built-in agents are {', '.join(BUILT_IN)}; "

@@ -3,9 +3,24 @@
 The unit of work is one :class:`RunSpec` (agent, configuration, seed, settings).
 :func:`run_one` trains and scores it against the configuration's exact optimum
 (see :mod:`agents.evaluation.scoring`) and always returns a :class:`RunRecord`:
-an agent that raises, returns something that is not a policy, or takes an
-action the env refuses gives a failed record with the error, never an
+an agent that raises (anything but ``KeyboardInterrupt``: ``SystemExit`` from
+a ``sys.exit`` or argparse's ``parse_args`` too), returns something that is
+not a policy or a table of another task, takes an action the env refuses, or
+runs past its time limit gives a failed record with the error, never an
 exception that would end the other runs.
+
+Each run has a time limit (:data:`DEFAULT_RUN_TIMEOUT` unless given): an
+alarm stops the agent's Python code at the limit in any process (see
+:mod:`agents.benchmark.time_limits` for what it cannot stop), and in worker
+processes the worker itself is killed shortly after. A batch of ``k`` seeds
+trained together gets ``k`` times the limit.
+
+Agent code cannot change the configurations of the runs after it: the
+registration of each task (``gym.registry``) is put back as it was when the
+benchmark started (in a worker process: as the worker first saw it) before
+each run is made and after its agent's code, so every run is trained and
+scored on the configuration asked for; the factory gets its own copy of the
+kwargs.
 
 A factory with ``train_many`` (:class:`~agents.benchmark.factories.ManySeedFactory`)
 gets the specs of one (agent, configuration) together: :func:`run_many` trains
@@ -17,6 +32,7 @@ records, one per spec. :func:`run_specs` groups specs that way (at most
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import hashlib
 import json
@@ -24,6 +40,7 @@ import time
 import traceback
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, fields
+from functools import partial
 from typing import Any
 
 import gymnasium as gym
@@ -31,6 +48,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from access_review_env import ENV_ID
+from agents.benchmark import time_limits
 from agents.benchmark.factories import (
     AgentFactory,
     Checkpoint,
@@ -41,13 +59,19 @@ from agents.benchmark.factories import (
 from agents.benchmark.fanout import TaskResult, run_tasks
 from agents.benchmark.plugins import resolve_agent
 from agents.benchmark.suite import SUITE, Configuration
+from agents.benchmark.time_limits import TimeLimitExceeded, time_limit
+from agents.evaluation.exact import scored_arrays
 from agents.evaluation.scoring import PolicyScore, score_policies, score_policy
-from agents.planning import as_tabular, optimal_start_value, start_value
-from agents.policies import deterministic_table
+from agents.planning import optimal_start_value, start_value
+from agents.policies import TabularPolicy, deterministic_table
 
 MAX_BATCH = 4_096
 """Seeds a :class:`~agents.benchmark.factories.ManySeedFactory` trains at once
 at most: memory grows with the batch (checkpoint snapshots are ``C x K x S x A``)."""
+
+DEFAULT_RUN_TIMEOUT = 3_600.0
+"""Seconds a run may take by default (training and scoring): an hour, so that
+only a run that hangs meets it."""
 
 ZERO_REGRET_TOLERANCE = 1e-9
 """Regret at most this is zero regret (exact values are floating point)."""
@@ -84,11 +108,12 @@ def steps_to_zero_regret(
 ) -> int | None:
     """Env steps after which every checkpoint's greedy policy has zero exact regret.
 
-    Exact values are those of the env as registered (its time limit included).
+    Exact values are those of the env as made (its time limit and its start
+    distribution included: :func:`~agents.evaluation.exact.scored_arrays`).
     """
     if not checkpoints:
         return None
-    arrays = as_tabular(gym.make(env_id, **env_kwargs))
+    arrays = scored_arrays(gym.make(env_id, **env_kwargs))
     optimal = optimal_start_value(arrays)
     regrets = []
     for _, greedy in checkpoints:
@@ -243,20 +268,65 @@ def _record(spec: RunSpec) -> RunRecord:
     )
 
 
-def _failed(spec: RunSpec, error: Exception | str) -> RunRecord:
-    """The record of a run that failed before its agent could run."""
+def _failed(
+    spec: RunSpec, error: BaseException | str, seconds: float = 0.0
+) -> RunRecord:
+    """The record of a run that failed before its agent could, or was lost."""
     record = _record(spec)
     record.error = error if isinstance(error, str) else _error_text(error)
+    record.train_seconds = seconds
     return record
 
 
-def _error_text(error: Exception) -> str:
+def _error_text(error: BaseException) -> str:
     """An exception as a record's error: type, message and where it was raised."""
-    frame = traceback.extract_tb(error.__traceback__)[-1]
-    return (
-        f"{type(error).__name__}: {error} "
-        f"(at {frame.filename}:{frame.lineno} in {frame.name})"
-    )
+    # A time limit is raised by the alarm's handler: name the code it stopped.
+    frames = [
+        frame
+        for frame in traceback.extract_tb(error.__traceback__)
+        if frame.filename != time_limits.__file__
+    ]
+    where = f" (at {frames[-1].filename}:{frames[-1].lineno} in {frames[-1].name})"
+    message = str(error)
+    if isinstance(error, SystemExit):
+        message = f"the agent exited with status {error.code!r}"
+    return f"{type(error).__name__}: {message}{where if frames else ''}"
+
+
+_REGISTERED: dict[str, Any] = {}
+"""Each task's registration (``EnvSpec``) as this process first saw it, or
+as it was when :func:`run_specs` started."""
+
+
+def _restore_registration(env_id: str) -> None:
+    """Undo whatever agent code did to ``env_id``'s entry of ``gym.registry``.
+
+    The first call for an id keeps a copy of its entry; later calls put that
+    copy back if the entry changed (or was removed), so that every run is
+    made and scored on the configuration the benchmark was asked for.
+    """
+    original = _REGISTERED.get(env_id)
+    if original is None:
+        if env_id in gym.registry:  # else gym.make fails the run, naming it
+            _REGISTERED[env_id] = copy.deepcopy(gym.registry[env_id])
+    elif gym.registry.get(env_id) != original:
+        gym.registry[env_id] = copy.deepcopy(original)
+
+
+def _check_task(policy: Any, env_id: str, env: gym.Env[Any, Any]) -> None:
+    """Refuse one of our agents learned on a task of another shape than ``env_id``.
+
+    Any other policy passes (its actions are checked as it plays).
+
+    Raises:
+        ValueError: Naming both tasks and their shapes.
+    """
+    if isinstance(policy, TabularPolicy):
+        policy.check_task(
+            env_id,
+            int(env.observation_space.n),  # type: ignore[attr-defined]
+            int(env.action_space.n),  # type: ignore[attr-defined]
+        )
 
 
 def _finish(record: RunRecord, trained: Trained, score: PolicyScore) -> None:
@@ -275,44 +345,63 @@ def _finish(record: RunRecord, trained: Trained, score: PolicyScore) -> None:
         )
 
 
-def run_one(spec: RunSpec, factory: AgentFactory | None = None) -> RunRecord:
+def run_one(
+    spec: RunSpec,
+    factory: AgentFactory | None = None,
+    timeout: float | None = DEFAULT_RUN_TIMEOUT,
+) -> RunRecord:
     """Train ``spec.agent`` on its configuration and score it.
 
-    Never raises for the agent's faults: they become the record's ``error``.
+    Never raises for the agent's faults (only ``KeyboardInterrupt``
+    propagates): they become the record's ``error``.
 
     Args:
         spec: The run.
         factory: The agent's factory; found from ``spec.agent`` when None (as
             a worker process does).
+        timeout: Seconds the run (training and scoring) may take, None for no
+            limit; a run stopped there fails with ``TimeLimitExceeded`` and
+            ``train_seconds`` is the time it ran.
 
     Returns:
         The record; ``error`` says why the run failed, if it did.
     """
     record = _record(spec)
     start = time.perf_counter()
+    kwargs = spec.configuration.env_kwargs
     try:
-        factory = factory or resolve_agent(spec.agent)
-        result = factory(
-            gym.make(spec.env_id, **spec.configuration.env_kwargs), spec.seed
-        )
-        record.train_seconds = time.perf_counter() - start
-        trained = result if isinstance(result, Trained) else Trained(result)
-        score = score_policy(
-            trained.policy,
-            spec.configuration.env_kwargs,
-            n_episodes=spec.n_episodes,
-            seed=spec.seed,
-            name=spec.agent,
-            env_id=spec.env_id,
-        )
-        _finish(record, trained, score)
-    except Exception as error:  # the agent's fault: record it, go on
-        record.train_seconds = record.train_seconds or time.perf_counter() - start
+        with time_limit(timeout):
+            factory = factory or resolve_agent(spec.agent)
+            _restore_registration(spec.env_id)
+            env = gym.make(spec.env_id, **copy.deepcopy(kwargs))
+            result = factory(env, spec.seed)
+            record.train_seconds = time.perf_counter() - start
+            trained = result if isinstance(result, Trained) else Trained(result)
+            _restore_registration(spec.env_id)
+            _check_task(trained.policy, spec.env_id, env)
+            score = score_policy(
+                trained.policy,
+                dict(kwargs),
+                n_episodes=spec.n_episodes,
+                seed=spec.seed,
+                name=spec.agent,
+                env_id=spec.env_id,
+            )
+            _finish(record, trained, score)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # the agent's fault: record it, go on
+        if isinstance(error, TimeLimitExceeded) or not record.train_seconds:
+            record.train_seconds = time.perf_counter() - start
         record.error = _error_text(error)
     return record
 
 
-def run_many(specs: Sequence[RunSpec], factory: ManySeedFactory) -> list[RunRecord]:
+def run_many(
+    specs: Sequence[RunSpec],
+    factory: ManySeedFactory,
+    timeout: float | None = DEFAULT_RUN_TIMEOUT,
+) -> list[RunRecord]:
     """Train every seed of ``specs`` in one ``factory.train_many`` call; score them.
 
     The specs must share everything but the seed (:attr:`RunSpec.group`). The
@@ -321,7 +410,8 @@ def run_many(specs: Sequence[RunSpec], factory: ManySeedFactory) -> list[RunReco
     part of the scores is drawn for the batch (see
     :func:`~agents.evaluation.scoring.score_policies`). A failure in training
     fails every run of the batch; a failure in scoring sends each run through
-    :func:`run_one`'s scoring, so that only the runs at fault fail.
+    :func:`run_one`'s scoring, so that only the runs at fault fail. The batch
+    may take ``timeout`` seconds per spec (None: no limit).
 
     Raises:
         ValueError: If the specs do not share one group.
@@ -335,42 +425,51 @@ def run_many(specs: Sequence[RunSpec], factory: ManySeedFactory) -> list[RunReco
     for record in records:
         record.batch = batch
     first = specs[0]
-    kwargs = dict(first.configuration.env_kwargs)
+    kwargs = first.configuration.env_kwargs
+    limit = None if timeout is None else timeout * len(specs)
     start = time.perf_counter()
+    seconds = 0.0
     try:
-        trained = factory.train_many(
-            first.env_id, kwargs, [spec.seed for spec in specs]
-        )
-        if len(trained) != len(specs):
-            raise ValueError(
-                f"train_many returned {len(trained)} agents for {len(specs)} seeds"
+        with time_limit(limit):
+            _restore_registration(first.env_id)
+            trained = factory.train_many(
+                first.env_id, copy.deepcopy(kwargs), [spec.seed for spec in specs]
             )
-    except Exception as error:  # the agent's fault: every run of the batch fails
+            if len(trained) != len(specs):
+                raise ValueError(
+                    f"train_many returned {len(trained)} agents for {len(specs)} seeds"
+                )
+            seconds = (time.perf_counter() - start) / len(specs)
+            _restore_registration(first.env_id)
+            try:
+                env = gym.make(first.env_id, **kwargs)
+                for done in trained:
+                    _check_task(done.policy, first.env_id, env)
+                scores = score_policies(
+                    [t.policy for t in trained],
+                    dict(kwargs),
+                    seeds=[spec.seed for spec in specs],
+                    n_episodes=first.n_episodes,
+                    name=first.agent,
+                    env_id=first.env_id,
+                )
+            except Exception:  # find the runs at fault one by one
+                records = [
+                    run_one(spec, _already(done), timeout)
+                    for spec, done in zip(specs, trained, strict=True)
+                ]
+                for record in records:
+                    record.batch = batch
+            else:
+                for record, done, score in zip(records, trained, scores, strict=True):
+                    _finish(record, done, score)
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # the agent's fault: every run of the batch fails
         seconds = (time.perf_counter() - start) / len(specs)
         for record in records:
-            record.train_seconds = seconds
+            record.score = None
             record.error = _error_text(error)
-        return records
-    seconds = (time.perf_counter() - start) / len(specs)
-    try:
-        scores = score_policies(
-            [t.policy for t in trained],
-            kwargs,
-            seeds=[spec.seed for spec in specs],
-            n_episodes=first.n_episodes,
-            name=first.agent,
-            env_id=first.env_id,
-        )
-    except Exception:  # find the runs at fault one by one
-        records = [
-            run_one(spec, _already(done))
-            for spec, done in zip(specs, trained, strict=True)
-        ]
-        for record in records:
-            record.batch = batch
-    else:
-        for record, done, score in zip(records, trained, scores, strict=True):
-            _finish(record, done, score)
     for record in records:
         record.train_seconds = seconds
     return records
@@ -402,7 +501,9 @@ def batches(
 
 
 def run_group(
-    group: Sequence[RunSpec], factory: AgentFactory | None = None
+    group: Sequence[RunSpec],
+    factory: AgentFactory | None = None,
+    timeout: float | None = DEFAULT_RUN_TIMEOUT,
 ) -> list[RunRecord]:
     """Run one group of :func:`groups`: all its seeds at once, or one by one.
 
@@ -413,17 +514,21 @@ def run_group(
         group: Specs that share everything but the seed.
         factory: The agent's factory; found by name when None (as a worker
             process does: a factory object need not pickle, a name does).
+        timeout: Seconds each run may take (see :func:`run_one`); importing
+            the agent's module is not part of a run.
 
     Returns:
         One record per spec, in the group's order.
     """
     try:
         factory = factory or resolve_agent(group[0].agent)
-    except Exception as error:  # a worker could not import the agent
+    except KeyboardInterrupt:
+        raise
+    except BaseException as error:  # a worker could not import the agent
         return [_failed(spec, error) for spec in group]
     if isinstance(factory, ManySeedFactory):
-        return run_many(group, factory)
-    return [run_one(spec, factory) for spec in group]
+        return run_many(group, factory, timeout)
+    return [run_one(spec, factory, timeout) for spec in group]
 
 
 def groups(
@@ -484,6 +589,7 @@ def run_specs(
     *,
     jobs: int | None = 1,
     ray_address: str | None = None,
+    run_timeout: float | None = DEFAULT_RUN_TIMEOUT,
 ) -> list[RunRecord]:
     """Run every spec, batching the seeds of factories that have ``train_many``.
 
@@ -506,20 +612,36 @@ def run_specs(
             the most tasks in flight on a running Ray (None: all its CPUs).
         ray_address: None, or ``"local"``, ``"auto"`` or ``"host:port"`` (see
             :func:`~agents.common.ray_session.start_ray`).
+        run_timeout: Seconds a run may take (None: no limit); a batch of
+            ``k`` seeds trained together gets ``k`` times as long. Serially
+            and on Ray an alarm stops the agent's Python code at the limit;
+            a worker process still running
+            :data:`~agents.benchmark.fanout.HARD_LIMIT_GRACE_SECONDS` later
+            is killed, whatever its code is doing.
 
     Returns:
         The records, in the order of :func:`groups` (as run serially).
 
     Raises:
+        ValueError: For a ``run_timeout`` that is not positive.
         ImportError: For ``ray_address`` without the ``ray`` extra.
         KeyboardInterrupt: On Ctrl-C, after stopping the workers; records
             already handed to ``on_run`` stay handed.
     """
+    if run_timeout is not None and (
+        isinstance(run_timeout, bool) or not run_timeout > 0
+    ):
+        raise ValueError(
+            f"run_timeout must be > 0 seconds or None, got {run_timeout!r}"
+        )
+    _REGISTERED.clear()  # this benchmark's configurations are the registry's now
+    for env_id in dict.fromkeys(spec.env_id for spec in specs):
+        _restore_registration(env_id)
     units = groups(specs, factories)
     if jobs == 1 and ray_address is None:
         records = []
         for unit in units:
-            for record in run_group(unit, factories[unit[0].agent]):
+            for record in run_group(unit, factories[unit[0].agent], run_timeout):
                 records.append(record)
                 if on_run is not None:
                     on_run(record)
@@ -530,8 +652,17 @@ def run_specs(
             if on_run is not None:
                 on_run(record)
 
+    def unit_limit(unit: list[RunSpec]) -> float | None:
+        # The runs' own alarms come first; this stops a worker they cannot stop.
+        return None if run_timeout is None else run_timeout * len(unit)
+
     results = run_tasks(
-        run_group, units, jobs=jobs, ray_address=ray_address, on_result=finished
+        partial(run_group, timeout=run_timeout),
+        units,
+        jobs=jobs,
+        ray_address=ray_address,
+        on_result=finished,
+        timeout=unit_limit,
     )
     return [record for result in results for record in _group_records(result)]
 
@@ -539,12 +670,19 @@ def run_specs(
 def _group_records(
     result: TaskResult[list[RunSpec], list[RunRecord]],
 ) -> list[RunRecord]:
-    """A group's records, or failed ones if its worker died."""
+    """A group's records, or failed ones if its worker died or was stopped.
+
+    The time the group ran is shared equally by its runs' ``train_seconds``.
+    """
     if result.value is not None:
         return result.value
     failure = result.failure
     assert failure is not None
-    return [_failed(spec, f"{failure.type}: {failure.message}") for spec in result.task]
+    seconds = result.seconds / len(result.task)
+    return [
+        _failed(spec, f"{failure.type}: {failure.message}", seconds)
+        for spec in result.task
+    ]
 
 
 def run_suite(
@@ -555,11 +693,13 @@ def run_suite(
     n_episodes: int = 1_000,
     on_run: Callable[[RunRecord], None] | None = None,
     env_id: str = ENV_ID,
+    run_timeout: float | None = DEFAULT_RUN_TIMEOUT,
 ) -> list[RunRecord]:
     """Train and score ``factory`` on every configuration for every seed.
 
     A failing run is recorded (see :func:`run_one`) and the others go on; a
     factory with ``train_many`` trains each configuration's seeds at once.
+    Each run may take ``run_timeout`` seconds (see :func:`run_specs`).
     """
     seeds = list(seeds)
     specs = [
@@ -567,7 +707,7 @@ def run_suite(
         for configuration in suite
         for seed in seeds
     ]
-    return run_specs(specs, {agent_name: factory}, on_run)
+    return run_specs(specs, {agent_name: factory}, on_run, run_timeout=run_timeout)
 
 
 def score_rows(

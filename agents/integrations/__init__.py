@@ -13,4 +13,5 @@ imports them (the jobs do).
 * :mod:`.task_diagram`: a task's states and transitions drawn (``plots``).
 * :mod:`.offline_plots`: the figures of the offline story (``plots``).
 * :mod:`.minari_export`: an offline log exported to Minari (``minari``).
+* :mod:`.d3rlpy_cql`: d3rlpy's DiscreteCQL on such an export (``interop``).
 """

@@ -22,8 +22,15 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
+from access_review_env import TaskEnv
+from access_review_env.model import OBSERVATION_MODES
 from agents.common.optional import available, install_hint
 from agents.offline.logs import Episodes, LogMetadata
+
+_OBSERVATION_TEXT = {
+    "index": "observations are state indices",
+    "features": "observations are the env's feature vectors, float32",
+}
 
 
 def _minari() -> Any:
@@ -41,7 +48,9 @@ def _datasets_path(path: str | os.PathLike[str] | None) -> Iterator[None]:
         yield
         return
     previous = os.environ.get("MINARI_DATASETS_PATH")
-    os.environ["MINARI_DATASETS_PATH"] = str(Path(path))
+    # Absolute: Minari 0.5.4 joins a relative folder onto itself when it
+    # measures the written dataset.
+    os.environ["MINARI_DATASETS_PATH"] = str(Path(path).resolve())
     try:
         yield
     finally:
@@ -56,6 +65,7 @@ def export_minari(
     metadata: LogMetadata,
     dataset_id: str,
     *,
+    observation: str = "index",
     path: str | os.PathLike[str] | None = None,
     data_format: str = "hdf5",
     author: str | None = None,
@@ -64,17 +74,28 @@ def export_minari(
 ) -> Any:
     """Write complete episodes as a Minari dataset and return it (``MinariDataset``).
 
-    Observations are the states (``n_steps + 1`` per episode: the last is the
-    final next state), actions, rewards, terminations and truncations as
-    logged; ``infos["propensity"]`` holds the behaviour's probability of the
-    action taken from each observation (NaN after the last), so importance
-    weights survive the export. The dataset's env spec is the task with the
-    first period's kwargs; the whole schedule is in its description.
+    Observations are the states in the env's ``observation`` mode, ``n_steps +
+    1`` per episode (the last is the final next state): with ``"index"`` each
+    is the state's index, ``(n_steps + 1,)`` int64; with ``"features"`` its
+    feature vector, ``(n_steps + 1, d)`` float32, what
+    ``gym.make(env_id, observation="features")`` returns (a one-hot vector on
+    the two table tasks), so libraries that want vectors, such as d3rlpy, read
+    the dataset as it is. Actions, rewards, terminations and truncations are
+    as logged. ``infos`` holds, per observation, ``propensity`` (the
+    behaviour's probability of the action taken from it, NaN after the last,
+    so importance weights survive the export), ``state`` (its index) and
+    ``action_mask`` (bool ``(n_steps + 1, A)``, the env's
+    ``info["action_mask"]``: the logged mask of each decision, the task's for
+    the final state). The dataset's env spec is the task with the first
+    period's kwargs and ``observation`` (so ``recover_environment()`` makes the
+    env the observations came from); the whole schedule, and the observation
+    mode, are in its description.
 
     Args:
         episodes: A joined log.
         metadata: Its metadata.
         dataset_id: Minari's id, e.g. ``"access-review/uniform-v0"``.
+        observation: ``"index"`` or ``"features"``, as the env's keyword.
         path: Minari's datasets folder; Minari's default (``~/.minari``) when
             None.
         data_format: ``"hdf5"`` or ``"arrow"``.
@@ -85,35 +106,57 @@ def export_minari(
 
     Raises:
         ImportError: Without the ``minari`` extra.
-        ValueError: If the dataset exists already (Minari's error).
+        ValueError: For an unknown ``observation`` mode, or if the dataset
+            exists already (Minari's error).
     """
+    if observation not in OBSERVATION_MODES:
+        raise ValueError(
+            f"observation must be one of {', '.join(OBSERVATION_MODES)}, "
+            f"got {observation!r}"
+        )
     minari = _minari()
     from minari.data_collector.episode_buffer import EpisodeBuffer
 
-    spec = replace(
-        gym.spec(metadata.env_id), kwargs=dict(metadata.schedule[0]["env_kwargs"])
-    )
+    kwargs = {**metadata.schedule[0]["env_kwargs"], "observation": observation}
+    spec = replace(gym.spec(metadata.env_id), kwargs=kwargs)
+    env = gym.make(spec).unwrapped
+    assert isinstance(env, TaskEnv)
+    n_actions = env.sparse.n_actions
+    final_masks = env.sparse.valid_action_mask
+    bits = np.uint32(1) << np.arange(n_actions, dtype=np.uint32)
     buffers = []
     starts = episodes.starts
     for index in range(episodes.n_episodes):
         rows = slice(int(starts[index]), int(starts[index + 1]))
-        states = episodes.state[rows].astype(np.int64)
-        observations = np.append(states, np.int64(episodes.next_state[rows][-1]))
+        states = np.append(episodes.state[rows], episodes.next_state[rows][-1])
+        states = states.astype(np.int64)
+        logged_masks = (episodes.valid_actions[rows, None] & bits) != 0
+        action_mask = np.concatenate([logged_masks, final_masks[states[-1:]]])
         propensity = np.append(episodes.propensity[rows], np.nan)
         buffers.append(
             EpisodeBuffer(
                 id=index,
-                observations=observations,
+                observations=(
+                    states
+                    if observation == "index"
+                    else env.mdp.features(states).astype(np.float32)
+                ),
                 actions=episodes.action[rows].astype(np.int64),
                 rewards=episodes.reward[rows].tolist(),
                 terminations=episodes.terminated[rows].tolist(),
                 truncations=episodes.truncated[rows].tolist(),
-                infos={"propensity": propensity},
+                infos={
+                    "propensity": propensity,
+                    "state": states,
+                    "action_mask": action_mask,
+                },
             )
         )
+    env.close()
     description = (
         f"Logged by access-review-env {metadata.package_version} (log "
-        f"{metadata.log_id}); behaviour {metadata.behaviour['name']} "
+        f"{metadata.log_id}); observation={observation!r} "
+        f"({_OBSERVATION_TEXT[observation]}); behaviour {metadata.behaviour['name']} "
         f"{metadata.behaviour['params']}; seed {metadata.seed}; periods "
         + "; ".join(f"{p['name']}: {p['env_kwargs']}" for p in metadata.schedule)
     )

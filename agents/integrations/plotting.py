@@ -279,6 +279,33 @@ def plot_benchmark(summaries: Sequence[AgentSummary], path: str | Path) -> Path:
     return save_figure(benchmark_figure(summaries), path)
 
 
+def frames_figure(
+    frames: Sequence[NDArray[np.uint8]], titles: Sequence[str] | None = None
+) -> Figure:
+    """Rendered frames one above the other, as a strip (``render_mode="rgb_array"``).
+
+    Args:
+        frames: ``(H, W, 3)`` images, such as an episode's ``env.render()``.
+        titles: One caption per frame (what led to it), or None.
+
+    Raises:
+        ValueError: If there is no frame, or ``titles`` does not match ``frames``.
+    """
+    if not frames:
+        raise ValueError("frames_figure needs at least one frame")
+    if titles is not None and len(titles) != len(frames):
+        raise ValueError(f"got {len(titles)} titles for {len(frames)} frames")
+    height, width = frames[0].shape[:2]
+    figure = new_figure((6.0, len(frames) * (0.45 + 6.0 * height / width)))
+    axes = figure.subplots(len(frames), 1, squeeze=False)[:, 0]
+    for index, (axis, frame) in enumerate(zip(axes, frames, strict=True)):
+        axis.imshow(frame, interpolation="nearest")
+        axis.set_axis_off()
+        if titles is not None:
+            axis.set_title(titles[index], fontsize=9, loc="left")
+    return figure
+
+
 _AGENT_COLOURS = ("#4285f4", "#db4437", "#f4b400", "#0f9d58", "#ab47bc", "#00acc1")
 _REGRET_FLOOR = 1e-4
 """Where the log-scale regret panel shows a mean regret of exactly 0."""
@@ -432,7 +459,12 @@ def plot_curves(
         if found is not None:
             title += (
                 f"\nmin gap {found.smallest_gap:.2f}, "
-                f"sum 1/gap {found.inverse_gap_sum:.2f}, D {found.diameter:.2f}"
+                f"sum 1/gap {found.inverse_gap_sum:.2f}, "
+                + (
+                    "D not computed"
+                    if found.diameter is None
+                    else f"D {found.diameter:.2f}"
+                )
             )
         top.set_title(title, fontsize=8)
         top.set_xscale("log")

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
+
+from agents.common.memory import MemoryLimitError, check_memory
 
 
 def integer_at_least(low: int) -> Callable[[str], int]:
@@ -72,12 +76,73 @@ def ray_address(text: str) -> str:
 ray_address.__name__ = "Ray address"
 
 
-def job_parser(doc: str | None) -> argparse.ArgumentParser:
-    """A job's parser: its docstring's first line as description, defaults shown."""
+def output_folder(text: str) -> Path:
+    """A folder to write into; an empty string is refused, not read as ``.``."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(
+            f"{text!r} names no folder (an empty path would write into the "
+            "current folder); give a folder, or '.' for the current one"
+        )
+    return Path(text)
+
+
+output_folder.__name__ = "folder"
+
+
+def seconds_or_none(text: str) -> float | None:
+    """A positive, finite number of seconds, or ``none`` for no limit."""
+    if text.strip().lower() == "none":
+        return None
+    allowed = "allowed: a number of seconds > 0, or none"
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} is not a number ({allowed})"
+        ) from None
+    if not (value > 0 and math.isfinite(value)):
+        raise argparse.ArgumentTypeError(f"{text!r} is out of range ({allowed})")
+    return value
+
+
+seconds_or_none.__name__ = "seconds"
+
+
+def refuse_if_too_large(
+    parser: argparse.ArgumentParser, what: str, n_bytes: float
+) -> None:
+    """A usage error, before any work, if ``what`` cannot fit in memory.
+
+    Args:
+        parser: The job's parser (its ``error`` exits with status 2).
+        what: The options that ask for it, as the message should name them.
+        n_bytes: The estimate.
+    """
+    try:
+        check_memory(what, n_bytes)
+    except MemoryLimitError as error:
+        parser.error(str(error))
+
+
+class _HelpFormatter(
+    argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter
+):
+    """Defaults shown, and the epilog's lines kept as written."""
+
+
+def job_parser(doc: str | None, epilog: str | None = None) -> argparse.ArgumentParser:
+    """A job's parser: its docstring's first line as description, defaults shown.
+
+    Args:
+        doc: The job's docstring.
+        epilog: Text after the options (e.g. the exit statuses), line breaks
+            kept.
+    """
     return argparse.ArgumentParser(
         prog=COMMAND.get(),
         description=(doc or "").split("\n")[0],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        epilog=epilog,
+        formatter_class=_HelpFormatter,
     )
 
 

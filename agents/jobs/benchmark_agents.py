@@ -13,8 +13,10 @@ trained together is kept only whole, else it reruns whole, so the results are
 those of an uninterrupted run). One benchmark writes to an output folder at a
 time (a second one exits with status 2). ``--jobs N`` runs
 the runs in N local processes, ``--ray [ADDRESS]`` as Ray tasks (the ``ray``
-extra); either gives the serial run's results. A failing agent
-is recorded as a failed run and the others go on (exit status 1). At the end
+extra); either gives the serial run's results. A failing agent (one that
+raises, exits, or runs past ``--run-timeout``) is recorded as a failed run
+and the others go on (exit status 1); a disk that fills up ends the job with
+one line naming the file (exit status 3), and ``--resume`` continues. At the end
 the Markdown tables print (scores, zero-regret shares with Wilson intervals,
 training curves' end points, each configuration's hardness), and
 ``benchmark_agents.json``, ``headline.png``, ``curves.png`` and ``scores.png``
@@ -27,16 +29,18 @@ training curves' end points, each configuration's hardness), and
     access-review benchmark-agents --ray auto      # on the Ray of this node
     access-review benchmark-agents --env-kwargs '{"abandonment_prob": 0.1}' \\
         --configurations custom
+    access-review benchmark-agents --agents my_agents:make --run-timeout 600
 """
 
 from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import os
 import sys
-from collections.abc import Sequence
-from contextlib import ExitStack
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import gymnasium as gym
@@ -58,6 +62,7 @@ from agents.benchmark import (
     summarize,
 )
 from agents.benchmark.plugins import SB3_AGENTS
+from agents.benchmark.runner import DEFAULT_RUN_TIMEOUT
 from agents.benchmark.store import RunStore, RunStoreError
 from agents.benchmark.summary import hardness_table
 from agents.common.optional import available
@@ -75,6 +80,47 @@ CURVES_FILE = "curves.png"
 PLOT_FILE = "scores.png"
 CUSTOM = "custom"
 
+EXIT_OK, EXIT_FAILED_RUNS, EXIT_USAGE, EXIT_CANNOT_WRITE, EXIT_INTERRUPTED = (
+    0,
+    1,
+    2,
+    3,
+    130,
+)
+EXIT_STATUSES = f"""exit status:
+  {EXIT_OK}    every run succeeded
+  {EXIT_FAILED_RUNS}    some run failed: an agent raised, exited, returned no policy,
+       broke the env or ran past --run-timeout (each is on stderr and in
+       the records; the other runs went on)
+  {EXIT_USAGE}    usage error, before any run: a bad option, an agent that cannot
+       be loaded, an output folder that cannot be used or that another
+       benchmark is writing, more runs than memory holds, Ray unreachable
+  {EXIT_CANNOT_WRITE}    a result could not be written (the disk is full, or another
+       write error): the file is named; free space, then --resume
+  {EXIT_INTERRUPTED}  interrupted (Ctrl-C): every finished run is kept; --resume"""
+"""The exit statuses, as ``--help`` lists them."""
+
+RECORD_BYTES = 14_600
+"""Memory of one run's record with its training trace: 14.2 KiB measured
+(q_learning records loaded back from runs.jsonl, tracemalloc)."""
+RECORD_COPIES = 3
+"""Records the job holds of each run at once: as run, as read back, as written."""
+
+
+class OutputError(Exception):
+    """A result file the job could not write (the disk full, most often)."""
+
+    def __init__(self, path: Path, error: OSError) -> None:
+        """Name the file and why."""
+        super().__init__(f"cannot write {path}: {error.strerror or error}")
+        self.path = path
+        self.error = error
+
+    @property
+    def disk_full(self) -> bool:
+        """No space left on the device, or over the user's quota."""
+        return self.error.errno in (errno.ENOSPC, errno.EDQUOT)
+
 
 def default_agents() -> list[str]:
     """Ours, random, and SB3's learners when the extra is installed."""
@@ -86,11 +132,12 @@ def default_agents() -> list[str]:
 
 def build_parser() -> argparse.ArgumentParser:
     """The agent benchmark's command line."""
-    parser = arguments.job_parser(__doc__)
+    parser = arguments.job_parser(__doc__, EXIT_STATUSES)
     parser.add_argument(
         "--agents",
         nargs="+",
-        help="q_learning, reinforce, random, sb3:PPO|MaskablePPO|A2C|DQN, "
+        help="q_learning, reinforce, random, sb3:PPO|MaskablePPO|A2C|DQN (scored "
+        "greedily; add :stochastic to score the model's action distribution), "
         "or module:callable (default: ours, random and SB3 when installed)",
     )
     parser.add_argument(
@@ -148,7 +195,22 @@ def build_parser() -> argparse.ArgumentParser:
         help="run as Ray tasks (the ray extra): on a local Ray started for the "
         "run, or on a running one: 'auto' (this node's) or 'host:port'",
     )
-    parser.add_argument("--output", type=Path, default=Path("runs/benchmark_agents"))
+    parser.add_argument(
+        "--run-timeout",
+        type=arguments.seconds_or_none,
+        default=DEFAULT_RUN_TIMEOUT,
+        metavar="SECONDS",
+        help="time a run may take, training and scoring (a batch of k seeds "
+        "trained together: k times as long); past it the run fails and the "
+        "others go on; 'none' for no limit. Serially an alarm stops the agent's "
+        "Python code; a --jobs worker stuck in native code is killed",
+    )
+    parser.add_argument(
+        "--output",
+        type=arguments.output_folder,
+        default=Path("runs/benchmark_agents"),
+        help="folder for runs.jsonl, the JSON record and the plots",
+    )
     return parser
 
 
@@ -248,18 +310,26 @@ def write_results(
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark; return the exit status (0 ok, 1 failed runs, 2 usage)."""
+    """Run the benchmark; return the exit status (see :data:`EXIT_STATUSES`)."""
     parser = build_parser()
     args = parser.parse_args(argv)
     if os.getcwd() not in sys.path:
         # Agent specs are imported as `python -m` would: from the current folder.
         sys.path.insert(0, os.getcwd())
-    names = args.agents or default_agents()
+    names = list(dict.fromkeys(args.agents or default_agents()))
     if args.ray is not None and not available("ray"):
         parser.error(f"--ray needs Ray: {RAY_INSTALL}")
     try:
-        factories = {name: resolve_agent(name) for name in names}
         suite = select_configurations(args)
+        n_runs = len(names) * len(suite) * args.seeds
+        arguments.refuse_if_too_large(
+            parser,
+            f"--seeds {args.seeds} ({n_runs:,} runs: {len(names)} agent(s) x "
+            f"{len(suite)} configuration(s) x {args.seeds} seeds, about "
+            f"{RECORD_COPIES} x {RECORD_BYTES:,} bytes each)",
+            n_runs * RECORD_COPIES * RECORD_BYTES,
+        )
+        factories = {name: resolve_agent(name) for name in names}
         prepare_output(args.output)
     except (ValueError, ImportError, AttributeError, TypeError) as error:
         parser.error(str(error))
@@ -276,7 +346,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             done = store.latest(spec.key for spec in specs) if args.resume else {}
         except RunStoreError as error:
             parser.error(str(error))
-        return _run_and_report(args, store, specs, factories, done)
+        try:
+            return _run_and_report(args, store, specs, factories, done)
+        except OutputError as error:
+            return _cannot_write(error, store)
 
 
 def _workers(jobs: int | None, ray: str | None) -> int | None:
@@ -291,6 +364,26 @@ def _workers(jobs: int | None, ray: str | None) -> int | None:
     return None if ray == "local" else jobs
 
 
+def _cannot_write(error: OutputError, store: RunStore) -> int:
+    """Say in one line which file could not be written and how to go on."""
+    what = "the disk is full" if error.disk_full else "a write failed"
+    print(
+        f"error: {error} ({what}); every run finished before is in "
+        f"{store.path}: free some space, then rerun with --resume to continue",
+        file=sys.stderr,
+    )
+    return EXIT_CANNOT_WRITE
+
+
+@contextmanager
+def _writing(path: Path) -> Iterator[None]:
+    """Raise an ``OSError`` of the block as :class:`OutputError` on its file."""
+    try:
+        yield
+    except OSError as error:
+        raise OutputError(Path(error.filename or path), error) from error
+
+
 def _run_and_report(
     args: argparse.Namespace,
     store: RunStore,
@@ -301,11 +394,17 @@ def _run_and_report(
     """Run what is still to run, appending to ``store``; write the results.
 
     Returns:
-        The exit status: 0, 1 if a run failed, 2 if Ray cannot be reached,
-        130 on Ctrl-C.
+        The exit status (see :data:`EXIT_STATUSES`): a failed run, Ray that
+        cannot be reached, Ctrl-C.
+
+    Raises:
+        OutputError: If a result cannot be written.
     """
-    if not args.resume and (moved := store.rotate()) is not None:
-        print(f"kept the previous runs as {moved}")
+    if not args.resume:
+        with _writing(store.path):
+            moved = store.rotate()
+        if moved is not None:
+            print(f"kept the previous runs as {moved}")
     todo = still_to_run(specs, factories, done)
     if args.resume:
         finished_runs = sum(not record.failed for record in done.values())
@@ -319,11 +418,12 @@ def _run_and_report(
                 ray.enter_context(ray_session(args.ray, args.jobs))
             except ConnectionError as error:
                 print(f"error: {error}", file=sys.stderr)
-                return 2
+                return EXIT_USAGE
         bar = progress_bar(len(todo), "benchmark")
 
         def finished(record: RunRecord) -> None:
-            store.append(record)
+            with _writing(store.path):
+                store.append(record)
             if bar is not None:
                 bar.set_postfix_str(f"{record.agent} {record.configuration}")
                 bar.update()
@@ -335,6 +435,7 @@ def _run_and_report(
                 finished,
                 jobs=_workers(args.jobs, args.ray),
                 ray_address=args.ray,
+                run_timeout=args.run_timeout,
             )
         except KeyboardInterrupt:
             print(
@@ -342,13 +443,14 @@ def _run_and_report(
                 "rerun with --resume to continue",
                 file=sys.stderr,
             )
-            return 130
+            return EXIT_INTERRUPTED
         finally:
             if bar is not None:
                 bar.close()
     latest = store.latest(spec.key for spec in specs)
     records = [latest[spec.key] for spec in specs if spec.key in latest]
-    written = write_results(args.output, records, specs)
+    with _writing(args.output / RESULT_FILE):
+        written = write_results(args.output, records, specs)
     print(f"\nwrote {', '.join(map(str, written))} (runs in {store.path})")
     failed = [r for r in records if r.failed]
     for r in failed:
@@ -357,4 +459,4 @@ def _run_and_report(
             f"{r.error}",
             file=sys.stderr,
         )
-    return 1 if failed else 0
+    return EXIT_FAILED_RUNS if failed else EXIT_OK

@@ -4,6 +4,7 @@ Writes a PNG (the ``plots`` extra). Unsafe transitions are red.
 
     access-review draw-task AccessReviewRisk-v0
     access-review draw-task AccessReview-v0 --env-kwargs '{"abandonment_prob": 0}'
+    access-review draw-task AccessReviewQueue-v0   # its smallest level, "tiny"
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from pathlib import Path
 
 import gymnasium as gym
 
-from access_review_env import ENV_IDS
+from access_review_env import ENV_IDS, QUEUE_ENV_ID, QUEUE_LEVELS
 from agents.common.optional import available, install_hint
 from agents.jobs import arguments
 
@@ -39,6 +40,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         kwargs = json.loads(args.env_kwargs)
         if not isinstance(kwargs, dict):
             raise ValueError("--env-kwargs must be a JSON object")
+        if args.env_id == QUEUE_ENV_ID:
+            # The queue is drawn at its smallest level unless told otherwise.
+            kwargs.setdefault("level", next(iter(QUEUE_LEVELS)))
         mdp = gym.make(args.env_id, **kwargs).unwrapped.mdp  # type: ignore[attr-defined]
     except (ValueError, TypeError) as error:
         parser.error(str(error))

@@ -280,7 +280,10 @@ def build_parser() -> argparse.ArgumentParser:
     """The main job's command line."""
     parser = arguments.job_parser(__doc__)
     parser.add_argument(
-        "--output", type=Path, default=Config.output, help="folder for plots and JSON"
+        "--output",
+        type=arguments.output_folder,
+        default=Config.output,
+        help="folder for plots and JSON",
     )
     parser.add_argument("--seed", type=arguments.seed, default=Config.seed)
     parser.add_argument(

@@ -260,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
         "or 'host:port'",
     )
     parser.add_argument("--verbose", action="store_true", help="show Ray's logs")
-    parser.add_argument("--output", type=Path, default=Path("runs/rllib"))
+    parser.add_argument(
+        "--output", type=arguments.output_folder, default=Path("runs/rllib")
+    )
     return parser
 
 

@@ -155,7 +155,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=arguments.probability,
         default=[0.25, 0.0],
     )
-    parser.add_argument("--output", type=Path, default=Config.output)
+    parser.add_argument("--output", type=arguments.output_folder, default=Config.output)
     return parser
 
 

@@ -737,7 +737,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--env-steps", type=arguments.positive_int, default=Config.env_steps
     )
-    parser.add_argument("--output", type=Path, default=Config.output)
+    parser.add_argument("--output", type=arguments.output_folder, default=Config.output)
     parser.add_argument(
         "--quick", action="store_true", help="tiny budgets, to check the job runs"
     )

@@ -880,6 +880,25 @@ def open_request_ids(log: OfflineLog) -> NDArray[np.int64]:
     return np.asarray(np.setdiff1d(decided, closed, assume_unique=True))
 
 
+def _check_cohort_window(metadata: LogMetadata) -> None:
+    """Refuse a log shorter than its follow-up window: its cohort is empty.
+
+    Raises:
+        ValueError: Naming both spans and the ways out.
+    """
+    start = np.datetime64(metadata.log_start, "ms")
+    if metadata.cohort_end <= start:
+        span = (metadata.end - start) / np.timedelta64(1, "D")
+        raise ValueError(
+            f"the {metadata.env_id} log spans {span:g} days ({metadata.log_start} "
+            f"to {metadata.log_end}), no longer than its follow-up window of "
+            f"{metadata.follow_up_days:g} days: no request is sure to have "
+            "closed, so the complete cohort is empty. Collect over more than "
+            "the window, give the clock a shorter follow_up_days, or join with "
+            "open_requests='drop' (biased towards fast routes)"
+        )
+
+
 def join(log: OfflineLog, open_requests: OpenRequests = "cohort") -> Episodes:
     """Join the decision and outcome logs into complete episodes.
 
@@ -890,7 +909,9 @@ def join(log: OfflineLog, open_requests: OpenRequests = "cohort") -> Episodes:
 
             * ``"cohort"`` (default, unbiased): keep only requests that arrived
               before ``metadata.cohort_end``; every one of them must have
-              closed, else the log is inconsistent and this raises.
+              closed, else the log is inconsistent and this raises. A log no
+              longer than its follow-up window has no such request and is
+              refused.
             * ``"drop"``: keep every closed request and drop the open ones.
               Biased: slow routes are more often open at the end, so they are
               under-represented.
@@ -906,7 +927,8 @@ def join(log: OfflineLog, open_requests: OpenRequests = "cohort") -> Episodes:
             its decisions, a state that does not follow the previous outcome's
             next state, or an open request that the rule does not allow; the
             message names the table, the row and the rule.
-        ValueError: For an unknown ``open_requests`` rule.
+        ValueError: For an unknown ``open_requests`` rule, or a log no longer
+            than its follow-up window under ``"cohort"``.
     """
     if open_requests not in OPEN_REQUEST_RULES:
         raise ValueError(
@@ -962,6 +984,7 @@ def join(log: OfflineLog, open_requests: OpenRequests = "cohort") -> Episodes:
     arrived_at = decisions["decided_at"][first]
 
     if open_requests == "cohort":
+        _check_cohort_window(metadata)
         in_cohort = arrived_at < metadata.cohort_end
         _fail_at(
             np.repeat(in_cohort & ~complete, lengths) & ~has_outcome,

@@ -385,6 +385,18 @@ def target_values(
     return q_values, v_values
 
 
+def _check_folds(folds: int, n_episodes: int) -> int:
+    """Cross-fitting folds: at least 2, and at most one per episode."""
+    folds = check_integer("folds", folds, low=2)
+    if folds > n_episodes:
+        raise ValueError(
+            f"folds must be at most the number of complete episodes "
+            f"({n_episodes:,}), got {folds:,}: a fold without episodes corrects "
+            "nothing and its model leaves none out"
+        )
+    return folds
+
+
 def doubly_robust(
     episodes: Episodes,
     target: BehaviourPolicy,
@@ -406,9 +418,10 @@ def doubly_robust(
     every weight is 0.
 
     Raises:
-        ValueError: If ``folds < 2``.
+        ValueError: If ``folds < 2`` or more than the episodes (a fold
+            would be empty).
     """
-    folds = check_integer("folds", folds, low=2)
+    folds = _check_folds(folds, episodes.n_episodes)
     if weights is None:
         weights = importance_weights(episodes, target)
     fold = np.arange(episodes.n_episodes) % folds
@@ -598,11 +611,12 @@ def evaluate_off_policy(
         n_draws: Bootstrap resamples of the model-based interval.
 
     Raises:
-        ValueError: If the log is empty or the target does not fit its task.
+        ValueError: If the log is empty, the target does not fit its task, or
+            ``folds`` is below 2 or above the number of episodes.
     """
     if episodes.n_episodes == 0:
         raise ValueError("cannot evaluate a policy on a log with no complete episode")
-    folds = check_integer("folds", folds, low=2)
+    folds = _check_folds(folds, episodes.n_episodes)
     weights = importance_weights(episodes, target)
     n_groups = bootstrap_groups(episodes.n_episodes, folds)
     index = np.arange(episodes.n_episodes) % n_groups

@@ -25,7 +25,7 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from access_review_env import Branch, TaskMDP
+from access_review_env import TABLE_ENV_IDS, Branch, TaskMDP
 from access_review_env.wrappers import time_limit
 from agents.offline.clock import DriftSchedule
 
@@ -56,8 +56,9 @@ def _made(
         env.close()
     if not isinstance(mdp, TaskMDP):
         raise TypeError(
-            f"{env_id} exposes no env.unwrapped.mdp task table, so its exact "
-            "values are unknown"
+            f"offline evaluation reads a task's table, which {env_id} has not "
+            f"(its env.unwrapped.mdp is a {type(mdp).__name__}); tasks it "
+            f"supports: {', '.join(TABLE_ENV_IDS)}"
         )
     return mdp, limit, exploring
 

@@ -4,29 +4,37 @@ A file holds the agent's arrays and one JSON string of metadata (format,
 algorithm, hyperparameters, env id and kwargs, package version, and for
 REINFORCE the state of the agent's own generator). It is written atomically (to
 a temporary file, then renamed) with the permissions an ordinary
-``open(path, "w")`` would give, and read without pickle: every member's header
-is checked, and its declared size compared with the bytes actually there,
-before anything is allocated, so a file can neither run code nor exhaust
-memory. Any file that is not a readable, consistent agent raises
-:class:`AgentFileError` naming the file and what is wrong.
+``open(path, "w")`` would give; onto a symbolic link it writes through to the
+link's target, as ``open`` would, and the link stays. It is read without
+pickle and checked before anything large is allocated or decompressed: each
+member's ``.npy`` header is read on its own (a few hundred bytes) and the size
+it declares compared with the member's size in the zip directory; the tables'
+declared shapes are compared with the task the file names (its ``env_id``,
+when that is registered); and all the arrays together must fit in the
+available memory. Only then are the arrays read, each straight into its own
+buffer. So a file can neither run code nor exhaust memory, and an agent of one
+task never loads as another's. Any file that is not a readable, consistent
+agent raises :class:`AgentFileError` naming the file and what is wrong.
 """
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import IO, Any, TypeVar
 
+import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
 import access_review_env
 from agents.common.json_values import to_jsonable
+from agents.common.memory import MemoryLimitError, check_memory
 from agents.learners.episodes import EpisodeLog
 from agents.learners.q_learning import QLearningAgent, QLearningConfig
 from agents.learners.reinforce import ReinforceAgent, ReinforceConfig
@@ -60,6 +68,10 @@ _COMPRESSIONS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)
 lzma) are refused: their expansion ratio is unbounded."""
 
 
+_READ_CHUNK = 1 << 20
+"""Bytes of a member decompressed at a time, straight into its array."""
+
+
 class AgentFileError(ValueError):
     """A file that is not a readable, consistent saved agent."""
 
@@ -69,6 +81,8 @@ def save_agent(agent: TabularAgent, path: str | os.PathLike[str]) -> Path:
 
     The file gets the permissions ``open(path, "w")`` would give it: an
     existing file keeps its mode, a new one gets ``0o666`` less the umask.
+    A ``path`` that is a symbolic link is written through: its target is
+    replaced (atomically, in the target's folder) and the link stays.
 
     Raises:
         TypeError: If ``agent`` is not one of this package's tabular agents.
@@ -108,32 +122,26 @@ def load_agent(path: str | os.PathLike[str]) -> TabularAgent:
     """Read an agent written by :func:`save_agent`.
 
     Every field is checked against its documented type and range: tables of
-    one ``(S, A)`` shape with ``S, A >= 1``, finite values, visit counts that
-    are non-negative integers, boolean masks, one-dimensional logs of equal
-    length with finite returns and lengths >= 1, and metadata of the right
-    types (``env_kwargs`` a mapping, hyperparameters a valid config).
+    one ``(S, A)`` shape with ``S, A >= 1``, the shape of the task ``env_id``
+    names when that id is registered (made with ``env_kwargs``), finite
+    values, visit counts that are non-negative integers, boolean masks,
+    one-dimensional logs of equal length with finite returns and lengths >=
+    1, and metadata of the right types (``env_kwargs`` a mapping,
+    hyperparameters a valid config).
 
     Raises:
         FileNotFoundError: If ``path`` does not exist.
         AgentFileError: If the file is unreadable, foreign, of another format
-            version, or any field is missing, unexpected or inconsistent; the
-            message names the file and what is wrong.
+            version, larger than the available memory, or any field is
+            missing, unexpected or inconsistent (a table of another task than
+            its ``env_id`` included, naming both); the message names the file
+            and what is wrong.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no agent file at {path}")
-    contents = _read_arrays(path)
-    metadata = _read_metadata(path, contents.pop("metadata", None))
+    metadata, contents = _read_file(path)
     algorithm = metadata["algorithm"]
-    expected = (*_TABLES[algorithm], *_LOGS)
-    missing = [name for name in expected if name not in contents]
-    if missing:
-        raise AgentFileError(f"{path} lacks the array(s) {', '.join(missing)}")
-    unexpected = sorted(set(contents) - set(expected))
-    if unexpected:
-        raise AgentFileError(
-            f"{path} holds unexpected array(s) {', '.join(map(repr, unexpected))}"
-        )
     log = _read_log(path, contents)
     common: dict[str, Any] = {
         "log": log,
@@ -175,34 +183,42 @@ def _config(
         raise AgentFileError(f"{path} has invalid hyperparameters: {error}") from error
 
 
-def _read_arrays(path: Path) -> dict[str, NDArray[Any]]:
-    """Every ``.npy`` member of the zip at ``path``, checked before allocating."""
+@dataclass(frozen=True)
+class _Member:
+    """One ``.npy`` member of the zip, its header read, its data not yet."""
+
+    info: zipfile.ZipInfo
+    shape: tuple[int, ...]
+    fortran_order: bool
+    dtype: np.dtype[Any]
+
+    @property
+    def n_bytes(self) -> int:
+        """The bytes its data declares."""
+        return math.prod(self.shape) * self.dtype.itemsize
+
+
+def _read_file(path: Path) -> tuple[dict[str, Any], dict[str, NDArray[Any]]]:
+    """The metadata and every array of the agent file at ``path``.
+
+    Headers first, checked against the zip directory, the metadata and the
+    memory available; then the arrays (see the module's docstring).
+    """
     try:
-        size = path.stat().st_size
         with zipfile.ZipFile(path) as archive:
-            arrays: dict[str, NDArray[Any]] = {}
-            for info in archive.infolist():
-                name = info.filename.removesuffix(".npy")
-                if name == info.filename or name in arrays:
-                    raise _unreadable(
-                        path,
-                        f"unexpected or repeated member {info.filename!r} (an "
-                        "agent file holds .npy arrays only)",
-                    )
-                if info.compress_type not in _COMPRESSIONS:
-                    raise _unreadable(
-                        path,
-                        f"member {info.filename!r} uses unsupported compression "
-                        f"method {info.compress_type}",
-                    )
-                if info.compress_size > size:
-                    raise _unreadable(
-                        path,
-                        f"member {info.filename!r} declares {info.compress_size} "
-                        f"bytes; the file holds {size}",
-                    )
-                arrays[name] = _parse_npy(path, name, archive.read(info))
-            return arrays
+            members = _members(path, archive)
+            raw = members.pop("metadata", None)
+            metadata = _read_metadata(
+                path, None if raw is None else _read_npy(path, archive, raw)
+            )
+            _check_names(path, metadata["algorithm"], members)
+            _check_task(path, metadata, members)
+            _check_size(path, members)
+            contents = {
+                name: _read_npy(path, archive, member)
+                for name, member in members.items()
+            }
+            return metadata, contents
     except AgentFileError:
         raise
     except Exception as error:
@@ -215,13 +231,37 @@ def _read_arrays(path: Path) -> dict[str, NDArray[Any]]:
         raise _unreadable(path, f"{type(error).__name__}: {error}") from error
 
 
-def _unreadable(path: Path, what: str) -> AgentFileError:
-    return AgentFileError(f"{path} is not a readable .npz agent file: {what}")
+def _members(path: Path, archive: zipfile.ZipFile) -> dict[str, _Member]:
+    """Every member's header, its declared size matching the zip directory's."""
+    size = path.stat().st_size
+    members: dict[str, _Member] = {}
+    for info in archive.infolist():
+        name = info.filename.removesuffix(".npy")
+        if name == info.filename or name in members:
+            raise _unreadable(
+                path,
+                f"unexpected or repeated member {info.filename!r} (an "
+                "agent file holds .npy arrays only)",
+            )
+        if info.compress_type not in _COMPRESSIONS:
+            raise _unreadable(
+                path,
+                f"member {info.filename!r} uses unsupported compression "
+                f"method {info.compress_type}",
+            )
+        if info.compress_size > size:
+            raise _unreadable(
+                path,
+                f"member {info.filename!r} declares {info.compress_size} "
+                f"bytes; the file holds {size}",
+            )
+        with archive.open(info) as stream:
+            members[name] = _header(path, name, info, stream)
+    return members
 
 
-def _parse_npy(path: Path, name: str, data: bytes) -> NDArray[Any]:
-    """One ``.npy`` member's array, after checking its header against its size."""
-    stream = io.BytesIO(data)
+def _header(path: Path, name: str, info: zipfile.ZipInfo, stream: IO[bytes]) -> _Member:
+    """A member's ``.npy`` header, read alone, checked against ``info.file_size``."""
     version = np.lib.format.read_magic(stream)
     if version == (1, 0):
         shape, fortran_order, dtype = np.lib.format.read_array_header_1_0(stream)
@@ -233,18 +273,123 @@ def _parse_npy(path: Path, name: str, data: bytes) -> NDArray[Any]:
         raise _unreadable(path, f"{name} holds Python objects, which need pickle")
     if dtype.itemsize == 0:
         raise _unreadable(path, f"{name} has unsupported dtype {dtype}")
+    member = _Member(info, tuple(shape), bool(fortran_order), dtype)
     offset = stream.tell()
-    count = math.prod(shape)
-    if min(shape, default=0) < 0 or offset + count * dtype.itemsize != len(data):
+    if min(shape, default=0) < 0 or offset + member.n_bytes != info.file_size:
         raise _unreadable(
             path,
-            f"{name} declares shape {shape} of {dtype} ({count * dtype.itemsize} "
-            f"bytes) but holds {len(data) - offset} bytes",
+            f"{name} declares shape {member.shape} of {dtype} ({member.n_bytes} "
+            f"bytes) but holds {info.file_size - offset} bytes",
         )
-    flat = np.frombuffer(data, dtype=dtype, count=count, offset=offset)
-    if fortran_order:
-        return flat.reshape(shape[::-1]).transpose().copy()
-    return flat.reshape(shape).copy()
+    return member
+
+
+def _check_names(path: Path, algorithm: str, members: Mapping[str, _Member]) -> None:
+    """Exactly the arrays ``algorithm``'s agent has, before reading any."""
+    expected = (*_TABLES[algorithm], *_LOGS)
+    _check_keys(
+        members,
+        expected,
+        expected,
+        f"{path} lacks the array(s)",
+        f"{path} holds unexpected array(s)",
+    )
+
+
+def _check_keys(
+    present: Mapping[str, Any],
+    required: tuple[str, ...],
+    allowed: tuple[str, ...],
+    lacks: str,
+    holds: str,
+) -> None:
+    """Refuse a missing required key, then a key not allowed, naming them."""
+    missing = [key for key in required if key not in present]
+    if missing:
+        raise AgentFileError(f"{lacks} {', '.join(missing)}")
+    unexpected = sorted(set(present) - set(allowed))
+    if unexpected:
+        raise AgentFileError(f"{holds} {', '.join(map(repr, unexpected))}")
+
+
+def _check_task(
+    path: Path, metadata: Mapping[str, Any], members: Mapping[str, _Member]
+) -> None:
+    """The main table's declared ``(S, A)`` against the task ``env_id`` names.
+
+    Nothing to check without an ``env_id``, for an id not registered here,
+    or for a main table that is not 2-D or is empty (refused after reading).
+    """
+    env_id = metadata["env_id"]
+    table = _TABLES[metadata["algorithm"]][0]
+    shape = members[table].shape
+    if env_id is None or env_id not in gym.registry or len(shape) != 2 or 0 in shape:
+        return
+    task = _task_shape(path, env_id, metadata["env_kwargs"])
+    if shape != task:
+        known = [
+            other
+            for other in access_review_env.ENV_IDS
+            if other != env_id and _task_shape(path, other, {}) == shape
+        ]
+        tables = f", the shape of {' and '.join(known)}" if known else ""
+        raise AgentFileError(
+            f"{path}: {table} has shape {shape}{tables}, but the file says it "
+            f"was learned on {env_id}, which has {task[0]} states and {task[1]} "
+            "actions: the tables contradict the env_id"
+        )
+
+
+def _task_shape(
+    path: Path, env_id: str, env_kwargs: Mapping[str, Any]
+) -> tuple[int, int]:
+    """``(n_states, n_actions)`` of ``gym.make(env_id, **env_kwargs)``."""
+    try:
+        env = gym.make(env_id, **env_kwargs)
+        shape = (int(env.observation_space.n), int(env.action_space.n))  # type: ignore[attr-defined]
+        env.close()
+    except Exception as error:
+        raise AgentFileError(
+            f"{path}: its env_id {env_id!r} with its env_kwargs does not make a "
+            f"task with discrete states and actions: {type(error).__name__}: {error}"
+        ) from error
+    return shape
+
+
+def _check_size(path: Path, members: Mapping[str, _Member]) -> None:
+    """Refuse arrays that together would not fit in the available memory."""
+    total = sum(member.n_bytes for member in members.values())
+    try:
+        check_memory(f"{path} (its arrays as declared)", total)
+    except MemoryLimitError as error:
+        raise AgentFileError(str(error)) from None
+
+
+def _read_npy(path: Path, archive: zipfile.ZipFile, member: _Member) -> NDArray[Any]:
+    """A member's array, decompressed chunk by chunk into its own buffer.
+
+    The zip's CRC-32 is checked at the end of the member.
+    """
+    flat = np.empty(math.prod(member.shape), dtype=member.dtype)
+    buffer = flat.view(np.uint8)
+    with archive.open(member.info) as stream:
+        stream.seek(member.info.file_size - member.n_bytes)
+        filled = 0
+        while filled < member.n_bytes:
+            chunk = stream.read(min(_READ_CHUNK, member.n_bytes - filled))
+            if not chunk:
+                raise _unreadable(path, f"{member.info.filename} ends early")
+            buffer[filled : filled + len(chunk)] = np.frombuffer(chunk, np.uint8)
+            filled += len(chunk)
+        if stream.read(1):
+            raise _unreadable(path, f"{member.info.filename} holds extra bytes")
+    if member.fortran_order:
+        return flat.reshape(member.shape[::-1]).transpose().copy()
+    return flat.reshape(member.shape)
+
+
+def _unreadable(path: Path, what: str) -> AgentFileError:
+    return AgentFileError(f"{path} is not a readable .npz agent file: {what}")
 
 
 def _read_metadata(path: Path, raw: NDArray[Any] | None) -> dict[str, Any]:
@@ -270,14 +415,13 @@ def _read_metadata(path: Path, raw: NDArray[Any] | None) -> dict[str, Any]:
             f"{path} holds unknown algorithm {algorithm!r}; known: {', '.join(_TABLES)}"
         )
     allowed = (*_METADATA, _POLICY_RNG) if algorithm == "reinforce" else _METADATA
-    missing = [key for key in _METADATA if key not in metadata]
-    if missing:
-        raise AgentFileError(f"{path}: metadata lacks {', '.join(missing)}")
-    unexpected = sorted(set(metadata) - set(allowed))
-    if unexpected:
-        raise AgentFileError(
-            f"{path}: metadata holds unexpected {', '.join(map(repr, unexpected))}"
-        )
+    _check_keys(
+        metadata,
+        _METADATA,
+        allowed,
+        f"{path}: metadata lacks",
+        f"{path}: metadata holds unexpected",
+    )
     kinds: dict[str, tuple[tuple[type, ...], str]] = {
         "hyperparameters": ((dict,), "an object"),
         "env_id": ((str, type(None)), "a string or null"),

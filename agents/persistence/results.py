@@ -1,12 +1,15 @@
 """Writing results to disk: atomic files, strict JSON, the metadata of every run.
 
 A file is written to a temporary file beside its target and renamed over it, so
-an interrupted write never leaves a half-written file. JSON is strict (see
+an interrupted write never leaves a half-written file. A target that is a
+symbolic link is written through, as ``open(path, "w")`` would: the file it
+points to is replaced and the link stays. JSON is strict (see
 :mod:`agents.common.json_values`), so any JSON parser reads it.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import platform
 import stat
@@ -32,17 +35,23 @@ def write_atomic(
     temporary file is removed and an existing file at ``path`` is untouched.
     The file gets the permissions ``open(path, "w")`` would give it: an
     existing file keeps its mode, a new one gets ``0o666`` less the umask.
+    A ``path`` that is a symbolic link (or whose folder is reached through
+    one) is written through: the final target is replaced, in its own folder,
+    and the link stays; a dangling link gets its target created.
 
     Raises:
-        OSError: If the file cannot be written; the message names ``path``,
-            not the temporary file.
+        OSError: If the file cannot be written (a cycle of links included);
+            the message names ``path``, not the temporary file.
     """
     path = Path(path)
-    mode = _open_mode(path)
+    target = Path(os.path.realpath(path))
+    mode = _open_mode(target)
     temporary: str | None = None
     try:
+        if target.is_symlink():  # realpath stopped inside a cycle of links
+            raise OSError(errno.ELOOP, os.strerror(errno.ELOOP))
         handle, temporary = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
         )
         with os.fdopen(handle, "wb") as stream:
             write(stream)
@@ -51,7 +60,7 @@ def write_atomic(
             if hasattr(os, "fchmod"):
                 os.fchmod(stream.fileno(), mode)
             os.fsync(stream.fileno())
-        os.replace(temporary, path)
+        os.replace(temporary, target)
     except OSError as error:
         if temporary is not None:
             Path(temporary).unlink(missing_ok=True)

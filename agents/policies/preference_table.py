@@ -50,6 +50,25 @@ class TabularPolicy:
         """One action in ``state`` among ``mask``'s actions: the greedy one here."""
         return masked_argmax(self.preferences[state], self.state_mask(state, mask))
 
+    def task_text(self) -> str:
+        """The task this table was learned on, and its shape, for messages."""
+        n_states, n_actions = self.preferences.shape
+        env_id = getattr(self, "env_id", None) or "an unnamed task"
+        return f"{env_id} ({n_states} states, {n_actions} actions)"
+
+    def check_task(self, env_id: str | None, n_states: int, n_actions: int) -> None:
+        """Refuse a task of another shape than this table's, naming both.
+
+        Raises:
+            ValueError: If the task has other numbers of states or actions.
+        """
+        if self.preferences.shape != (n_states, n_actions):
+            raise ValueError(
+                f"this agent was learned on {self.task_text()} and cannot act "
+                f"on {env_id or 'this env'} ({n_states} states, {n_actions} "
+                "actions): an agent acts on the task it learned only"
+            )
+
     def predict(
         self,
         observation: NDArray[Any] | dict[str, NDArray[Any]],
@@ -63,10 +82,17 @@ class TabularPolicy:
         Raises:
             TypeError: If the observations are not integers (booleans, floats
                 and strings are refused).
-            ValueError: If one is not a state, an integer in ``[0, S)``.
+            ValueError: If one is not a state, an integer in ``[0, S)``, or
+                the masks are not over this table's ``A`` actions.
         """
         observations = check_observations(observation, len(self.valid_seen))
         flat = observations.reshape(-1)
+        n_actions = self.preferences.shape[1]
+        if action_masks is not None and np.shape(action_masks)[-1:] != (n_actions,):
+            raise ValueError(
+                f"action masks of shape {np.shape(action_masks)} given to an agent "
+                f"learned on {self.task_text()}: it acts on the task it learned only"
+            )
         masks = (
             None
             if action_masks is None

@@ -23,6 +23,7 @@ import access_review_env
 from access_review_env import (
     ENV_ID,
     MAX_EPISODE_STEPS,
+    OUTCOMES,
     STATES,
     AccessReviewEnv,
     InvalidActionError,
@@ -171,9 +172,9 @@ def test_sampled_transitions_match_P() -> None:
 
 
 def test_reset_starts_at_new_request(env: gym.Env[int, int]) -> None:
-    """reset(seed=1) returns state 0 with info['state'] == 'new_request'."""
+    """reset(seed=1) returns state 0 (new_request), which info['state'] repeats."""
     state, info = env.reset(seed=1)
-    assert (state, info["state"]) == (0, "new_request")
+    assert (state, info["state"]) == (0, 0)
 
 
 def test_exploring_starts_cover_all_non_terminal_states_uniformly() -> None:
@@ -189,10 +190,10 @@ def test_exploring_starts_cover_all_non_terminal_states_uniformly() -> None:
 def test_start_state_option(start: object) -> None:
     """options={'start_state': s} starts at s, given as an int, np.int64 or state name.
 
-    The observation is that state's index and info['state'] is its name.
+    The observation is that state's index, and info['state'] repeats it.
     """
     state, info = AccessReviewEnv().reset(seed=0, options={"start_state": start})
-    assert STATES[state] == info["state"]
+    assert state == info["state"]
     assert state == (STATES.index(start) if isinstance(start, str) else int(start))  # type: ignore[call-overload]
 
 
@@ -259,7 +260,7 @@ def test_invalid_action_is_penalized_by_default() -> None:
     state, reward, terminated, truncated, info = env.step(3)
     assert (state, reward, terminated, truncated) == (0, -7.0, False, False)
     assert info["invalid_action"] is True
-    assert info["outcome"] == "pending"
+    assert OUTCOMES[info["outcome"]] == "pending"
 
 
 def test_invalid_action_raises_naming_state_and_valid_actions() -> None:
@@ -311,7 +312,7 @@ def test_routes_give_outcomes_costs_and_rewards(
         seen_rewards.append(reward)
         costs.append(info["cost"])
         assert terminated == (i == len(actions) - 1)
-        assert info["outcome"] == (outcome if terminated else "pending")
+        assert OUTCOMES[info["outcome"]] == (outcome if terminated else "pending")
     assert seen_rewards == rewards
     assert sum(costs) == cost
 
@@ -331,19 +332,21 @@ def test_reward_override_is_used_by_step() -> None:
 
 
 INFO_TYPES = {
-    "state": str,
+    "state": int,
     "action_mask": np.ndarray,
-    "cost": float,
-    "outcome": str,
+    "cost": np.float64,
+    "outcome": int,
     "invalid_action": bool,
-    "prob": float,
+    "prob": np.float64,
 }
 
 
 def _check_info(info: dict[str, Any], state: int, env: AccessReviewEnv) -> None:
     assert {key: type(value) for key, value in info.items()} == INFO_TYPES
-    assert info["action_mask"].dtype == np.int8
-    np.testing.assert_array_equal(info["action_mask"], env.mdp.valid_action_mask[state])
+    assert info["action_mask"].dtype == np.bool_
+    np.testing.assert_array_equal(
+        info["action_mask"], env.sparse.valid_action_mask[state]
+    )
     np.testing.assert_array_equal(env.action_masks(), info["action_mask"])
 
 
@@ -358,7 +361,7 @@ def test_info_keys_and_types_are_stable_at_reset_and_every_step(
 ) -> None:
     """Info has the same six keys and types after reset and after every step.
 
-    The action mask is a fresh int8 array equal to valid_action_mask[state] and
+    The action mask is a fresh bool array equal to valid_action_mask[state] and
     action_masks(); cost is 1.0 only for unsupported_approval; a terminal step's outcome
     is never 'pending'; observations are int, rewards float, flags bool.
     """
@@ -374,10 +377,10 @@ def test_info_keys_and_types_are_stable_at_reset_and_every_step(
         assert all(info["action_mask"] is not seen for seen in masks_seen)
         masks_seen.append(info["action_mask"])
         assert info["cost"] == (
-            1.0 if info["outcome"] == "unsupported_approval" else 0.0
+            1.0 if OUTCOMES[info["outcome"]] == "unsupported_approval" else 0.0
         )
         if terminated:
-            assert info["outcome"] != "pending"
+            assert OUTCOMES[info["outcome"]] != "pending"
             state, info = env.reset()
             _check_info(info, state, env)
 
@@ -408,6 +411,24 @@ def test_unknown_render_mode_is_rejected() -> None:
         match=r"render_mode must be one of None, 'ansi', 'human', 'rgb_array'",
     ):
         AccessReviewEnv(render_mode="rgb")
+
+
+def test_an_unknown_keyword_is_refused_in_pythons_wording() -> None:
+    """Python's "unexpected keyword argument 'name'", plus the allowed keywords.
+
+    Callers match that wording: TorchRL's GymEnv passes ``frameskip`` and
+    retries without it when the env refuses it so.
+    """
+    with pytest.raises(
+        TypeError,
+        match=r"AccessReview-v0 got an unexpected keyword argument 'frameskip'; "
+        r"allowed: abandonment_prob, rewards",
+    ):
+        gym.make(ENV_ID, frameskip=1)
+    with pytest.raises(
+        TypeError, match=r"got unexpected keyword arguments 'frameskip', 'speed'"
+    ):
+        gym.make(ENV_ID, speed=2, frameskip=1)
 
 
 def test_rgb_array_render_highlights_state_and_colours_the_outcome() -> None:

@@ -72,7 +72,9 @@ def test_P_invariants(p: float, invalid_action: str, preset: str) -> None:
     rewards are finite floats and terminated is True exactly on reaching closed; empty
     lists occur only for masked actions under 'raise'.
     """
-    mdp = AccessReviewMDP(p, preset, invalid_action)  # type: ignore[arg-type]
+    mdp = AccessReviewMDP(
+        abandonment_prob=p, rewards=preset, invalid_action=invalid_action
+    )
     for state, row in mdp.P.items():
         for action, transitions in row.items():
             if transitions:
@@ -96,7 +98,7 @@ def test_dense_arrays_agree_with_P(p: float, invalid_action: str) -> None:
     is available exactly where P has a transition (invalid ones too under
     "penalize"), while workflow_arrays keeps the valid ones only; gamma is 0.9.
     """
-    mdp = AccessReviewMDP(p, invalid_action=invalid_action)  # type: ignore[arg-type]
+    mdp = AccessReviewMDP(abandonment_prob=p, invalid_action=invalid_action)
     arrays = mdp.arrays
     for state, row in mdp.P.items():
         for action, transitions in row.items():
@@ -141,7 +143,7 @@ def test_dense_arrays_are_read_only() -> None:
 @pytest.mark.parametrize("p", [0.0, 0.25, 1.0])
 def test_speed_only_routes_score_100_45_15_at_any_p(p: float) -> None:
     """Under speed_only the first actions are worth 100 / 45 / 15 whatever p is."""
-    arrays = AccessReviewMDP(p, "speed_only").arrays
+    arrays = AccessReviewMDP(abandonment_prob=p, rewards="speed_only").arrays
     after = {1: 50.0, 2: 50.0}  # the best single step from each successor
     q = [
         arrays.rewards[0, a]

@@ -124,4 +124,4 @@ def test_a_blocked_step_keeps_every_key_the_env_reports() -> None:
     assert {k: type(v) for k, v in blocked.items()} == {
         k: type(v) for k, v in info.items()
     }
-    assert blocked["state"] == info["state"] and blocked["outcome"] == "pending"
+    assert blocked["state"] == info["state"] and blocked["outcome"] == 0

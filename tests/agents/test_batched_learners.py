@@ -527,6 +527,37 @@ def test_bad_input_is_rejected_with_a_clear_error(
         call()
 
 
+@pytest.mark.parametrize("train", TRAINERS)
+@pytest.mark.parametrize("rng", [0, None, np.random.RandomState(0), "0"])
+def test_rng_must_be_a_generator(train: Any, rng: Any) -> None:
+    """A seed, None or a legacy RandomState: TypeError naming what is allowed.
+
+    Before, rng=0 ended in "'int' object has no attribute 'integers'".
+    """
+    with pytest.raises(TypeError, match=r"rng must be a numpy\.random\.Generator"):
+        train(make_vec(2), 5, rng=rng)
+
+
+@pytest.mark.parametrize("train", TRAINERS)
+def test_learners_that_would_not_fit_in_memory_are_refused_first(
+    train: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """K = 4,096 learners with full curves against a 1 MiB limit: refused at once.
+
+    The message names the learners, the estimate and the limit; the error is
+    both a MemoryError and a ValueError.
+    """
+    monkeypatch.setattr(
+        "agents.common.memory.memory_limit", lambda: (1 << 20, "this test's limit")
+    )
+    with pytest.raises(
+        MemoryError, match="4,096 learners of 4 states x 4 actions"
+    ) as error:
+        train(make_vec(4096), 1_000, rng=np.random.default_rng(0), record_curves=True)
+    assert isinstance(error.value, ValueError)
+    assert "more than the 1.0 MiB available (this test's limit)" in str(error.value)
+
+
 def test_agent_index_out_of_range() -> None:
     """agent(k) names the allowed range."""
     result = train_q_learning_batched(make_vec(2), 5, rng=np.random.default_rng(0))

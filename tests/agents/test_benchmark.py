@@ -2,20 +2,28 @@
 
 from __future__ import annotations
 
+import argparse
+import copy
 import dataclasses
+import errno
 import json
 import math
 import os
+import re
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import gymnasium as gym
 import numpy as np
 import pytest
 
 from access_review_env import ENV_ID, RISK_ENV_ID
 from agents.benchmark import (
+    RISK_SUITE,
     SUITE,
     BatchedFactory,
     ManySeedFactory,
@@ -40,6 +48,7 @@ from agents.common.json_values import to_jsonable
 from agents.evaluation.scoring import score_policies, score_policy
 from agents.evaluation.statistics import wilson_interval
 from agents.jobs.benchmark_agents import main as benchmark_main
+from agents.learners import train_q_learning
 from agents.policies import as_predictor
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -95,6 +104,8 @@ def test_bad_agent_specs_are_clear_errors(spec: str, error: type, message: str) 
 
 
 USER_AGENTS = """
+import argparse
+
 def reviewer(env, seed):
     return lambda state: [2, 0, 3, 0][state]
 
@@ -109,6 +120,9 @@ def not_a_policy(env, seed):
 
 def stall(env, seed):
     return lambda state: 3
+
+def exits(env, seed):
+    argparse.ArgumentParser(prog="my_agent").parse_args(["--surprise"])
 """
 
 
@@ -469,6 +483,28 @@ def test_train_many_traces_every_seed(factory: BatchedFactory, env_id: str) -> N
         assert as_predictor(done.policy).predict(np.array([0]))[0].shape == (1,)
 
 
+def test_train_many_takes_an_integer_array_and_refuses_other_seeds() -> None:
+    """np.array(seeds) trains as the list does; floats, strings and bools do not.
+
+    Before, an array failed on its truth value and 1.5 or "3" became seeds.
+    """
+    listed = SMALL_Q.train_many(ENV_ID, {}, [3, 4])
+    arrayed = SMALL_Q.train_many(ENV_ID, {}, np.array([3, 4]))
+    assert [t.trace for t in arrayed] == [t.trace for t in listed]
+    cases: list[tuple[Any, type[Exception], str]] = [
+        (np.array([3.0, 4.0]), TypeError, "seed 0 is float64"),
+        ([3, 1.5], TypeError, "seed 1 is float 1.5"),
+        (["3"], TypeError, "seed 0 is str '3'"),
+        ([True], TypeError, "seed 0 is bool True"),
+        ([-1], ValueError, "seed 0 is -1"),
+        (np.zeros((2, 2), np.int64), ValueError, "1-D array of integers"),
+        ([], ValueError, "at least one seed"),
+    ]
+    for seeds, error, message in cases:
+        with pytest.raises(error, match=message):
+            SMALL_Q.train_many(ENV_ID, {}, seeds)
+
+
 def test_train_many_depends_on_the_seeds_not_only_on_their_number() -> None:
     """The batch's generator is seeded by its seeds.
 
@@ -728,3 +764,243 @@ def test_a_users_many_seed_factory_is_batched_and_resumed(tmp_path: Path) -> Non
     for name in ("headline.png", "scores.png"):
         assert (tmp_path / "out" / name).stat().st_size > 0
     assert not (tmp_path / "out" / "curves.png").exists()  # no agent traces
+
+
+# --- agents that misbehave, and a job that cannot write ----------------------
+
+HERE = "tests.agents.test_benchmark"
+DEFAULT = SUITE[0]
+
+
+def reviews(env: Any, seed: int) -> Any:
+    """Always review: optimal on the default configuration."""
+    return lambda state: [2, 0, 3, 0][state]
+
+
+def parses_the_command_line(env: Any, seed: int) -> Any:
+    """An agent that calls argparse: under pytest's argv it exits with status 2."""
+    argparse.ArgumentParser(prog="agent").parse_args(["--no-such-option"])
+    return reviews(env, seed)
+
+
+def hangs(env: Any, seed: int) -> Any:
+    """An agent that never returns."""
+    time.sleep(600)
+    return reviews(env, seed)
+
+
+def edits_the_registry(env: Any, seed: int) -> Any:
+    """Reviews, after making every later AccessReview-v0 harder and shorter."""
+    spec = gym.registry[ENV_ID]
+    spec.kwargs["abandonment_prob"] = 0.9
+    gym.registry[ENV_ID] = dataclasses.replace(spec, max_episode_steps=2)
+    return reviews(env, seed)
+
+
+def learned_on_the_first_task(env: Any, seed: int) -> Any:
+    """A Q-learning agent of AccessReview-v0, whatever env it is given."""
+    return train_q_learning(gym.make(ENV_ID), 5, rng=np.random.default_rng(seed))
+
+
+def _specs(*agents: str, env_id: str = ENV_ID) -> list[RunSpec]:
+    configuration = DEFAULT if env_id == ENV_ID else RISK_SUITE[0]
+    return [RunSpec(f"{HERE}:{a}", configuration, 0, 20, env_id) for a in agents]
+
+
+def _factories(specs: list[RunSpec]) -> dict[str, Any]:
+    return {spec.agent: load_factory(spec.agent) for spec in specs}
+
+
+@pytest.mark.parametrize("jobs", [1, pytest.param(2, marks=pytest.mark.processes)])
+def test_an_agent_that_exits_fails_its_own_run_only(jobs: int) -> None:
+    """SystemExit from argparse is that run's error, serially and in workers."""
+    specs = _specs("parses_the_command_line", "reviews")
+    records = run_specs(specs, _factories(specs), jobs=jobs)
+    assert [r.failed for r in records] == [True, False]
+    assert str(records[0].error).startswith(
+        "SystemExit: the agent exited with status 2 (at "
+    )
+    assert records[1].score is not None and records[1].score.regret == 0.0
+
+
+@pytest.mark.parametrize("jobs", [1, pytest.param(2, marks=pytest.mark.processes)])
+def test_a_hanging_agent_fails_at_the_time_limit_and_the_rest_go_on(jobs: int) -> None:
+    """A 2 s limit: the hanging run fails with the time it took, where it hung."""
+    specs = _specs("hangs", "reviews")
+    records = run_specs(specs, _factories(specs), jobs=jobs, run_timeout=2.0)
+    assert [r.failed for r in records] == [True, False], records[1].error
+    assert str(records[0].error).startswith(
+        "TimeLimitExceeded: stopped at its time limit of 2 s (at "
+    )
+    assert "in hangs)" in str(records[0].error)
+    assert 2.0 <= records[0].train_seconds < 600
+
+
+def test_run_timeout_must_be_positive() -> None:
+    """Zero, negative and boolean limits are refused before any run."""
+    specs = _specs("reviews")
+    for bad in (0, -5.0, True):
+        with pytest.raises(ValueError, match="run_timeout must be > 0 seconds"):
+            run_specs(specs, _factories(specs), run_timeout=bad)
+
+
+def test_an_agent_that_edits_the_registry_changes_no_run(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The runs after it, and its own score, are those of the registered task.
+
+    The editor returns the reviewer's policy, so its record must equal the
+    reviewer's; and the reviewer after it must equal the reviewer alone.
+    """
+    monkeypatch.setitem(gym.registry, ENV_ID, copy.deepcopy(gym.registry[ENV_ID]))
+    alone = run_specs(_specs("reviews"), _factories(_specs("reviews")))
+    specs = _specs("edits_the_registry", "reviews")
+    editor, after = run_specs(specs, _factories(specs))
+    assert gym.registry[ENV_ID].max_episode_steps != 2
+    for record in (editor, after):
+        assert not record.failed
+        assert record.score == alone[0].score
+
+
+def test_an_agent_of_the_other_task_fails_naming_both() -> None:
+    """Before, scoring it ended in NumPy's "operands could not be broadcast"."""
+    specs = _specs("learned_on_the_first_task", env_id=RISK_ENV_ID)
+    (record,) = run_specs(specs, _factories(specs))
+    assert record.failed
+    assert "learned on AccessReview-v0 (4 states, 4 actions) and cannot act on " in (
+        str(record.error)
+    )
+    assert "AccessReviewRisk-v0 (6 states, 5 actions)" in str(record.error)
+
+
+@pytest.mark.slow
+@pytest.mark.processes
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_the_job_records_an_agent_that_exits_as_a_failed_run(
+    tmp_path: Path, jobs: str
+) -> None:
+    """Exit status 1 (a failed run), not 2 (ours, a usage error); JSON written."""
+    result = _run_script(
+        tmp_path,
+        "--agents",
+        "user_agents:exits",
+        "user_agents:reviewer",
+        "--configurations",
+        "default",
+        "--seeds",
+        "2",
+        "--episodes",
+        "10",
+        "--jobs",
+        jobs,
+    )
+    assert result.returncode == 1, result.stderr[-2000:]
+    assert (
+        "error: agent user_agents:exits failed on default (seed 0): SystemExit: "
+        "the agent exited with status 2" in result.stderr
+    )
+    assert "usage: benchmark_agents.py" not in result.stderr
+    record = _strict_json(tmp_path / "out" / "benchmark_agents.json")
+    assert [run["error"] is None for run in record["runs"]] == [False] * 2 + [True] * 2
+
+
+def test_an_agent_module_that_exits_on_import_is_named(tmp_path: Path) -> None:
+    """SystemExit while importing it: an ImportError naming the spec and status."""
+    (tmp_path / "exits_on_import.py").write_text(
+        "import argparse\nargparse.ArgumentParser().parse_args(['--x'])\n"
+    )
+    sys.path.insert(0, str(tmp_path))
+    try:
+        with pytest.raises(
+            ImportError,
+            match=r"agent spec 'exits_on_import:make': it exited with status 2",
+        ):
+            load_factory("exits_on_import:make")
+    finally:
+        sys.path.remove(str(tmp_path))
+        sys.modules.pop("exits_on_import", None)
+
+
+def _refuse_space_when(
+    monkeypatch: pytest.MonkeyPatch, applies: Callable[[str], bool]
+) -> None:
+    """``os.fsync`` raises ENOSPC for files whose path ``applies`` to."""
+    sync = os.fsync
+
+    def fsync(fd: int) -> None:
+        if applies(os.readlink(f"/proc/self/fd/{fd}")):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        sync(fd)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="needs /proc")
+@pytest.mark.parametrize(
+    ("full", "named"),
+    [
+        (lambda path: path.endswith("runs.jsonl"), "runs.jsonl"),
+        (lambda path: path.endswith(".tmp"), "benchmark_agents.json"),
+    ],
+    ids=["runs file", "result file"],
+)
+def test_a_full_disk_is_one_line_and_an_exit_status_of_its_own(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    full: Callable[[str], bool],
+    named: str,
+) -> None:
+    """ENOSPC: exit 3, one line naming the file and --resume, no traceback."""
+    _refuse_space_when(monkeypatch, full)
+    out = tmp_path / "out"
+    options = ["--configurations", "default", "--seeds", "2", "--episodes", "5"]
+    code = benchmark_main(["--agents", "random", *options, "--output", str(out)])
+    err = capsys.readouterr().err
+    assert code == 3
+    (line,) = [line for line in err.splitlines() if line.startswith("error:")]
+    assert str(out / named) in line
+    assert "No space left on device (the disk is full)" in line
+    assert "--resume" in line
+    assert "Traceback" not in err
+
+
+def test_exit_statuses_are_listed_in_help(capsys: pytest.CaptureFixture[str]) -> None:
+    """--help ends with every exit status the job uses."""
+    with pytest.raises(SystemExit):
+        benchmark_main(["--help"])
+    help_text = capsys.readouterr().out
+    statuses = help_text[help_text.index("exit status:") :]
+    for status in ("0", "1", "2", "3", "130"):
+        assert f"\n  {status} " in statuses
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--output", ""], r"'' names no folder \(an empty path would write into"),
+        (["--output", "  "], "names no folder"),
+        (
+            ["--seeds", str(10**12)],
+            r"--seeds 1000000000000 \(7,000,000,000,000 runs: 1 agent\(s\) x 7 "
+            r"configuration\(s\) x 1000000000000 seeds, about 3 x 14,600 bytes "
+            r"each\) needs about \d+\.\d PiB of memory, more than the",
+        ),
+        (["--run-timeout", "0"], "'0' is out of range"),
+        (["--run-timeout", "soon"], "'soon' is not a number"),
+    ],
+)
+def test_usage_errors_refused_before_anything_is_written(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    args: list[str],
+    message: str,
+) -> None:
+    """An empty --output, more runs than memory holds, a limit that is no limit."""
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stopped:
+        benchmark_main(["--agents", "random", *args])
+    assert stopped.value.code == 2
+    assert re.search(message, capsys.readouterr().err)
+    assert list(tmp_path.iterdir()) == []

@@ -137,6 +137,7 @@ def test_diameter_of_the_task() -> None:
 def test_hardness_of_the_second_task() -> None:
     """AccessReviewRisk-v0: a finite diameter from its start distribution."""
     summary = hardness(gym.make(RISK_ENV_ID))
+    assert summary.diameter is not None and summary.diameter_note is None
     assert summary.smallest_gap > 0 and math.isfinite(summary.diameter)
     held_out = hardness(
         gym.make(RISK_ENV_ID, unjustified_share=0.0, abandonment_prob=0.04)

@@ -551,3 +551,162 @@ def test_agents_of_the_second_task_round_trip(kind: str, tmp_path: Path) -> None
     assert loaded.preferences.shape == (6, 5)
     np.testing.assert_array_equal(loaded.preferences, agent.preferences)
     np.testing.assert_array_equal(loaded.greedy_actions, agent.greedy_actions)
+
+
+# --- the task, sizes before decompression, links ----------------------------
+
+
+def test_a_file_whose_tables_contradict_its_env_id_is_refused(tmp_path: Path) -> None:
+    """(4, 4) tables, AccessReview-v0's, in a file that says AccessReviewRisk-v0."""
+    path = save_agent(_trained("q_learning", 5), tmp_path / "agent.npz")
+    _rewrite(path, env_id=RISK_ENV_ID, env_kwargs={})
+    with pytest.raises(
+        AgentFileError,
+        match=r"q_table has shape \(4, 4\), the shape of AccessReview-v0, but the "
+        r"file says it was learned on AccessReviewRisk-v0, which has 6 states "
+        "and 5 actions",
+    ) as error:
+        load_agent(path)
+    assert str(path) in str(error.value)
+
+
+def test_env_kwargs_the_task_refuses_are_named(tmp_path: Path) -> None:
+    """The task is made with the file's kwargs to learn its shape."""
+    path = save_agent(_trained("q_learning", 5), tmp_path / "agent.npz")
+    _rewrite(path, env_kwargs={"abandonment_prob": 7.0})
+    with pytest.raises(AgentFileError, match="env_kwargs does not make a task"):
+        load_agent(path)
+
+
+@pytest.mark.parametrize("kind", ["q_learning", "reinforce"])
+def test_an_agent_of_one_task_refuses_to_act_on_the_other(
+    kind: str, tmp_path: Path
+) -> None:
+    """On use: evaluate names both tasks; predict and score_policy name the agent's.
+
+    Before, these ended in NumPy's "operands could not be broadcast".
+    """
+    from agents.evaluation import evaluate
+    from agents.evaluation.scoring import score_policy
+
+    agent = load_agent(save_agent(_trained(kind, 5), tmp_path / "agent.npz"))
+    mine = r"AccessReview-v0 \(4 states, 4 actions\)"
+    with pytest.raises(
+        ValueError, match=rf"{mine} and cannot act on AccessReviewRisk-v0 \(6 states"
+    ):
+        evaluate(gym.make(RISK_ENV_ID), agent, 5, seed=0)
+    with pytest.raises(ValueError, match=rf"shape \(5,\) given to an agent .*{mine}"):
+        agent.predict(np.array(0), action_masks=np.ones(5, dtype=np.int8))
+    with pytest.raises(ValueError, match=mine):
+        score_policy(agent, n_episodes=5, env_id=RISK_ENV_ID)
+
+
+def _member_of_zeros(path: Path, name: str, header: str, n_zeros: int) -> None:
+    """Replace member ``name`` by a deflated ``header`` and ``n_zeros`` zero bytes.
+
+    Streamed in 1 MiB blocks: the file stays small and so does this test's memory.
+    """
+    with zipfile.ZipFile(path) as archive:
+        members = {
+            info.filename: archive.read(info)
+            for info in archive.infolist()
+            if info.filename != name
+        }
+    block = bytes(1 << 20)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        for member, content in members.items():
+            archive.writestr(member, content)
+        with archive.open(name, "w", force_zip64=True) as stream:
+            stream.write(_npy(header))
+            for start in range(0, n_zeros, len(block)):
+                stream.write(block[: min(len(block), n_zeros - start)])
+
+
+PEAK_BYTES = 8 << 20
+"""Loading a refused file may allocate at most this much (traced by tracemalloc)."""
+
+
+def _peak_of_refused_load(path: Path, message: str) -> int:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        with pytest.raises(AgentFileError, match=message):
+            load_agent(path)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    return peak
+
+
+def test_a_deflated_member_larger_than_its_header_says_is_never_decompressed(
+    tmp_path: Path,
+) -> None:
+    """A (4, 4) table header over 256 MiB of deflated zeros: refused by sizes.
+
+    The file is about 250 KB; the zip directory's size of the member (256 MiB
+    and the header) disagrees with the 128 bytes the header declares, so the
+    member is refused after reading its header only: peak traced memory stays
+    under :data:`PEAK_BYTES` (8 MiB).
+    """
+    path = save_agent(_trained("q_learning", 5), tmp_path / "agent.npz")
+    header = "{'descr': '<f8', 'fortran_order': False, 'shape': (4, 4), }"
+    _member_of_zeros(path, "q_table.npy", header, 256 << 20)
+    assert path.stat().st_size < 1 << 20
+    peak = _peak_of_refused_load(
+        path, r"q_table declares shape \(4, 4\) of float64 \(128 bytes\) but holds"
+    )
+    assert peak < PEAK_BYTES, peak
+
+
+def test_arrays_declared_larger_than_the_memory_are_refused_before_reading(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A consistent 64 MiB log in a small file, with 32 MiB of memory available.
+
+    The estimate and the limit are named; nothing of the log is allocated.
+    """
+    path = save_agent(_trained("q_learning", 5), tmp_path / "agent.npz")
+    n = 8 << 20
+    header = f"{{'descr': '<f8', 'fortran_order': False, 'shape': ({n},), }}"
+    _member_of_zeros(path, "log_returns.npy", header, 8 * n)
+    monkeypatch.setattr(
+        "agents.common.memory.memory_limit", lambda: (32 << 20, "this test's limit")
+    )
+    peak = _peak_of_refused_load(
+        path, r"needs about 64\.\d MiB of memory, more than the 32\.0 MiB available"
+    )
+    assert peak < PEAK_BYTES, peak
+
+
+@pytest.mark.parametrize("dangling", [False, True])
+def test_saving_onto_a_symbolic_link_writes_through_to_its_target(
+    dangling: bool, tmp_path: Path
+) -> None:
+    """As open(path, "w") does: the target is replaced, the link stays a link."""
+    target = tmp_path / "runs" / "agent-7.npz"
+    target.parent.mkdir()
+    if not dangling:
+        save_agent(_trained("reinforce", 5), target)
+    link = tmp_path / "latest.npz"
+    link.symlink_to(target)
+    agent = _trained("q_learning", 5)
+    assert save_agent(agent, link) == link
+    assert link.is_symlink() and link.resolve() == target.resolve()
+    _assert_same_agent(load_agent(target), agent)
+    assert sorted(p.name for p in tmp_path.rglob("*")) == [
+        "agent-7.npz",
+        "latest.npz",
+        "runs",
+    ]
+
+
+def test_a_cycle_of_links_is_an_error_naming_the_path(tmp_path: Path) -> None:
+    """Nothing is written, and the links stay as they were."""
+    first, second = tmp_path / "a.npz", tmp_path / "b.npz"
+    first.symlink_to(second)
+    second.symlink_to(first)
+    with pytest.raises(OSError, match=r"a\.npz"):
+        save_agent(_trained("q_learning", 5), first)
+    assert first.is_symlink() and second.is_symlink()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.npz", "b.npz"]

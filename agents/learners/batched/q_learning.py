@@ -32,7 +32,7 @@ from agents.learners.batched.backend import (
 )
 from agents.learners.batched.lockstep import EpisodeObserver, run_lockstep
 from agents.learners.batched.results import BatchedResult
-from agents.learners.batched.training import Batch
+from agents.learners.batched.training import Batch, check_generator
 from agents.learners.q_learning import QLearningAgent, QLearningConfig
 
 _INITIAL_STEP_SIZES = 1024
@@ -141,12 +141,16 @@ def train_q_learning_batched(
         ordinary :class:`~agents.QLearningAgent`.
 
     Raises:
-        TypeError: For a non-vector env, non-Discrete spaces or bad budgets.
+        TypeError: For an ``rng`` that is not a ``numpy.random.Generator``, a
+            non-vector env, non-Discrete spaces or bad budgets.
         ValueError: For a wrong autoreset mode, budget, checkpoint, backend
             or thread count.
         KeyError: If the env reports no ``info["action_mask"]``.
         ImportError: If ``backend="numba"`` and numba is not installed.
+        MemoryLimitError: If the learners' state would not fit in the
+            available memory (before anything is allocated; names both).
     """
+    rng = check_generator(rng)
     config = config or QLearningConfig()
     chosen = resolve_backend(backend)
     threads = check_threads(threads, chosen)
@@ -156,7 +160,7 @@ def train_q_learning_batched(
         if threads == 1
         else partial(module.q_learning_step_threads, threads)
     )
-    batch = Batch.create(envs, n_episodes, checkpoints, record_curves)
+    batch = Batch.create(envs, n_episodes, checkpoints, record_curves, table_bytes=16)
     q = np.full(batch.shape, float(config.initial_q))
     visits = np.zeros(batch.shape, dtype=np.int64)
     batch.record_initial_checkpoint(q)

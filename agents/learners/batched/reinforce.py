@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from agents.learners.batched.backend import Backend, kernels, resolve_backend
 from agents.learners.batched.lockstep import EpisodeObserver, run_lockstep
 from agents.learners.batched.results import BatchedResult
-from agents.learners.batched.training import Batch
+from agents.learners.batched.training import Batch, check_generator
 from agents.learners.reinforce import ReinforceAgent, ReinforceConfig
 
 _INITIAL_CAPACITY = 32
@@ -138,15 +138,19 @@ def train_reinforce_batched(
         ordinary :class:`~agents.ReinforceAgent`.
 
     Raises:
-        TypeError: For a non-vector env, non-Discrete spaces or bad budgets.
+        TypeError: For an ``rng`` that is not a ``numpy.random.Generator``, a
+            non-vector env, non-Discrete spaces or bad budgets.
         ValueError: For a wrong autoreset mode, budget, checkpoint or backend.
         KeyError: If the env reports no ``info["action_mask"]``.
         ImportError: If ``backend="numba"`` and numba is not installed.
+        MemoryLimitError: If the learners' state would not fit in the
+            available memory (before anything is allocated; names both).
     """
+    rng = check_generator(rng)
     config = config or ReinforceConfig()
     chosen = resolve_backend(backend)
     step = kernels(chosen).reinforce_step
-    batch = Batch.create(envs, n_episodes, checkpoints, record_curves)
+    batch = Batch.create(envs, n_episodes, checkpoints, record_curves, table_bytes=8)
     n_envs, n_states, _ = batch.shape
     logits = np.zeros(batch.shape)
     baseline = np.zeros((n_envs, n_states))

@@ -1,4 +1,9 @@
-"""What every batched learner sets up before its loop: checks, state, snapshots."""
+"""What every batched learner sets up before its loop: checks, state, snapshots.
+
+Everything is checked before anything is allocated: the generator, the vector
+env, the budgets and checkpoints, and the memory the learners' state will
+take (refused with the estimate and the limit when it does not fit).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,8 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from agents.learners.batched.lockstep import Lockstep
+from agents.common.memory import check_memory
+from agents.learners.batched.lockstep import N_COUNTERS, N_TALLIES, Lockstep
 from agents.learners.batched.log import BatchedLog
 from agents.learners.batched.vector_envs import (
     check_budgets,
@@ -17,6 +23,43 @@ from agents.learners.batched.vector_envs import (
     check_vector_env,
     single_env_metadata,
 )
+
+
+def check_generator(rng: object) -> np.random.Generator:
+    """Return ``rng`` if it is a NumPy ``Generator``, the learners' only source.
+
+    Raises:
+        TypeError: Naming what was given and what is allowed (a seed is not:
+            the caller decides how a seed becomes a generator).
+    """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(
+            "rng must be a numpy.random.Generator, e.g. np.random.default_rng(0); "
+            f"got {type(rng).__name__} {rng!r}"
+        )
+    return rng
+
+
+def state_bytes(
+    shape: tuple[int, int, int],
+    n_checkpoints: int,
+    curve_width: int,
+    table_bytes: int,
+) -> int:
+    """Bytes of K learners' state, checkpoint snapshots and curves.
+
+    Args:
+        shape: ``(K, S, A)``.
+        n_checkpoints: ``C``, the checkpoints recorded.
+        curve_width: Episodes per learner whose returns are kept (0 without
+            full curves).
+        table_bytes: Bytes per ``(k, s, a)`` entry of the learner's own tables
+            (16 for Q values and visit counts).
+    """
+    n_envs, n_states, n_actions = shape
+    per_entry = table_bytes + 1 + 8 * n_checkpoints  # tables, seen mask, snapshots
+    per_learner = 8 * (N_COUNTERS + N_TALLIES + 3 * n_checkpoints + 3 * curve_width)
+    return n_envs * (n_states * n_actions * per_entry + per_learner)
 
 
 @dataclass
@@ -40,16 +83,34 @@ class Batch:
         n_episodes: int | Sequence[int] | NDArray[Any],
         checkpoints: Sequence[int] | NDArray[Any] | None,
         record_curves: bool,
+        table_bytes: int,
     ) -> Batch:
-        """Check ``envs`` and the budgets; allocate the learners' state.
+        """Check ``envs``, the budgets and the memory; allocate the learners' state.
+
+        Args:
+            envs: The vector env.
+            n_episodes: The budgets.
+            checkpoints: The checkpoints.
+            record_curves: Keep every episode's return and length.
+            table_bytes: Bytes per table entry of the learner (see
+                :func:`state_bytes`).
 
         Raises:
             TypeError, ValueError, KeyError: See the trainers.
+            MemoryLimitError: If the state would not fit in the available
+                memory (a ``MemoryError`` and a ``ValueError``).
         """
         n_envs, n_states, n_actions = check_vector_env(envs)
         budgets = check_budgets(n_episodes, n_envs)
         counts = check_checkpoints(checkpoints, budgets)
         shape = (n_envs, n_states, n_actions)
+        curve_width = int(budgets.max()) if record_curves else 0
+        check_memory(
+            f"{n_envs:,} learners of {n_states} states x {n_actions} actions with "
+            f"{counts.size} checkpoints"
+            + (f" and curves of {curve_width:,} episodes" if curve_width else ""),
+            state_bytes(shape, counts.size, curve_width, table_bytes),
+        )
         return cls(
             lockstep=Lockstep.create(budgets, counts, record_curves),
             seen=np.zeros(shape, dtype=bool),

@@ -19,7 +19,15 @@ from access_review_env.validation import check_integer
 from agents.learners.episodes import check_discrete_spaces, env_metadata
 
 VECTOR_ONLY_KWARGS = frozenset(
-    {"num_envs", "vectorization_mode", "vector_kwargs", "wrappers", "copy", "threads"}
+    {
+        "num_envs",
+        "vectorization_mode",
+        "vector_kwargs",
+        "wrappers",
+        "copy",
+        "threads",
+        "autoreset_mode",
+    }
 )
 """``make_vec`` keyword arguments (and the native vector env's own) that mean
 nothing to a single env."""

@@ -11,7 +11,7 @@ minari = pytest.importorskip(
     "minari", reason="needs the 'minari' extra: pip install 'access-review-env[minari]'"
 )
 
-from access_review_env import ENV_ID, ENV_IDS  # noqa: E402
+from access_review_env import ENV_ID, TABLE_ENV_IDS  # noqa: E402
 from agents.integrations.minari_export import export_minari  # noqa: E402
 from agents.offline import (  # noqa: E402
     collect,
@@ -22,7 +22,7 @@ from agents.offline import (  # noqa: E402
 )
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", TABLE_ENV_IDS)
 def test_export_round_trips(
     env_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,3 +67,57 @@ def test_an_existing_dataset_is_not_overwritten(tmp_path: Path) -> None:
         export_minari(episodes, log.metadata, "access-review/twice-v0", path=tmp_path)
     with pytest.raises(ValueError, match="already"):
         export_minari(episodes, log.metadata, "access-review/twice-v0", path=tmp_path)
+
+
+@pytest.mark.parametrize("env_id", TABLE_ENV_IDS)
+def test_feature_export_holds_the_envs_observations_and_masks(
+    env_id: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """observation="features": the env's vectors, its masks, and the mode stated.
+
+    Each observation is what ``gym.make(env_id, observation="features")``
+    shows for the logged state; ``infos["action_mask"]`` is the env's bool
+    mask of that state; the recovered env observes in the same mode.
+    """
+    behaviour = uniform_policy(task_arrays(env_id))
+    log = collect(env_id, behaviour, monthly_drift([0.2], 40), seed=63)
+    # One month of logs is within the risk task's follow-up window: drop
+    # the requests still open at its end.
+    episodes = join(log, open_requests="drop")
+    dataset_id = f"access-review/{env_id.lower()}-features-v0"
+    with pytest.warns(UserWarning):
+        export_minari(
+            episodes, log.metadata, dataset_id, observation="features", path=tmp_path
+        )
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(tmp_path))
+    loaded = minari.load_dataset(dataset_id)
+    env = loaded.recover_environment()
+    assert env.unwrapped.observation_mode == "features"  # type: ignore[attr-defined]
+    assert loaded.observation_space == env.observation_space
+    assert "observation='features'" in loaded.storage.metadata["description"]
+    masks = env.unwrapped.sparse.valid_action_mask  # type: ignore[attr-defined]
+    for index, episode in enumerate(loaded.iterate_episodes()):
+        rows = slice(int(episodes.starts[index]), int(episodes.starts[index + 1]))
+        states = np.append(episodes.state[rows], episodes.next_state[rows][-1])
+        np.testing.assert_array_equal(episode.infos["state"], states)
+        shown = np.stack([env.unwrapped.observe(s) for s in states])  # type: ignore[attr-defined]
+        np.testing.assert_array_equal(episode.observations, shown)
+        assert episode.observations.dtype == np.float32
+        assert episode.infos["action_mask"].dtype == np.bool_
+        np.testing.assert_array_equal(episode.infos["action_mask"], masks[states])
+
+
+def test_an_unknown_observation_mode_is_refused(tmp_path: Path) -> None:
+    """The mode is checked before anything is written, naming the allowed ones."""
+    log = collect(
+        ENV_ID, uniform_policy(task_arrays(ENV_ID)), monthly_drift([0.2], 5), 64
+    )
+    with pytest.raises(ValueError, match="observation must be one of index, features"):
+        export_minari(
+            join(log),
+            log.metadata,
+            "access-review/x-v0",
+            observation="one_hot",
+            path=tmp_path,
+        )
+    assert not any(tmp_path.iterdir())

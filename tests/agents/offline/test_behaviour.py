@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from access_review_env import ENV_ID, ENV_IDS, TabularMDP
+from access_review_env import ENV_ID, TABLE_ENV_IDS, TabularMDP
 from agents.offline import (
     BehaviourPolicy,
     epsilon_greedy_policy,
@@ -33,7 +33,7 @@ def all_policies(mdp: TabularMDP) -> list[BehaviourPolicy]:
     ]
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", TABLE_ENV_IDS)
 def test_rows_are_distributions_over_valid_actions(env_id: str) -> None:
     """Every row sums to 1; non-terminal rows put no mass on invalid actions."""
     mdp = task_arrays(env_id)
@@ -52,7 +52,7 @@ def test_epsilon_greedy_probabilities() -> None:
     assert policy.probabilities[2].tolist() == pytest.approx([0.0, 0.0, 0.0, 1.0])
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", TABLE_ENV_IDS)
 def test_sampling_matches_the_table(env_id: str) -> None:
     """Chi-square goodness of fit per state, 60,000 draws, level 1e-4 per state.
 

@@ -10,9 +10,9 @@ import access_review_env
 from access_review_env import (
     ACTIONS,
     ENV_ID,
-    ENV_IDS,
     MAX_EPISODE_STEPS,
     RISK_ENV_ID,
+    TABLE_ENV_IDS,
     AccessReviewRiskMDP,
 )
 from agents.offline import (
@@ -46,7 +46,7 @@ def _sync_only_task() -> None:
 
 def test_task_arrays_are_the_registered_env_on_valid_actions() -> None:
     """Valid actions only, the time limit as horizon, the registered env's values."""
-    for env_id in ENV_IDS:
+    for env_id in TABLE_ENV_IDS:
         mdp, limit = made_task(env_id)
         arrays = task_arrays(env_id)
         assert arrays.horizon == limit == MAX_EPISODE_STEPS
@@ -129,7 +129,7 @@ def test_risk_task_starts_and_outcomes_follow_its_table() -> None:
     assert abs(withdrawn.mean() - 0.2) < 5 * np.sqrt(0.16 / asked.sum())
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", TABLE_ENV_IDS)
 def test_collect_writes_only_what_was_known_by_the_end(env_id: str) -> None:
     """No decision or outcome after the log ends; open requests have no outcome rows."""
     schedule = steady(20_000, n_days=60)

@@ -15,6 +15,7 @@ from tests.helpers import png_size
 ROOT = Path(__file__).resolve().parents[3]
 OFFLINE = "needs the 'offline' extra: pip install 'access-review-env[offline]'"
 PLOTS = "needs the 'plots' extra: pip install 'access-review-env[plots]'"
+MINARI = "needs the 'minari' extra: pip install 'access-review-env[minari]'"
 SMALL = [
     "--requests-per-month",
     "2000",
@@ -129,3 +130,68 @@ def test_an_output_that_is_a_file_is_refused_before_any_work(tmp_path: Path) -> 
         main(["--output", str(blocker)])
     assert stop.value.code == 2
     assert blocker.read_text() == "mine"
+
+
+@pytest.mark.slow
+def test_minari_exports_each_logs_earliest_episodes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """--minari: both logs' first episodes, in the mode asked for, with their masks."""
+    pytest.importorskip("pyarrow", reason=OFFLINE)
+    minari = pytest.importorskip("minari", reason=MINARI)
+    from agents.jobs.offline import MINARI_DATASETS, main
+
+    folder = tmp_path / "datasets"
+    options = ["--minari", str(folder), "--minari-episodes", "50"]
+    options += ["--minari-observation", "features", "--no-progress"]
+    assert main([*SMALL, *options, "--output", str(tmp_path / "out")]) == 0
+    record = json.loads((tmp_path / "out" / "offline.json").read_text())
+    assert record["minari"] == {
+        env_id: {"dataset_id": dataset_id, "episodes": 50, "observation": "features"}
+        for env_id, dataset_id in MINARI_DATASETS.items()
+    }
+    monkeypatch.setenv("MINARI_DATASETS_PATH", str(folder))
+    for env_id, dataset_id in MINARI_DATASETS.items():
+        dataset = minari.load_dataset(dataset_id)
+        assert dataset.total_episodes == 50
+        assert dataset.env_spec.id == env_id
+        assert dataset.env_spec.kwargs["observation"] == "features"
+        episode = dataset[0]
+        assert episode.observations.shape[1:] == dataset.observation_space.shape
+        assert episode.infos["action_mask"].shape == (
+            len(episode.observations),
+            dataset.action_space.n,
+        )
+
+
+def test_minari_folder_holding_the_datasets_is_refused_before_any_work(
+    tmp_path: Path,
+) -> None:
+    """A --minari folder with a dataset of the same id: exit 2, nothing run."""
+    pytest.importorskip("pyarrow", reason=OFFLINE)
+    pytest.importorskip("minari", reason=MINARI)
+    from agents.jobs.offline import MINARI_DATASETS, main
+
+    existing = tmp_path / "datasets" / MINARI_DATASETS["AccessReview-v0"]
+    existing.mkdir(parents=True)
+    with pytest.raises(SystemExit) as stop:
+        main(["--minari", str(tmp_path / "datasets"), "--output", str(tmp_path / "o")])
+    assert stop.value.code == 2
+    assert not (tmp_path / "o" / "offline.json").exists()
+
+
+@pytest.mark.processes
+def test_minari_without_minari_stops_at_once(tmp_path: Path) -> None:
+    """--minari without the minari extra: exit 2, one line naming it."""
+    pytest.importorskip("pyarrow", reason=OFFLINE)
+    result = run_job(
+        "import sys; sys.modules['minari'] = None\n"
+        "from agents.jobs.offline import main\n"
+        "sys.exit(main(['--output', 'out', '--minari', 'datasets']))",
+        tmp_path,
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().splitlines() == [
+        "--minari needs minari: pip install 'access-review-env[minari]'"
+    ]
+    assert not (tmp_path / "out").exists()

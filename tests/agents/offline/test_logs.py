@@ -8,7 +8,14 @@ from typing import Any
 import numpy as np
 import pytest
 
-from access_review_env import ACTIONS, ENV_ID, ENV_IDS, MAX_EPISODE_STEPS, STATES
+from access_review_env import (
+    ACTIONS,
+    ENV_ID,
+    MAX_EPISODE_STEPS,
+    RISK_ENV_ID,
+    STATES,
+    TABLE_ENV_IDS,
+)
 from agents.offline import (
     OfflineLog,
     OfflineLogError,
@@ -55,7 +62,7 @@ def test_raise_refuses_open_requests(log: OfflineLog) -> None:
         join(log, open_requests="raise")
 
 
-@pytest.mark.parametrize("env_id", ENV_IDS)
+@pytest.mark.parametrize("env_id", TABLE_ENV_IDS)
 def test_cohort_is_complete_and_selected_by_arrival(env_id: str) -> None:
     """Every cohort episode ends; every request that arrived early enough is in it."""
     log = uniform_log(env_id, 60_000, 200, seed=22)
@@ -173,3 +180,20 @@ def test_select_take_and_head_agree(log: OfflineLog) -> None:
     later = episodes.take(1_000, 1_500)
     assert later.n_episodes == 500 and later.episode[0] == 0
     assert np.array_equal(later.returns(), episodes.returns()[1_000:1_500])
+
+
+def test_a_log_no_longer_than_its_follow_up_window_is_refused() -> None:
+    """A 10-day AccessReviewRisk-v0 log, follow-up 100 days: no complete cohort.
+
+    Before, the join returned 0 episodes without a word. The message names
+    both spans and the ways out; dropping open requests still works.
+    """
+    short = uniform_log(RISK_ENV_ID, 2_000, 10, seed=22)
+    assert short.metadata.follow_up_days > 10
+    with pytest.raises(
+        ValueError,
+        match=r"AccessReviewRisk-v0 log spans 10 days .* no longer than its "
+        r"follow-up window of \d+ days: .* the complete cohort is empty",
+    ):
+        join(short)
+    assert join(short, "drop").n_episodes > 0

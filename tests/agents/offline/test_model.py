@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from access_review_env import ENV_ID, ENV_IDS
+from access_review_env import ENV_ID, TABLE_ENV_IDS
 from agents.offline import (
     EstimatedModel,
     TaskInfo,
@@ -28,7 +28,7 @@ MDP = task_arrays(ENV_ID)
 BEHAVIOUR = uniform_policy(MDP)
 
 
-@pytest.fixture(scope="module", params=ENV_IDS)
+@pytest.fixture(scope="module", params=TABLE_ENV_IDS)
 def model(request: pytest.FixtureRequest) -> tuple[str, EstimatedModel]:
     """The model estimated from 100,000 logged requests of each task."""
     env_id: str = request.param

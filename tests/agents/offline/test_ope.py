@@ -354,3 +354,17 @@ def test_every_interval_holds_its_nominal_coverage(task_name: str) -> None:
                 covered[name] += estimate.covers(exact)
         for name, hits in covered.items():
             assert low <= hits <= high, (target_name, name, hits)
+
+
+def test_more_folds_than_episodes_are_refused() -> None:
+    """Five episodes cannot be cross-fitted over six folds: one would be empty."""
+    from agents.offline.ope import doubly_robust
+
+    episodes = long_log("v0_default", 100, seed=36).head(5)
+    target = targets("v0_default")["optimal"]
+    message = r"folds must be at most the number of complete episodes \(5\), got 6"
+    with pytest.raises(ValueError, match=message):
+        evaluate_off_policy(episodes, target, np.random.default_rng(0), folds=6)
+    with pytest.raises(ValueError, match=message):
+        doubly_robust(episodes, target, folds=6)
+    assert set(evaluate_off_policy(episodes, target, np.random.default_rng(0), folds=5))
