@@ -15,6 +15,12 @@ second, with the cores the worker processes actually got.
     access-review speed                 # full run, writes runs/speed.json
     access-review speed --quick         # small budgets, for smoke tests
     access-review speed --fan-out-only  # the agent benchmark's rows alone
+    access-review speed --queue-only    # the queue's exact solve and vector env
+
+The queue rows time the exact solve of the largest level (the model's build,
+its peak memory, ours beside a stacked-CSR SciPy loop and pymdptoolbox's
+``FiniteHorizon`` on the same matrices) and its native vector env against
+``SyncVectorEnv`` at N = 1,024.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -44,6 +50,14 @@ from agents.common.ray_session import RAY_INSTALL
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output, write_outputs
 from agents.jobs.speed_baselines import bare_q_learning, lesson_style_q_learning
+from agents.jobs.speed_rows import Row, median_rates, vector_rate
+from agents.jobs.speed_solver import (
+    SolverSpeed,
+    format_solver_speed,
+    queue_model,
+    solver_speed,
+)
+from agents.jobs.speed_vector import queue_vector_row
 from agents.learners import train_q_learning
 from agents.learners.batched import (
     Backend,
@@ -100,37 +114,15 @@ class Config:
     """Rounds of the fan-out rows, each backend once a round."""
     fan_out_only: bool = False
     """Run the fan-out rows alone (e.g. in a venv with the ray extra)."""
+    queue_level: str = "xlarge"
+    """The queue level of the exact-solve comparison and of the queue vector
+    row (the largest by default)."""
+    queue_envs: int = 1_024
+    """Sub-envs of the queue vector row."""
+    queue_only: bool = False
+    """Run the queue rows alone (the exact solve and the vector env)."""
     output: Path = Path("runs/speed.json")
     """Where the JSON record goes."""
-
-
-@dataclass
-class Row:
-    """One comparison: ours against a baseline, in the same unit."""
-
-    name: str
-    unit: str
-    ours: float
-    baseline: float
-    baseline_name: str
-    target: str = ""
-    samples: dict[str, list[float]] = field(default_factory=dict)
-
-    @property
-    def ratio(self) -> float:
-        """How many times faster ours is (for rates: ours / baseline)."""
-        return self.ours / self.baseline
-
-
-def median_rates(
-    contenders: dict[str, Callable[[], float]], repeats: int
-) -> dict[str, list[float]]:
-    """Call each contender in turn, ``repeats`` rounds; return every rate seen."""
-    rates: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, measure in contenders.items():
-            rates[name].append(measure())
-    return rates
 
 
 def single_env_rate(env_id: str, n_steps: int, seed: int = 0) -> float:
@@ -475,16 +467,6 @@ def value_iteration_row(config: Config) -> Row:
     )
 
 
-def vector_rate(envs: gym.vector.VectorEnv, actions: np.ndarray, n_steps: int) -> float:
-    """Env-steps per second (batched steps times ``num_envs``, reset slots included)."""
-    envs.reset(seed=0)
-    envs.step(actions[0])
-    start = time.perf_counter()
-    for step in range(n_steps):
-        envs.step(actions[step % len(actions)])
-    return n_steps * envs.num_envs / (time.perf_counter() - start)
-
-
 def reset_slot_fraction(num_envs: int, actions: np.ndarray, n_steps: int) -> float:
     """Share of slots that were NEXT_STEP resets in the run ``vector_rate`` times.
 
@@ -692,12 +674,16 @@ def run(config: Config) -> bool:
     """Run every row, print the tables and write the JSON record.
 
     Returns:
-        Whether every fan-out backend gave the serial run's records (a speed
-        target missed is a measurement; different results are a fault).
+        Whether every fan-out backend gave the serial run's records and every
+        exact solver the same values (a speed target missed is a measurement;
+        different results are a fault).
     """
     prepare_output(config.output.parent)
+    if config.queue_only:
+        return queue_run(config)
     fan_out_table, notes, identical = fan_out_rows(config)
     profiles: list[BatchedProfile] = []
+    solve: SolverSpeed | None = None
     if config.fan_out_only:
         rows = fan_out_table
     else:
@@ -709,8 +695,10 @@ def run(config: Config) -> bool:
             *batched,
             *q_learning_rows(config),
             value_iteration_row(config),
+            queue_vector_row(config.queue_level, config.queue_envs),
             *fan_out_table,
         ]
+        solve = queue_solve(config)
     print(markdown(rows))
     print()
     print("\n".join(notes))
@@ -722,10 +710,53 @@ def run(config: Config) -> bool:
         "fan_out_notes": notes,
         "offline_rows": None if config.fan_out_only else offline_rows(config),
         "profiles": profiles,
+        "queue_solve": solve,
     }
     (path,) = write_outputs(config.output, record)
     print(f"\nwrote {path}")
-    return identical
+    return identical and (solve is None or solve.agree)
+
+
+def queue_solve(config: Config) -> SolverSpeed:
+    """The exact solve of a queue level beside SciPy and pymdptoolbox, printed.
+
+    The model's build time and the process's peak memory are in the report.
+    """
+    print(
+        f"\nexact solve of AccessReviewQueue-v0, level {config.queue_level} "
+        "(its registered horizon), beside SciPy and pymdptoolbox:",
+        flush=True,
+    )
+    mdp, seconds = queue_model(config.queue_level)
+    assert mdp.horizon is not None
+    result = solver_speed(
+        mdp,
+        mdp.horizon,
+        model_seconds=seconds,
+        log=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
+    )
+    print(format_solver_speed(result))
+    return result
+
+
+def queue_run(config: Config) -> bool:
+    """The queue rows alone: the vector env row and the exact solve.
+
+    Returns:
+        Whether every solver found the same values.
+    """
+    row = queue_vector_row(config.queue_level, config.queue_envs)
+    print(markdown([row]))
+    solve = queue_solve(config)
+    record = {
+        **run_metadata(),
+        "config": config,
+        "rows": [{"ratio": row.ratio, **vars(row)}],
+        "queue_solve": solve,
+    }
+    (path,) = write_outputs(config.output, record)
+    print(f"\nwrote {path}")
+    return bool(solve.agree)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -747,6 +778,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the agent benchmark's fan-out rows (e.g. in a venv with the "
         "ray extra, for the Ray rows)",
     )
+    parser.add_argument(
+        "--queue-only",
+        action="store_true",
+        help="only the queue rows: the exact solve of --queue-level beside "
+        "SciPy and pymdptoolbox, and its vector env against SyncVectorEnv",
+    )
+    parser.add_argument(
+        "--queue-level",
+        choices=tuple(access_review_env.QUEUE_LEVELS),
+        default=Config.queue_level,
+        help="the queue level of the queue rows (default: %(default)s, the largest)",
+    )
     return parser
 
 
@@ -758,6 +801,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         env_steps=args.env_steps,
         output=args.output,
         fan_out_only=args.fan_out_only,
+        queue_level=args.queue_level,
+        queue_only=args.queue_only,
     )
     if args.quick:
         config.repeats, config.env_steps, config.q_episodes, config.vi_solves = (
@@ -773,9 +818,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.batched_threads, config.profile_episodes = (1,), 50
         config.fan_out_agents, config.fan_out_seeds = fanout_speed.QUICK_AGENTS, 2
         config.fan_out_episodes, config.fan_out_repeats = 20, 1
+        if args.queue_level == Config.queue_level:
+            config.queue_level = "tiny"
+        config.queue_envs = 64
     if not run(config):
         print(
-            "error: a fan-out backend gave other records than the serial run",
+            "error: a fan-out backend gave other records than the serial run, "
+            "or the exact solvers disagree",
             file=sys.stderr,
         )
         return 1
