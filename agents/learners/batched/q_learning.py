@@ -32,7 +32,7 @@ from agents.learners.batched.backend import (
 )
 from agents.learners.batched.lockstep import EpisodeObserver, run_lockstep
 from agents.learners.batched.results import BatchedResult
-from agents.learners.batched.training import Batch, check_generator
+from agents.learners.batched.training import Batch
 from agents.learners.q_learning import QLearningAgent, QLearningConfig
 
 _INITIAL_STEP_SIZES = 1024
@@ -105,7 +105,8 @@ def train_q_learning_batched(
     n_episodes: int | Sequence[int] | NDArray[Any],
     config: QLearningConfig | None = None,
     *,
-    rng: np.random.Generator,
+    seeds: int | Sequence[int] | NDArray[Any] | None = None,
+    rng: np.random.Generator | None = None,
     checkpoints: Sequence[int] | NDArray[Any] | None = None,
     record_curves: bool = False,
     backend: Backend = "auto",
@@ -118,11 +119,16 @@ def train_q_learning_batched(
         envs: A Gymnasium vector env with Discrete spaces, ``info["action_mask"]``
             and ``NEXT_STEP`` autoreset, e.g. ``gym.make_vec("AccessReview-v0",
             num_envs=K, vectorization_mode="vector_entry_point", copy=False)``.
-            It is reset once, with a seed drawn from ``rng``.
+            It is reset once, sub-env ``k`` with learner ``k``'s seed.
         n_episodes: Episodes per learner: one int, or ``(K,)`` budgets.
         config: Hyperparameters shared by all learners; the scalar learner's
             defaults when None.
-        rng: The only source of the learners' randomness (and the env's seed).
+        seeds: Learner ``k``'s seed (one integer in ``[0, 2**64)`` per
+            learner, or an int ``s`` for ``s, s + 1, ...``): it seeds sub-env
+            ``k`` and keys the learner's own stream, so that on the native
+            vector env learner ``k``'s results depend on its seed alone (see
+            :mod:`~agents.learners.batched.streams`).
+        rng: Instead of ``seeds``: a generator that draws them.
         checkpoints: Episode counts (strictly increasing, within every budget)
             after which each learner's Q table, seen actions, step count and
             return sums are recorded in ``log``; 0 records the initial table.
@@ -141,8 +147,9 @@ def train_q_learning_batched(
         ordinary :class:`~agents.QLearningAgent`.
 
     Raises:
-        TypeError: For an ``rng`` that is not a ``numpy.random.Generator``, a
-            non-vector env, non-Discrete spaces or bad budgets.
+        TypeError: For both or neither of ``seeds`` and ``rng``, an ``rng``
+            that is not a ``numpy.random.Generator``, seeds that are not
+            integers, a non-vector env, non-Discrete spaces or bad budgets.
         ValueError: For a wrong autoreset mode, budget, checkpoint, backend
             or thread count.
         KeyError: If the env reports no ``info["action_mask"]``.
@@ -150,7 +157,6 @@ def train_q_learning_batched(
         MemoryLimitError: If the learners' state would not fit in the
             available memory (before anything is allocated; names both).
     """
-    rng = check_generator(rng)
     config = config or QLearningConfig()
     chosen = resolve_backend(backend)
     threads = check_threads(threads, chosen)
@@ -160,7 +166,9 @@ def train_q_learning_batched(
         if threads == 1
         else partial(module.q_learning_step_threads, threads)
     )
-    batch = Batch.create(envs, n_episodes, checkpoints, record_curves, table_bytes=16)
+    batch = Batch.create(
+        envs, n_episodes, checkpoints, record_curves, 16, seeds=seeds, rng=rng
+    )
     q = np.full(batch.shape, float(config.initial_q))
     visits = np.zeros(batch.shape, dtype=np.int64)
     batch.record_initial_checkpoint(q)
@@ -185,7 +193,7 @@ def train_q_learning_batched(
 
     with numba_threads(threads):
         n_steps = run_lockstep(
-            envs, rng, batch.lockstep, advance, step_sizes.ensure, observer, q
+            envs, batch.seeds, batch.lockstep, advance, step_sizes.ensure, observer, q
         )
     return BatchedQLearning(
         q_tables=q,
