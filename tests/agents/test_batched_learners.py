@@ -491,7 +491,7 @@ def test_an_observer_sees_every_episode_end_once(train: Any) -> None:
                 make_vec(2), 5, rng=np.random.default_rng(0), backend="numpy", threads=2
             ),
             ValueError,
-            "needs the numba backend",
+            "needs the numba or fused backend",
         ),
         (
             lambda: train_q_learning_batched(

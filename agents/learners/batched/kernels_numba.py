@@ -73,7 +73,7 @@ lookup, where a select on the mask became a branch around the load)."""
 
 
 @_inline
-def learner_uniform(key, clock):
+def stream_uniform(key, clock):
     """Word ``clock`` of the stream with ``key``, as a uniform in ``[0, 1)``.
 
     The bits of :func:`access_review_env.vector.streams.uniforms`.
@@ -242,7 +242,7 @@ def q_learning_range(
         # the walk over the mask cost more than an occasional misprediction.)
         clock = counters[k, CLOCK]
         counters[k, CLOCK] = clock + 1
-        u = learner_uniform(keys[k], clock)
+        u = stream_uniform(keys[k], clock)
         chosen = greedy
         if u < epsilon:
             pick = min(int(u / epsilon * n_valid), n_valid - 1)
@@ -399,7 +399,7 @@ def reinforce_step(
             probability = trajectory_policies[k, policy + b] / total
             trajectory_policies[k, policy + b] = probability
             cumulative += probability
-        threshold = learner_uniform(keys[k], clock) * cumulative
+        threshold = stream_uniform(keys[k], clock) * cumulative
         chosen = n_actions
         last_valid = 0
         cumulative = 0.0

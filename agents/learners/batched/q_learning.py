@@ -10,7 +10,10 @@ equation 6.8, whose bootstrap a *terminated* step cuts and a *truncated* one
 keeps. A ``NEXT_STEP`` reset step is never learned from, and a learner whose
 budget is spent stops learning while its sub-env keeps stepping.
 
-Random numbers are described in :mod:`agents.learners.batched.lockstep`.
+On the native vector env with numba installed, the fused backend
+(:mod:`~agents.learners.batched.fused`) runs the same steps with the env's
+step compiled into the learner's loop, with the same results. Random numbers
+are described in :mod:`~agents.learners.batched.streams`.
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from agents.learners.batched.backend import (
     numba_threads,
     resolve_backend,
 )
+from agents.learners.batched.fused import FusedEnv, run_fused
 from agents.learners.batched.lockstep import EpisodeObserver, run_lockstep
 from agents.learners.batched.results import BatchedResult
 from agents.learners.batched.training import Batch
@@ -134,11 +138,15 @@ def train_q_learning_batched(
             return sums are recorded in ``log``; 0 records the initial table.
         record_curves: Keep every episode's return and length (memory ``K x
             n_episodes``); otherwise only per-seed sums and checkpoints.
-        backend: ``"auto"`` (numba if installed), ``"numba"`` or ``"numpy"``.
-        threads: Threads of the numba kernel (the learners are split between
-            them; results do not depend on it). More than 1 helps large K only
-            on otherwise idle cores: a thread that waits for a busy core stalls
-            every step.
+        backend: ``"auto"`` (the fused loop where it applies, else the
+            numba kernel if numba is installed, else NumPy), ``"fused"``,
+            ``"numba"`` or ``"numpy"`` (see
+            :mod:`~agents.learners.batched.backend`); all give the same
+            results for the same seeds.
+        threads: Threads of the numba kernel or the fused loop (the learners
+            are split between them; results do not depend on it). More than 1
+            helps large K only on otherwise idle cores: a thread that waits
+            for a busy core stalls every step.
         observer: Shown the Q tables whenever episodes end (see
             :class:`~agents.learners.batched.lockstep.EpisodeObserver`).
 
@@ -151,21 +159,17 @@ def train_q_learning_batched(
             that is not a ``numpy.random.Generator``, seeds that are not
             integers, a non-vector env, non-Discrete spaces or bad budgets.
         ValueError: For a wrong autoreset mode, budget, checkpoint, backend
-            or thread count.
+            (``"fused"`` on an env it cannot step) or thread count.
         KeyError: If the env reports no ``info["action_mask"]``.
-        ImportError: If ``backend="numba"`` and numba is not installed.
+        ImportError: If ``backend="numba"`` or ``"fused"`` and numba is not
+            installed.
         MemoryLimitError: If the learners' state would not fit in the
             available memory (before anything is allocated; names both).
     """
     config = config or QLearningConfig()
-    chosen = resolve_backend(backend)
+    chosen = resolve_backend(backend, envs)
     threads = check_threads(threads, chosen)
     module = kernels(chosen)
-    step = (
-        module.q_learning_step
-        if threads == 1
-        else partial(module.q_learning_step_threads, threads)
-    )
     batch = Batch.create(
         envs, n_episodes, checkpoints, record_curves, 16, seeds=seeds, rng=rng
     )
@@ -179,22 +183,67 @@ def train_q_learning_batched(
     parameters = (float(config.gamma), float(config.epsilon))
     slots = batch.action_slots
 
-    def advance(
-        observations: NDArray[Any],
-        rewards: NDArray[Any],
-        terminated: NDArray[Any],
-        truncated: NDArray[Any],
-        masks: NDArray[Any],
-    ) -> int:
-        env = (observations, rewards, terminated, truncated, masks)
-        return int(
-            step(tables, step_sizes.table, snapshots, env, shared, parameters, slots)
+    if chosen == "fused":
+        fused = FusedEnv.of(envs, batch.seeds)
+        loop = (
+            module.q_learning_fused
+            if threads == 1
+            else partial(module.q_learning_fused_threads, threads)
         )
 
-    with numba_threads(threads):
-        n_steps = run_lockstep(
-            envs, batch.seeds, batch.lockstep, advance, step_sizes.ensure, observer, q
+        def advance_fused(episode_limit: int) -> int:
+            return int(
+                loop(
+                    fused.model,
+                    fused.valid,
+                    fused.settings,
+                    tables,
+                    step_sizes.table,
+                    snapshots,
+                    fused.memory,
+                    fused.keys,
+                    shared,
+                    parameters,
+                    slots,
+                    episode_limit,
+                )
+            )
+
+        with numba_threads(threads):
+            n_steps = run_fused(
+                batch.lockstep, advance_fused, step_sizes.ensure, observer, q
+            )
+    else:
+        step = (
+            module.q_learning_step
+            if threads == 1
+            else partial(module.q_learning_step_threads, threads)
         )
+
+        def advance(
+            observations: NDArray[Any],
+            rewards: NDArray[Any],
+            terminated: NDArray[Any],
+            truncated: NDArray[Any],
+            masks: NDArray[Any],
+        ) -> int:
+            env = (observations, rewards, terminated, truncated, masks)
+            return int(
+                step(
+                    tables, step_sizes.table, snapshots, env, shared, parameters, slots
+                )
+            )
+
+        with numba_threads(threads):
+            n_steps = run_lockstep(
+                envs,
+                batch.seeds,
+                batch.lockstep,
+                advance,
+                step_sizes.ensure,
+                observer,
+                q,
+            )
     return BatchedQLearning(
         q_tables=q,
         visits=visits,

@@ -135,7 +135,10 @@ def train_reinforce_batched(
             return sums are recorded in ``log``; 0 records the initial logits.
         record_curves: Keep every episode's return and length (memory ``K x
             n_episodes``); otherwise only per-seed sums and checkpoints.
-        backend: ``"auto"`` (numba if installed), ``"numba"`` or ``"numpy"``.
+        backend: ``"auto"`` (numba if installed), ``"numba"`` or ``"numpy"``;
+            REINFORCE has no fused loop: the numba kernel already trains
+            1,024 seeds about 250 times as fast per seed as the scalar
+            learner.
         observer: Shown the logits whenever episodes end (see
             :class:`~agents.learners.batched.lockstep.EpisodeObserver`).
 
@@ -147,14 +150,15 @@ def train_reinforce_batched(
         TypeError: For both or neither of ``seeds`` and ``rng``, an ``rng``
             that is not a ``numpy.random.Generator``, seeds that are not
             integers, a non-vector env, non-Discrete spaces or bad budgets.
-        ValueError: For a wrong autoreset mode, budget, checkpoint or backend.
+        ValueError: For a wrong autoreset mode, budget, checkpoint or backend
+            (``"fused"`` included).
         KeyError: If the env reports no ``info["action_mask"]``.
         ImportError: If ``backend="numba"`` and numba is not installed.
         MemoryLimitError: If the learners' state would not fit in the
             available memory (before anything is allocated; names both).
     """
     config = config or ReinforceConfig()
-    chosen = resolve_backend(backend)
+    chosen = resolve_backend(backend, envs, fused=False)
     step = kernels(chosen).reinforce_step
     batch = Batch.create(
         envs, n_episodes, checkpoints, record_curves, 8, seeds=seeds, rng=rng
