@@ -24,6 +24,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from agents.common.json_values import float_from_json
+from agents.evaluation.exact import scored_arrays
 from agents.evaluation.training_regret import (
     EpsilonGreedyRegret,
     RegretOf,
@@ -42,7 +43,7 @@ from agents.learners.batched import (
     train_q_learning_batched,
     train_reinforce_batched,
 )
-from agents.planning import as_tabular, greedy_regret
+from agents.planning import greedy_regret
 from agents.policies import PolicyLike, RandomPolicy
 
 AgentFactory = Callable[[gym.Env[Any, Any], int], Any]
@@ -68,8 +69,9 @@ TRACE_DECIMALS = 9
 class TrainingTrace:
     """One seed's training at checkpoints, against the exact optimum.
 
-    Exact values are those of the configuration as registered, from its own
-    start distribution (also when training used exploring starts).
+    Exact values are those of the configuration as made, from the start
+    distribution its ``reset`` draws from (the configuration's own, also when
+    training used exploring starts).
 
     Attributes:
         episodes: Training episodes completed at each checkpoint (0 first).
@@ -237,7 +239,7 @@ class BatchedFactory:
         seeds = check_seeds(seeds)
         kwargs = dict(env_kwargs)
         scored = gym.make(env_id, **kwargs)
-        arrays = as_tabular(scored)
+        arrays = scored_arrays(scored)
         valid = scored.unwrapped.mdp.valid_action_mask  # type: ignore[attr-defined]
         envs = gym.make_vec(
             env_id,

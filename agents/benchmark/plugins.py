@@ -19,7 +19,9 @@ SB3_AGENTS = {
     "A2C": "agents.integrations.sb3:sb3_a2c",
     "DQN": "agents.integrations.sb3:sb3_dqn",
 }
-"""The factory of each ``sb3:ALGORITHM`` agent (the ``sb3`` extra), by reference."""
+"""The factory of each ``sb3:ALGORITHM`` agent (the ``sb3`` extra), by reference;
+``sb3:ALGORITHM:stochastic`` is its ``_stochastic`` twin, scored by the model's
+own action distribution instead of its greedy action."""
 
 
 def load_factory(spec: str) -> AgentFactory:
@@ -74,7 +76,9 @@ def load_factory(spec: str) -> AgentFactory:
 
 
 def resolve_agent(name: str) -> AgentFactory:
-    """A built-in agent, ``sb3:ALGORITHM`` (the ``sb3`` extra), or ``module:callable``.
+    """A built-in agent, ``sb3:ALGORITHM[:stochastic]`` (the sb3 extra), or a spec.
+
+    A spec is ``module:callable``.
 
     Raises:
         ValueError, ImportError, AttributeError, TypeError: As
@@ -84,12 +88,18 @@ def resolve_agent(name: str) -> AgentFactory:
     if name in BUILT_IN:
         return BUILT_IN[name]
     if name.startswith("sb3:"):
-        algorithm = name.removeprefix("sb3:")
+        algorithm, _, mode = name.removeprefix("sb3:").partition(":")
         if algorithm not in SB3_AGENTS:
             raise ValueError(
                 f"unknown algorithm {algorithm!r}; choose from {', '.join(SB3_AGENTS)}"
             )
-        return load_factory(SB3_AGENTS[algorithm])
+        if mode not in ("", "stochastic"):
+            raise ValueError(
+                f"unknown scoring mode {mode!r} in {name!r}: sb3:{algorithm} is "
+                f"scored greedily, sb3:{algorithm}:stochastic by its action "
+                "distribution"
+            )
+        return load_factory(SB3_AGENTS[algorithm] + ("_" + mode if mode else ""))
     if ":" not in name:
         raise ValueError(
             f"unknown agent {name!r}: built-in agents are {', '.join(BUILT_IN)}; "

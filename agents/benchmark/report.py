@@ -6,12 +6,15 @@ import math
 from collections.abc import Callable, Sequence
 
 from agents.benchmark.summary import (
+    CHANCE_CONFIDENCE,
     AgentSummary,
     ConfigurationHardness,
     ConfigurationSummary,
     Estimate,
+    ExactCheck,
 )
 from agents.common.markdown_table import markdown_table
+from agents.evaluation.scoring import CHECK_CONFIDENCE
 
 
 def _estimate(estimate: Estimate) -> str:
@@ -74,6 +77,47 @@ def aggregate_table(summaries: Sequence[AgentSummary]) -> list[str]:
         "optimality gap [95% CI]",
     ]
     return [markdown_table(headers, rows)]
+
+
+def _check(check: ExactCheck) -> str:
+    return (
+        f"{check.disagreements:,} of {check.checked:,} (chance: at most "
+        f"{check.expected_at_most:,})"
+    )
+
+
+def scoring_table(summaries: Sequence[AgentSummary]) -> list[str]:
+    """How each agent was scored, and its exact values against its rollouts.
+
+    Per agent: the modes its policies were scored in, the runs with an exact
+    value, and the exact values outside their own Monte Carlo interval; then
+    one line with the count over every agent.
+    """
+    rows = []
+    for s in summaries:
+        runs = sum(c.runs - c.failed_runs for c in s.configurations)
+        exact = sum(c.exact_runs for c in s.configurations)
+        rows.append(
+            [
+                s.agent,
+                ", ".join(s.modes) or "-",
+                f"{exact:,} of {runs:,}",
+                _check(s.exact_check),
+            ]
+        )
+    headers = ["agent", "mode", "exact values", "outside their MC interval"]
+    total = sum((s.exact_check for s in summaries), ExactCheck(0, 0))
+    return [
+        "How each agent was scored (greedy: its deterministic answer in every "
+        "state; stochastic: its stated action probabilities; sampled: it "
+        "answered differently, Monte Carlo only), runs with an exact value, and "
+        f"exact values outside their own {CHECK_CONFIDENCE:.2%} Monte Carlo "
+        f"interval (chance: the {CHANCE_CONFIDENCE:.1%} binomial bound):",
+        "",
+        markdown_table(headers, rows, "lllr"),
+        "",
+        f"Exact values outside their own Monte Carlo interval: {_check(total)}.",
+    ]
 
 
 def score_table(summaries: Sequence[AgentSummary]) -> list[str]:
@@ -174,11 +218,14 @@ def markdown(
 ) -> str:
     """Every table, as Markdown.
 
-    Aggregates, scores per configuration, zero-regret shares, training (for
-    agents that trace it) and, when given, the configurations' hardness.
+    Aggregates, how each agent was scored (with the count of exact values
+    outside their Monte Carlo interval), scores per configuration, zero-regret
+    shares, training (for agents that trace it) and, when given, the
+    configurations' hardness.
     """
     sections = [
         aggregate_table(summaries),
+        scoring_table(summaries),
         score_table(summaries),
         zero_regret_table(summaries),
         training_table(summaries),

@@ -60,8 +60,9 @@ from agents.benchmark.fanout import TaskResult, run_tasks
 from agents.benchmark.plugins import resolve_agent
 from agents.benchmark.suite import SUITE, Configuration
 from agents.benchmark.time_limits import TimeLimitExceeded, time_limit
+from agents.evaluation.exact import scored_arrays
 from agents.evaluation.scoring import PolicyScore, score_policies, score_policy
-from agents.planning import as_tabular, optimal_start_value, start_value
+from agents.planning import optimal_start_value, start_value
 from agents.policies import TabularPolicy, deterministic_table
 
 MAX_BATCH = 4_096
@@ -107,11 +108,12 @@ def steps_to_zero_regret(
 ) -> int | None:
     """Env steps after which every checkpoint's greedy policy has zero exact regret.
 
-    Exact values are those of the env as registered (its time limit included).
+    Exact values are those of the env as made (its time limit and its start
+    distribution included: :func:`~agents.evaluation.exact.scored_arrays`).
     """
     if not checkpoints:
         return None
-    arrays = as_tabular(gym.make(env_id, **env_kwargs))
+    arrays = scored_arrays(gym.make(env_id, **env_kwargs))
     optimal = optimal_start_value(arrays)
     regrets = []
     for _, greedy in checkpoints:

@@ -1,11 +1,14 @@
 """Summaries of one agent's runs: per configuration, and aggregated over the suite.
 
 Besides the scores: the share of seeds with zero regret and its Wilson
-interval, the mean regret, and, for agents that trace their training (ours),
-learning curves over training episodes: the share of seeds whose greedy policy
-is optimal (a sample-complexity curve) and the exact expected cumulative
-regret of the behaviour policies. :func:`hardness_table` gives each
-configuration's hardness measures, computed from its table.
+interval, the mean regret with its Student's t interval over seeds, how the
+policies were scored (their modes) and how many exact values lie outside
+their own Monte Carlo interval (:class:`ExactCheck`), and, for agents that
+trace their training (ours), learning curves over training episodes: the share
+of seeds whose greedy policy is optimal (a sample-complexity curve) and the
+exact expected cumulative regret of the behaviour policies.
+:func:`hardness_table` gives each configuration's hardness measures, computed
+from its table as made.
 """
 
 from __future__ import annotations
@@ -26,7 +29,10 @@ from agents.benchmark.runner import (
     score_rows,
 )
 from agents.benchmark.suite import Configuration
+from agents.evaluation.exact import scored_arrays
+from agents.evaluation.scoring import CHECK_CONFIDENCE, PolicyScore
 from agents.evaluation.statistics import (
+    binomial_upper_bound,
     interquartile_mean,
     mean_interval,
     mean_score,
@@ -76,6 +82,52 @@ class Proportion:
         return cls(successes, trials, float(low), float(high))
 
 
+CHANCE_CONFIDENCE = 0.999
+"""Coverage of the binomial bound on disagreements expected by chance."""
+
+
+@dataclass(frozen=True)
+class ExactCheck:
+    """How many exact values lie outside their own Monte Carlo interval.
+
+    Each score checks its exact value against its Monte Carlo interval at
+    :data:`~agents.evaluation.scoring.CHECK_CONFIDENCE`
+    (:attr:`~agents.evaluation.scoring.PolicyScore.exact_outside_mc`). Honest
+    exact values fall outside with probability ``1 - CHECK_CONFIDENCE`` each,
+    so up to :attr:`expected_at_most` disagreements can be chance; more mean
+    an exact value that is not the value of the policy rolled out.
+
+    Attributes:
+        checked: Scores with an exact value and an interval.
+        disagreements: Those whose exact value lies outside it.
+    """
+
+    checked: int
+    disagreements: int
+
+    @property
+    def expected_at_most(self) -> int:
+        """Disagreements chance alone gives at most, at :data:`CHANCE_CONFIDENCE`."""
+        return binomial_upper_bound(
+            self.checked, 1.0 - CHECK_CONFIDENCE, CHANCE_CONFIDENCE
+        )
+
+    @classmethod
+    def of(cls, scores: Iterable[PolicyScore]) -> ExactCheck:
+        """The check over ``scores``."""
+        outcomes = [s.exact_outside_mc for s in scores]
+        return cls(
+            checked=sum(o is not None for o in outcomes),
+            disagreements=sum(o is True for o in outcomes),
+        )
+
+    def __add__(self, other: ExactCheck) -> ExactCheck:
+        """Both checks together."""
+        return ExactCheck(
+            self.checked + other.checked, self.disagreements + other.disagreements
+        )
+
+
 @dataclass(frozen=True)
 class LearningCurves:
     """One agent's training on one configuration, over its seeds, at checkpoints.
@@ -89,7 +141,8 @@ class LearningCurves:
         optimal_high: Its upper end.
         cumulative_regret: Mean over seeds of the exact expected regret summed
             over the episodes before the checkpoint.
-        cumulative_low: 95 % normal interval of that mean, lower end.
+        cumulative_low: 95 % Student's t interval of that mean over seeds,
+            lower end (NaN for one seed).
         cumulative_high: Its upper end.
         cumulative_p10: 10th percentile over seeds (the spread of seeds).
         cumulative_p90: 90th percentile over seeds.
@@ -172,9 +225,16 @@ class ConfigurationHardness:
 def hardness_table(
     configurations: Iterable[Configuration], env_id: str
 ) -> tuple[ConfigurationHardness, ...]:
-    """Each configuration's hardness, computed from its table as registered."""
+    """Each configuration's hardness, computed from its table as made.
+
+    The env as made (:func:`~agents.evaluation.exact.scored_arrays`): its
+    time limit, and the start distribution an episode restarts from in the
+    diameter.
+    """
     return tuple(
-        ConfigurationHardness(c.name, hardness(gym.make(env_id, **c.env_kwargs)))
+        ConfigurationHardness(
+            c.name, hardness(scored_arrays(gym.make(env_id, **c.env_kwargs)))
+        )
         for c in configurations
     )
 
@@ -198,8 +258,14 @@ class ConfigurationSummary:
         failed_runs: Runs that failed (the statistics above leave them out).
         runs: All runs of this configuration, failed ones included.
         zero_regret: The seeds with zero regret, with a Wilson 95 % interval.
-        mean_regret: Mean exact regret over seeds, with a 95 % normal interval.
+        mean_regret: Mean regret over seeds (exact where the score has an
+            exact value), with a 95 % Student's t interval (NaN bounds for
+            one seed).
         curves: Learning curves, for agents that trace their training.
+        modes: How the runs' policies were scored, each mode once, in order
+            of first appearance (``"greedy"``, ``"stochastic"``, ``"sampled"``).
+        exact_runs: Scored runs with an exact value.
+        exact_check: Exact values against their own Monte Carlo intervals.
     """
 
     name: str
@@ -216,6 +282,9 @@ class ConfigurationSummary:
     zero_regret: Proportion | None = None
     mean_regret: Estimate | None = None
     curves: LearningCurves | None = None
+    modes: tuple[str, ...] = ()
+    exact_runs: int = 0
+    exact_check: ExactCheck = ExactCheck(0, 0)
 
 
 @dataclass(frozen=True)
@@ -239,6 +308,18 @@ class AgentSummary:
         """Failed runs over every configuration."""
         return sum(c.failed_runs for c in self.configurations)
 
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """How the agent's policies were scored, each mode once."""
+        return tuple(
+            dict.fromkeys(mode for c in self.configurations for mode in c.modes)
+        )
+
+    @property
+    def exact_check(self) -> ExactCheck:
+        """Exact values against their Monte Carlo intervals, over the suite."""
+        return sum((c.exact_check for c in self.configurations), ExactCheck(0, 0))
+
 
 def _nanmean(values: list[float]) -> float:
     finite = [v for v in values if not np.isnan(v)]
@@ -250,6 +331,7 @@ def summarize_configuration(
 ) -> ConfigurationSummary:
     """Statistics of one configuration's successful runs, and its failure count."""
     scores = [r.score for r in runs if r.score is not None and not r.failed]
+    scored = [r.score for r in runs if r.score is not None]
     reached = [
         r.steps_to_zero_regret
         for r in runs
@@ -291,6 +373,9 @@ def summarize_configuration(
         if regrets.size
         else None,
         curves=learning_curves(runs),
+        modes=tuple(dict.fromkeys(s.mode for s in scored)),
+        exact_runs=sum(s.exact_value is not None for s in scores),
+        exact_check=ExactCheck.of(scored),
     )
 
 

@@ -20,6 +20,7 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
+from agents.evaluation.exact import optimal_action_mask
 from agents.planning import (
     as_tabular,
     start_value,
@@ -27,9 +28,6 @@ from agents.planning import (
     value_iteration,
 )
 from agents.policies import deterministic_table
-
-TIE_TOLERANCE = 1e-9
-"""Actions whose ``Q*`` is within this of ``V*`` are all optimal (a tie)."""
 
 
 @dataclass(frozen=True)
@@ -47,8 +45,8 @@ class PolicyCheck:
         action_names: Names of the actions.
         greedy: The policy's most probable action per state.
         optimal_actions: Per state, every action whose ``Q*`` is within
-            :data:`TIE_TOLERANCE` of ``V*`` (several at a tie); empty for
-            terminal states.
+            :data:`~agents.evaluation.exact.TIE_TOLERANCE` of ``V*`` (several
+            at a tie); empty for terminal states.
         values: The critic's value per state, in the task's units.
         exact_values: ``V*`` per state.
         terminal: True for terminal states.
@@ -138,12 +136,8 @@ def check_against_optimum(
             f"{np.shape(greedy)} and {np.shape(values)}"
         )
     exact = value_iteration(arrays)
-    optimal_actions = [
-        []
-        if arrays.terminal[state]
-        else np.flatnonzero(exact.Q[state] >= exact.V[state] - TIE_TOLERANCE).tolist()
-        for state in range(arrays.n_states)
-    ]
+    is_optimal = optimal_action_mask(exact.Q, exact.V, arrays.terminal)
+    optimal_actions = [np.flatnonzero(row).tolist() for row in is_optimal]
     margins = suboptimality_gaps(
         dataclasses.replace(arrays, available_actions=valid)
     ).margins

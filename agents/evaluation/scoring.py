@@ -3,14 +3,30 @@
 Unlike most benchmark envs, this one knows its optimum, so a score is exact
 regret where the policy can be read as a table, and a Monte Carlo estimate with
 a confidence interval in any case. Exact values are those of the env as
-``gym.make`` registers it: every action ``step`` accepts (invalid actions too,
-under ``"penalize"``) and its time limit as a finite horizon.
+``gym.make`` makes it (:func:`~agents.evaluation.exact.scored_arrays`): every
+action ``step`` accepts (invalid actions too, under ``"penalize"``), its time
+limit as a finite horizon, and the start distribution its ``reset`` draws from
+(uniform over the non-terminal states under ``exploring_starts=True``).
+
+How a policy is read decides how it is scored, and every score says which
+(:attr:`PolicyScore.mode`, see :mod:`agents.policies.probability_table`):
+``"stochastic"`` (a :class:`~agents.policies.predictor.StochasticPolicy`: the
+exact value from its probabilities, and every rollout action sampled from the
+same table with the harness's generator), ``"greedy"`` (its deterministic
+answer, the same in each of :data:`~agents.policies.PROBES` probes per state
+and in every step of the rollouts) or ``"sampled"`` (it answered differently:
+Monte Carlo alone, :attr:`PolicyScore.exact_note` says why).
+
+Every score checks its exact value against its own Monte Carlo interval at
+:data:`CHECK_CONFIDENCE` (:attr:`PolicyScore.exact_outside_mc`,
+:func:`check_interval`): an honest exact value falls outside it at most once
+in 10,000 scores.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -18,24 +34,49 @@ import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from access_review_env import ENV_ID, InvalidActionError, TabularMDP, TaskMDP
+from access_review_env import ENV_ID, InvalidActionError, SparseMDP, TabularMDP
 from agents.common.json_values import float_from_json
-from agents.evaluation.rollouts import EvaluationResult, evaluate
-from agents.evaluation.statistics import Z_95
+from agents.evaluation.exact import (
+    optimal_action_mask,
+    return_deviation,
+    scored_arrays,
+)
+from agents.evaluation.rollouts import EvaluationResult, action_generator, evaluate
+from agents.evaluation.statistics import t_value
 from agents.evaluation.vector_rollouts import rollout_tables
 from agents.planning import (
-    as_tabular,
     evaluate_policies,
     horizon_text,
-    policy_evaluation,
     start_value,
     value_iteration,
 )
 from agents.policies import (
+    PROBES,
+    Mode,
     PolicyLike,
+    PolicyReading,
+    ProbabilityTable,
     RandomPolicy,
-    policy_table,
+    StochasticPolicy,
+    read_policy,
+    stochastic_table,
 )
+
+MC_CONFIDENCE = 0.95
+"""Coverage of :attr:`PolicyScore.mc_ci`, the interval a score reports."""
+
+CHECK_CONFIDENCE = 0.9999
+"""Coverage of :attr:`PolicyScore.mc_check_ci`, the interval each exact value is
+checked against (:func:`check_interval`). A benchmark has hundreds of scores:
+at 95 % one honest score in 20 would fail the check by chance; at 99.99 % the
+default benchmark's 490 scores fail it together with probability under 5 %
+(``1 - 0.9999**490``), while a wrong exact value (a coin flip scored as one of
+its sides) lies tens of standard errors away."""
+
+EXACT_CHECK_TOLERANCE = 1e-9
+"""Rounding allowed between an exact value and a Monte Carlo bound, relative
+to the value (at least 1): a policy whose returns never vary has an interval
+of zero width."""
 
 
 @dataclass(frozen=True)
@@ -46,15 +87,19 @@ class PolicyScore:
         optimal_value: Exact ``V*(s0)`` of the env as registered.
         random_value: Exact value of :class:`RandomPolicy`, the score-0 point.
         exact_value: Exact ``V^pi(s0)``, when the policy reads as a table and
-            runs from the start (see :func:`start_value`).
+            runs from the start (see :func:`start_value`); None otherwise,
+            and :attr:`exact_note` says why.
         mc_value: Monte Carlo mean discounted return.
-        mc_ci: Its 95 % confidence interval.
+        mc_ci: Its 95 % Student's t interval (:data:`MC_CONFIDENCE`; NaN
+            for a single episode).
         regret: ``V* - V^pi`` (exact where available, else Monte Carlo).
         normalized_score: ``(V^pi - V_random) / (V* - V_random)``; 0 for a policy
             that crashed the env.
-        agreement: Per non-terminal state, whether an optimal action is the
-            policy's unique most probable one (None when it does not read as a
-            table).
+        agreement: Per non-terminal state, whether every action the policy
+            takes there with positive probability is optimal: its ``Q*`` within
+            :data:`~agents.evaluation.exact.TIE_TOLERANCE` of ``V*``, so
+            any of tied optimal actions agrees (None when the policy does not
+            read as a table).
         violations_per_episode: Mean ``info["cost"]`` per episode.
         invalid_action_rate: Invalid actions per step.
         outcomes: Episodes per outcome.
@@ -63,6 +108,14 @@ class PolicyScore:
         n_episodes: Monte Carlo episodes.
         horizon: The time limit the exact values are computed for (None: none).
         crash_message: What the env said when it refused an action.
+        mode: How the policy was read and scored: ``"greedy"``,
+            ``"stochastic"`` or ``"sampled"`` (see the module docstring).
+        exact_note: Why there is no exact value, or None.
+        mc_check_ci: The Monte Carlo interval at :data:`CHECK_CONFIDENCE`
+            the exact value is checked against (see :func:`check_interval`).
+        exact_outside_mc: Whether the exact value lies outside
+            :attr:`mc_check_ci` (None without an exact value or an interval):
+            True means the exact value and the rollouts disagree.
     """
 
     optimal_value: float
@@ -80,6 +133,10 @@ class PolicyScore:
     n_episodes: int = 0
     horizon: int | None = None
     crash_message: str | None = None
+    mode: Mode = "greedy"
+    exact_note: str | None = None
+    mc_check_ci: tuple[float, float] = (math.nan, math.nan)
+    exact_outside_mc: bool | None = None
 
     @property
     def horizon_text(self) -> str:
@@ -91,8 +148,15 @@ class PolicyScore:
         """A score back from its JSON form, where null stands for NaN.
 
         Raises:
-            KeyError, TypeError, ValueError: If ``data`` is not a score.
+            KeyError, TypeError, ValueError: If ``data`` is not a score (a
+                score written before scores stated their mode is refused: its
+                exact value may be that of one draw of a random policy).
         """
+        if "mode" not in data:
+            raise KeyError(
+                "a score without 'mode', written before policies were read by "
+                "mode; run the benchmark again without --resume"
+            )
         values = {field.name: data[field.name] for field in fields(cls)}
         for name in (
             "mc_value",
@@ -101,14 +165,57 @@ class PolicyScore:
             "invalid_action_rate",
         ):
             values[name] = float_from_json(values[name])
-        values["mc_ci"] = tuple(float_from_json(bound) for bound in values["mc_ci"])
+        for name in ("mc_ci", "mc_check_ci"):
+            values[name] = tuple(float_from_json(bound) for bound in values[name])
         return cls(**values)
 
 
-def prefers(probabilities: NDArray[np.float64], action: int) -> bool:
-    """Whether ``action`` is the unique most probable action (a tie is no agreement)."""
-    others = np.delete(probabilities, action)
-    return bool(probabilities[action] > others.max(initial=-np.inf))
+def t_interval(
+    mean: float, se: float, n: int, confidence: float
+) -> tuple[float, float]:
+    """``mean`` +- Student's t (``n - 1`` degrees of freedom) standard errors.
+
+    NaN bounds for fewer than two samples, which give no interval.
+    """
+    if n < 2:
+        return (math.nan, math.nan)
+    half = t_value(confidence, n - 1) * se
+    return (mean - half, mean + half)
+
+
+def check_interval(
+    mean: float, se: float, n: int, model_deviation: float | None
+) -> tuple[float, float]:
+    """The interval an exact value is checked against, at :data:`CHECK_CONFIDENCE`.
+
+    Student's t over the ``n`` episodes, with the larger of two standard
+    errors: the sample's, and the model's (``model_deviation``, the standard
+    deviation of one return the exact model gives,
+    :func:`~agents.evaluation.exact.return_deviation`, over ``sqrt(n)``).
+    The sample's alone undercovers where the returns are skewed: when a rare
+    outcome happens less often than its probability, the sample also
+    underestimates its spread (28 abandonments in 1,000 episodes where 50 are
+    expected gave 4.2 standard errors of the sample, 3.2 of the model). The
+    model's alone would trust the very model under check. With the larger
+    one, an honest exact value lies inside with at least the stated
+    coverage (up to the normal approximation of a mean of ``n`` returns),
+    and a rollout whose returns never varied is no longer an interval of
+    zero width when the model says they vary.
+    """
+    if n < 2:
+        return (math.nan, math.nan)
+    spread = se if model_deviation is None else max(se, model_deviation / math.sqrt(n))
+    half = t_value(CHECK_CONFIDENCE, n - 1) * spread
+    return (mean - half, mean + half)
+
+
+def outside(value: float | None, interval: tuple[float, float]) -> bool | None:
+    """Whether ``value`` lies outside ``interval`` beyond rounding (None: no check)."""
+    low, high = interval
+    if value is None or not (math.isfinite(low) and math.isfinite(high)):
+        return None
+    slack = EXACT_CHECK_TOLERANCE * max(1.0, abs(value))
+    return not low - slack <= value <= high + slack
 
 
 @dataclass(frozen=True)
@@ -117,57 +224,101 @@ class Reference:
 
     Attributes:
         env: ``gym.make(env_id, **env_kwargs)``.
-        mdp: Its task MDP.
-        arrays: Its planning arrays as registered (time limit as horizon).
-        optimal_policy: ``(S,)`` an optimal action per state.
-        optimal_value: Exact ``V*(s0)``.
+        arrays: The MDP exact values are computed on
+            (:func:`~agents.evaluation.exact.scored_arrays`).
+        sparse: The same MDP in sparse form, with every branch's reward.
+        masks: ``(S, A)`` each state's valid actions (``info["action_mask"]``).
+        optimal: ``(S, A)`` the optimal actions of each non-terminal state,
+            every one whose ``Q*`` is within
+            :data:`~agents.evaluation.exact.TIE_TOLERANCE` of ``V*``.
+        optimal_value: Exact ``V*`` of the start distribution.
         random_value: Exact value of :class:`RandomPolicy`, the score-0 point.
+        state_labels: How each state is named in agreements.
     """
 
     env: gym.Env[Any, Any]
-    mdp: TaskMDP
     arrays: TabularMDP
-    optimal_policy: NDArray[np.int64]
+    sparse: SparseMDP
+    masks: NDArray[np.bool_]
+    optimal: NDArray[np.bool_]
     optimal_value: float
     random_value: float
+    state_labels: tuple[str, ...]
 
     @classmethod
     def of(cls, env_id: str, env_kwargs: dict[str, Any]) -> Reference:
         """The reference of ``gym.make(env_id, **env_kwargs)``."""
         env = gym.make(env_id, **env_kwargs)
-        mdp = env.unwrapped.mdp  # type: ignore[attr-defined]
-        arrays = as_tabular(env)
+        arrays = scored_arrays(env)
+        unwrapped: Any = env.unwrapped
+        masks = np.asarray(unwrapped.sparse.valid_action_mask, dtype=bool)
         optimum = value_iteration(arrays)
         start = arrays.initial_distribution
-        random_table = policy_table(RandomPolicy(), mdp)
-        assert random_table is not None
+        random_table = stochastic_table(RandomPolicy(), masks, ~arrays.terminal)
+        random_value = start_value(arrays, random_table)
+        assert random_value is not None
+        labels = arrays.state_names or tuple(
+            unwrapped.mdp.state_label(state) for state in range(arrays.n_states)
+        )
         return cls(
             env=env,
-            mdp=mdp,
             arrays=arrays,
-            optimal_policy=optimum.policy,
+            sparse=unwrapped.sparse,
+            masks=masks,
+            optimal=optimal_action_mask(optimum.Q, optimum.V, arrays.terminal),
             optimal_value=float(start @ optimum.V),
-            random_value=float(start @ policy_evaluation(arrays, random_table).V),
+            random_value=random_value,
+            state_labels=labels,
         )
 
+    @property
+    def live(self) -> NDArray[np.bool_]:
+        """``(S,)`` the non-terminal states."""
+        return ~self.arrays.terminal
+
+    @property
+    def observe(self) -> Callable[[int], Any] | None:
+        """The observation the env shows in a state (None: the state itself)."""
+        return getattr(self.env.unwrapped, "observe", None)
+
     def agreement(self, table: NDArray[np.float64]) -> dict[str, bool]:
-        """Per non-terminal state, whether the optimal action is the table's choice."""
+        """Per non-terminal state, whether the table takes optimal actions only."""
+        agrees = np.all(self.optimal | (table <= 0.0), axis=1)
         return {
-            self.mdp.table.state_names[state]: prefers(
-                table[state], int(self.optimal_policy[state])
-            )
-            for state in self.mdp.table.non_terminal_states
+            self.state_labels[state]: bool(agrees[state])
+            for state in np.flatnonzero(self.live)
         }
 
     def score(
         self,
         exact_value: float | None,
-        agreement: dict[str, bool] | None,
+        table: NDArray[np.float64] | None,
         rollout: EvaluationResult,
+        mode: Mode,
+        exact_note: str | None = None,
     ) -> PolicyScore:
-        """The score of a policy from its exact value (if any) and its rollouts."""
-        half_width = Z_95 * rollout.discounted_return_se
+        """The score of a policy from its table and exact value (if any) and rollouts.
+
+        Args:
+            exact_value: ``V^pi`` of the start distribution, or None.
+            table: ``(S, A)`` the policy as read, or None.
+            rollout: Its Monte Carlo rollouts.
+            mode: How it was read.
+            exact_note: Why there is no exact value.
+        """
         mc_value = rollout.mean_discounted_return
+        se, n = rollout.discounted_return_se, rollout.n_episodes
+        deviation = None
+        if exact_value is not None and table is not None:
+            arrays = self.arrays
+            deviation = return_deviation(
+                self.sparse,
+                table,
+                arrays.initial_distribution,
+                arrays.gamma,
+                arrays.horizon,
+            )
+        check = check_interval(mc_value, se, n, deviation)
         value = exact_value if exact_value is not None else mc_value
         span = self.optimal_value - self.random_value
         return PolicyScore(
@@ -175,21 +326,67 @@ class Reference:
             random_value=self.random_value,
             exact_value=exact_value,
             mc_value=mc_value,
-            mc_ci=(mc_value - half_width, mc_value + half_width),
+            mc_ci=t_interval(mc_value, se, n, MC_CONFIDENCE),
             regret=self.optimal_value - value,
             normalized_score=(value - self.random_value) / span if span > 0 else 1.0,
-            agreement=agreement,
+            agreement=None if table is None else self.agreement(table),
             violations_per_episode=rollout.violations_per_episode,
             invalid_action_rate=rollout.invalid_actions
             / (rollout.mean_length * rollout.n_episodes),
             outcomes=rollout.outcomes,
             n_episodes=rollout.n_episodes,
             horizon=self.arrays.horizon,
+            mode=mode,
+            exact_note=exact_note,
+            mc_check_ci=check,
+            exact_outside_mc=outside(exact_value, check),
+        )
+
+    def crashed(
+        self,
+        message: str,
+        table: NDArray[np.float64] | None,
+        mode: Mode,
+        exact_note: str | None,
+    ) -> PolicyScore:
+        """The score of a policy that took an action the env refused."""
+        return PolicyScore(
+            optimal_value=self.optimal_value,
+            random_value=self.random_value,
+            exact_value=None,
+            mc_value=math.nan,
+            mc_ci=(math.nan, math.nan),
+            regret=math.nan,
+            normalized_score=0.0,
+            agreement=None if table is None else self.agreement(table),
+            violations_per_episode=math.nan,
+            invalid_action_rate=math.nan,
+            crashed=True,
+            horizon=self.arrays.horizon,
+            crash_message=message,
+            mode=mode,
+            exact_note=exact_note or "it took an action the env refused",
         )
 
 
+NO_VALUE_NOTE = (
+    "it takes an action the env refuses (invalid_action='raise') in a state it "
+    "reaches, so it has no value"
+)
+
+
+def harness_generators(seed: int) -> tuple[np.random.Generator, np.random.Generator]:
+    """The harness's generators of a score seeded with ``seed``: reading, rollouts.
+
+    The rollouts' is :func:`~agents.evaluation.rollouts.action_generator` of
+    ``seed``; the reading's is another stream of the same seed.
+    """
+    reading = np.random.SeedSequence(seed).spawn(2)[1]
+    return np.random.default_rng(reading), action_generator(seed)
+
+
 def score_policy(
-    policy: PolicyLike,
+    policy: PolicyLike | StochasticPolicy,
     env_kwargs: dict[str, Any] | None = None,
     *,
     n_episodes: int = 1_000,
@@ -197,72 +394,112 @@ def score_policy(
     name: str = "policy",
     env_id: str = ENV_ID,
     reference: Reference | None = None,
+    probes: int = PROBES,
 ) -> PolicyScore:
     """Score ``policy`` on ``gym.make(env_id, **env_kwargs)``.
 
+    The policy is read as a table (see the module docstring): a
+    :class:`~agents.policies.predictor.StochasticPolicy` from its
+    probabilities, any other policy by asking it ``probes`` times per state
+    for its deterministic action. Its exact value comes from that table; its
+    Monte Carlo rollouts sample from the same table (stochastic) or ask the
+    policy itself (greedy, sampled), and a greedy policy that answers
+    otherwise during the rollouts than when probed loses its exact value.
+
     Args:
-        policy: Anything :func:`~agents.policies.predictor.as_predictor`
-            accepts; a :class:`~agents.policies.predictor.StochasticPolicy`
-            is scored exactly from its probabilities.
+        policy: A stochastic policy or anything
+            :func:`~agents.policies.predictor.as_predictor` accepts.
         env_kwargs: The configuration.
-        n_episodes: Monte Carlo episodes (evaluated greedily, as SB3 does).
-        seed: Seed of the Monte Carlo rollouts.
+        n_episodes: Monte Carlo episodes.
+        seed: Seed of the Monte Carlo rollouts and of the harness's
+            generators (:func:`harness_generators`).
         name: How errors name the agent.
         env_id: The registered task.
         reference: The configuration's :class:`Reference`, if already built.
+        probes: Times a policy without stated probabilities is asked per state.
 
     Raises:
-        AgentError: If the policy returns an action outside the action space.
+        AgentError: If the policy returns an action outside the action space,
+            or states probabilities that are not distributions.
     """
     reference = reference or Reference.of(env_id, dict(env_kwargs or {}))
     agent = f"agent {name}"
-    table = policy_table(policy, reference.mdp, agent)
+    reading_rng, rollout_rng = harness_generators(seed)
+    reading = read_policy(
+        policy,
+        reference.masks,
+        reference.live,
+        rng=reading_rng,
+        probes=probes,
+        observe=reference.observe,
+        name=agent,
+    )
+    return _score_reading(
+        policy, reading, reference, n_episodes, seed, rollout_rng, agent, probes
+    )
+
+
+def _score_reading(
+    policy: PolicyLike | StochasticPolicy,
+    reading: PolicyReading,
+    reference: Reference,
+    n_episodes: int,
+    seed: int,
+    rng: np.random.Generator,
+    agent: str,
+    probes: int,
+) -> PolicyScore:
+    """:func:`score_policy` of a policy already read."""
+    table, mode, note = reading.table, reading.mode, reading.reason
     exact_value: float | None = None
-    agreement = None
     if table is not None:
-        agreement = reference.agreement(table)
         exact_value = start_value(reference.arrays, table)
+        note = NO_VALUE_NOTE if exact_value is None else None
+    rolled: PolicyLike | StochasticPolicy = policy
+    if mode == "stochastic" and table is not None:
+        rolled = ProbabilityTable(table)
     try:
-        rollout = evaluate(reference.env, policy, n_episodes, seed, name=agent)
+        rollout = evaluate(reference.env, rolled, n_episodes, seed, name=agent, rng=rng)
     except InvalidActionError as error:
-        return PolicyScore(
-            optimal_value=reference.optimal_value,
-            random_value=reference.random_value,
-            exact_value=None,
-            mc_value=math.nan,
-            mc_ci=(math.nan, math.nan),
-            regret=math.nan,
-            normalized_score=0.0,
-            agreement=agreement,
-            violations_per_episode=math.nan,
-            invalid_action_rate=math.nan,
-            crashed=True,
-            horizon=reference.arrays.horizon,
-            crash_message=str(error),
-        )
-    return reference.score(exact_value, agreement, rollout)
+        return reference.crashed(str(error), table, mode, note)
+    if mode == "greedy" and table is not None:
+        for state, action in sorted(rollout.state_actions):
+            if table[state, action] != 1.0:
+                probed = int(np.argmax(table[state]))
+                mode, exact_value, table = "sampled", None, None
+                note = (
+                    f"{agent} chose action {action} in state {state} during the "
+                    f"rollouts, where each of its {probes} probes had answered "
+                    f"{probed}: it is not the deterministic policy it seemed, so "
+                    "it has no exact value and is scored by Monte Carlo alone"
+                )
+                break
+    return reference.score(exact_value, table, rollout, mode, note)
 
 
 def score_policies(
-    policies: Sequence[PolicyLike],
+    policies: Sequence[PolicyLike | StochasticPolicy],
     env_kwargs: dict[str, Any] | None = None,
     *,
     seeds: Sequence[int],
     n_episodes: int = 1_000,
     name: str = "policy",
     env_id: str = ENV_ID,
+    probes: int = PROBES,
 ) -> list[PolicyScore]:
     """Score many policies on one configuration, as :func:`score_policy` each.
 
-    Policies that read as deterministic tables of available actions (our
-    tabular agents do) are scored together: exact values by batched policy
-    evaluation, and the Monte Carlo rollouts of all of them at once on the
-    native vector env (:func:`~agents.evaluation.vector_rollouts.rollout_tables`,
-    ``n_episodes`` per policy), which assumes a policy's greedy action depends
-    on the state alone, as a table's does. The rollouts draw from one
-    generator seeded by the whole list of seeds. Any other policy, or any
-    policy of an env without a vector entry point, is scored by
-    :func:`score_policy` with its own seed.
+    Each policy is read as :func:`score_policy` reads it, with the harness's
+    generators of its own seed. Those that read as tables of available
+    actions (our tabular agents do, greedy or stochastic) are scored
+    together: exact values by batched policy evaluation, and the Monte Carlo
+    rollouts of all of them at once on the native vector env
+    (:func:`~agents.evaluation.vector_rollouts.rollout_tables`, ``n_episodes``
+    per policy), from the tables themselves: a greedy policy's action is
+    taken to depend on the state alone, as its probes showed. The rollouts
+    draw from generators seeded by the whole list of seeds. Any other policy,
+    or any policy of an env without a vector entry point or with feature
+    observations, is scored by :func:`score_policy` with its own seed.
 
     Args:
         policies: The policies, one per seed.
@@ -271,6 +508,7 @@ def score_policies(
         n_episodes: Monte Carlo episodes per policy.
         name: How errors name the agent.
         env_id: The registered task.
+        probes: Times a policy without stated probabilities is asked per state.
 
     Raises:
         ValueError: If ``seeds`` and ``policies`` differ in length.
@@ -285,54 +523,66 @@ def score_policies(
     reference = Reference.of(env_id, kwargs)
     arrays = reference.arrays
     agent = f"agent {name}"
-    tables = [policy_table(policy, reference.mdp, agent) for policy in policies]
+    generators = [harness_generators(int(seed)) for seed in seeds]
+    readings = [
+        read_policy(
+            policy,
+            reference.masks,
+            reference.live,
+            rng=generators[i][0],
+            probes=probes,
+            observe=reference.observe,
+            name=agent,
+        )
+        for i, policy in enumerate(policies)
+    ]
+    vectorizable = gym.spec(env_id).vector_entry_point is not None and (
+        getattr(reference.env.unwrapped, "observation_mode", "index") == "index"
+    )
     batched = [
         i
-        for i, table in enumerate(tables)
-        if table is not None and _runs_as_actions(arrays, table)
+        for i, reading in enumerate(readings)
+        if vectorizable
+        and reading.table is not None
+        and _runs_as_tables(arrays, reading.table)
     ]
-    if gym.spec(env_id).vector_entry_point is None:
-        batched = []
     scores: list[PolicyScore | None] = [None] * len(policies)
     if batched:
-        stacked = np.array([tables[i] for i in batched])
+        stacked = np.array([readings[i].table for i in batched])
         values = evaluate_policies(arrays, stacked) @ arrays.initial_distribution
-        actions = np.argmax(stacked, axis=-1)
+        one_hot = bool(np.all((stacked == 0.0) | (stacked == 1.0)))
+        batch_seed = np.random.SeedSequence([int(s) for s in seeds])
         rollouts = rollout_tables(
             env_id,
             kwargs,
-            actions,
+            np.argmax(stacked, axis=-1) if one_hot else stacked,
             n_episodes,
-            seed=int(
-                np.random.SeedSequence([int(s) for s in seeds]).generate_state(1)[0]
-            ),
+            seed=int(batch_seed.generate_state(1)[0]),
             gamma=arrays.gamma,
+            rng=np.random.default_rng(batch_seed.spawn(1)[0]),
         )
         for i, table, value, rollout in zip(
             batched, stacked, values, rollouts, strict=True
         ):
-            scores[i] = reference.score(
-                float(value), reference.agreement(table), rollout
-            )
+            scores[i] = reference.score(float(value), table, rollout, readings[i].mode)
     return [
         score
         if score is not None
-        else score_policy(
+        else _score_reading(
             policies[i],
-            kwargs,
-            n_episodes=n_episodes,
-            seed=int(seeds[i]),
-            name=name,
-            env_id=env_id,
-            reference=reference,
+            readings[i],
+            reference,
+            n_episodes,
+            int(seeds[i]),
+            generators[i][1],
+            agent,
+            probes,
         )
         for i, score in enumerate(scores)
     ]
 
 
-def _runs_as_actions(arrays: TabularMDP, table: NDArray[np.float64]) -> bool:
-    """Whether ``table`` is deterministic and chooses available actions only."""
+def _runs_as_tables(arrays: TabularMDP, table: NDArray[np.float64]) -> bool:
+    """Whether ``table`` puts mass on available actions only, in every live state."""
     live = ~arrays.terminal
-    one_hot = np.all((table[live] == 0.0) | (table[live] == 1.0))
-    chosen = np.argmax(table, axis=1)
-    return bool(one_hot and arrays.available_actions[live, chosen[live]].all())
+    return bool(np.all(arrays.available_actions[live] | (table[live] <= 0.0)))

@@ -10,7 +10,8 @@ episode starts with stands for the whole episode).
 
 Values are computed by batched policy evaluation
 (:mod:`agents.planning.batched_evaluation`) of the MDP given, for a made env
-the env as registered (its time limit as the horizon).
+the env as made (:func:`~agents.evaluation.exact.scored_arrays`: its time
+limit as the horizon, its reset's start distribution).
 """
 
 from __future__ import annotations
@@ -22,8 +23,8 @@ import numpy as np
 from numpy.typing import NDArray
 
 from access_review_env import TabularMDP
+from agents.evaluation.exact import scored_arrays
 from agents.planning import (
-    as_tabular,
     behaviour_regret_q_learning,
     behaviour_regret_reinforce,
     optimal_start_value,
@@ -57,7 +58,7 @@ class EpsilonGreedyRegret:
         self, model: TabularMDP | Any, valid: NDArray[Any], epsilon: float
     ) -> None:
         """Prepare an empty cache."""
-        self.arrays = as_tabular(model)
+        self.arrays = scored_arrays(model)
         self.optimal = optimal_start_value(self.arrays)
         self.valid = np.asarray(valid) != 0
         self.epsilon = float(epsilon)
@@ -91,7 +92,7 @@ class EpsilonGreedyRegret:
 
 def softmax_regret(model: TabularMDP | Any, valid: NDArray[Any]) -> RegretOf:
     """The regret of the masked softmax of logit tables (REINFORCE's policy)."""
-    arrays = as_tabular(model)
+    arrays = scored_arrays(model)
     optimal = optimal_start_value(arrays)
 
     def regret_of(tables: NDArray[np.float64]) -> NDArray[np.float64]:

@@ -1,6 +1,7 @@
-"""Many deterministic policies rolled out at once on a task's native vector env.
+"""Many tabular policies rolled out at once on a task's native vector env.
 
-Sub-env ``k`` plays policy ``k``, an action table ``(S,)``, until it has
+Sub-env ``k`` plays policy ``k``, an action table ``(S,)`` or a probability
+table ``(S, A)`` sampled with the harness's generator, until it has
 finished its episodes; every episode is scored as :func:`~agents.evaluation.evaluate`
 scores one (returns, discounted returns, ``info["cost"]``, invalid actions, the
 outcome at the end), so the results are the same kind of
@@ -17,26 +18,37 @@ import numpy as np
 from numpy.typing import NDArray
 
 from access_review_env.validation import check_integer
-from agents.evaluation.rollouts import EvaluationResult, standard_error
+from agents.evaluation.rollouts import (
+    EvaluationResult,
+    action_generator,
+    standard_error,
+)
+from agents.policies.selection import sample_rows
 
 
 def rollout_tables(
     env_id: str,
     env_kwargs: Mapping[str, Any],
-    actions: NDArray[np.int64],
+    policies: NDArray[Any],
     n_episodes: int,
     seed: int,
     gamma: float,
+    rng: np.random.Generator | None = None,
 ) -> list[EvaluationResult]:
-    """Roll each action table out for ``n_episodes`` episodes, all at once.
+    """Roll each table out for ``n_episodes`` episodes, all at once.
 
     Args:
-        env_id: A registered task with a vector entry point.
+        env_id: A registered task with a vector entry point and index
+            observations (the observation is the state).
         env_kwargs: Its configuration (``gym.make_vec`` kwargs of one sub-env).
-        actions: ``(K, S)`` the action each policy takes in each state.
+        policies: ``(K, S)`` the action each policy takes in each state, or
+            ``(K, S, A)`` each policy's action probabilities, from which every
+            action is sampled with ``rng``.
         n_episodes: Episodes per policy.
         seed: Seed of the vector env's one generator.
         gamma: Discount of the discounted returns.
+        rng: The harness's generator for sampled actions (default
+            :func:`~agents.evaluation.rollouts.action_generator` of ``seed``).
 
     Returns:
         One :class:`EvaluationResult` per policy.
@@ -46,7 +58,9 @@ def rollout_tables(
             an action the env refuses in a state it reaches.
     """
     n_episodes = check_integer("n_episodes", n_episodes, low=1)
-    n_policies = actions.shape[0]
+    n_policies = policies.shape[0]
+    sampled = policies.ndim == 3
+    draws = action_generator(seed) if rng is None else rng
     envs = gym.make_vec(
         env_id,
         num_envs=n_policies,
@@ -71,9 +85,14 @@ def rollout_tables(
     resetting = np.zeros(n_policies, dtype=bool)
     observations, _ = envs.reset(seed=seed)
     while (done < n_episodes).any():
-        observations, rewards, terminated, truncated, info = envs.step(
-            actions[rows, observations]
+        actions = (
+            sample_rows(
+                policies[rows, observations], np.asarray(draws.random(n_policies))
+            )
+            if sampled
+            else policies[rows, observations]
         )
+        observations, rewards, terminated, truncated, info = envs.step(actions)
         counting = ~resetting & (done < n_episodes)
         episode_return += np.where(counting, rewards, 0.0)
         episode_discounted += np.where(counting, weight * rewards, 0.0)

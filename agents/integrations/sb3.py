@@ -11,6 +11,14 @@ ordinary SB3 hyperparameters plus two env choices:
   model are divided by the scale before comparing them with exact ones;
 * exploring starts for A2C, so that it sees the state the optimal policy never
   visits (``evidence_ready`` at p = 0.25, ``review_queue`` at p = 0).
+
+A trained model is scored in one of two modes (:data:`SCORING_MODES`), both
+exact: ``"greedy"`` (the default: the model itself, asked for its
+deterministic action, ``predict(..., deterministic=True)``) or
+``"stochastic"`` (:class:`SB3StochasticPolicy`: the model's own action
+distribution, read exactly from ``model.policy.get_distribution(obs)``, masked
+for MaskablePPO; for DQN, which has no distribution, the epsilon-greedy
+distribution its ``predict(..., deterministic=False)`` samples from).
 """
 
 from __future__ import annotations
@@ -40,11 +48,11 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
         "see the README for CPU-only machines)"
     ) from error
 
-from access_review_env import ENV_ID, RECOMMENDED_GAMMA, TaskMDP
+from access_review_env import ENV_ID, RECOMMENDED_GAMMA, TaskModel
 from agents.benchmark.factories import N_CHECKPOINTS, Trained
 from agents.integrations.sb3_settings import REWARD_SCALE, SETTINGS
 from agents.planning import value_iteration
-from agents.policies import policy_table
+from agents.policies import PolicyLike, read_policy
 
 ALGORITHMS: dict[str, type[BaseAlgorithm]] = {
     "PPO": PPO,
@@ -133,18 +141,120 @@ def train_sb3(
     return model, seconds
 
 
-def greedy_actions(model: BaseAlgorithm, mdp: TaskMDP) -> NDArray[np.int64]:
-    """``(S,)`` the model's deterministic action in each state (0 in ``closed``).
+def greedy_actions(model: BaseAlgorithm, mdp: TaskModel) -> NDArray[np.int64]:
+    """``(S,)`` the model's deterministic action in each state (0 in terminal ones).
 
-    Read through :func:`agents.policies.policy_table`, which hands MaskablePPO
+    Read through :func:`agents.policies.read_policy`, which hands MaskablePPO
     each state's mask (without it, its greedy action can be invalid).
     """
-    table = policy_table(model, mdp, name=type(model).__name__)
-    if table is None:
+    sparse = mdp.sparse
+    reading = read_policy(
+        model,
+        np.asarray(sparse.valid_action_mask, dtype=bool),
+        ~sparse.terminal,
+        rng=np.random.default_rng(0),
+        probes=1,
+        name=type(model).__name__,
+    )
+    if reading.table is None:
         raise RuntimeError(
-            f"{type(model).__name__} could not be queried state by state"
+            f"{type(model).__name__} could not be queried state by state: "
+            f"{reading.reason}"
         )
-    return np.asarray(np.argmax(table, axis=1), dtype=np.int64)
+    return np.asarray(np.argmax(reading.table, axis=1), dtype=np.int64)
+
+
+SCORING_MODES = ("greedy", "stochastic")
+"""How a trained SB3 model is scored; ``"greedy"`` is the default."""
+
+Observe = Callable[[NDArray[np.int64]], NDArray[Any]]
+"""``observe(states) -> observations``: what the env shows in each state."""
+
+
+class SB3StochasticPolicy:
+    """An SB3 model's own action distribution, as a stochastic policy.
+
+    PPO and A2C: the probabilities of ``model.policy.get_distribution(obs)``;
+    MaskablePPO: the same distribution masked with each state's mask (as its
+    ``predict`` masks it); DQN: the epsilon-greedy distribution its
+    ``predict(..., deterministic=False)`` samples from, ``model.exploration_rate``
+    spread uniformly over the whole action space (SB3 draws
+    ``action_space.sample()``) and the rest on the largest Q value. Read once
+    per state, these numbers give the exact value, and the rollouts sample
+    from them.
+
+    Args:
+        model: A trained PPO, A2C, DQN or MaskablePPO with discrete actions.
+        observe: The observations of a batch of states (None: the states
+            themselves, for index observations).
+
+    Raises:
+        TypeError: For another algorithm or a model without discrete actions.
+    """
+
+    def __init__(self, model: BaseAlgorithm, observe: Observe | None = None) -> None:
+        """Read probabilities from ``model``."""
+        if not isinstance(model, tuple(ALGORITHMS.values())) or not isinstance(
+            model.action_space, gym.spaces.Discrete
+        ):
+            raise TypeError(
+                "SB3StochasticPolicy reads the discrete action distribution of "
+                f"{', '.join(ALGORITHMS)}; got {type(model).__name__} with "
+                f"{model.action_space}"
+            )
+        self.model = model
+        self.observe = observe
+
+    def action_probabilities(
+        self, states: NDArray[np.int64], masks: NDArray[np.bool_]
+    ) -> NDArray[np.float64]:
+        """``(n, A)`` the model's probability of each action in each of ``states``."""
+        model = self.model
+        states = np.asarray(states, dtype=np.int64)
+        observations = states if self.observe is None else self.observe(states)
+        tensor, _ = model.policy.obs_to_tensor(observations)
+        with torch.no_grad():
+            if isinstance(model, DQN):
+                values = model.q_net(tensor).cpu().numpy()
+                n_actions = values.shape[1]
+                greedy = np.eye(n_actions)[np.argmax(values, axis=1)]
+                epsilon = float(model.exploration_rate)
+                return np.asarray(epsilon / n_actions + (1.0 - epsilon) * greedy)
+            if isinstance(model, MaskablePPO):
+                distribution = model.policy.get_distribution(
+                    tensor, action_masks=np.asarray(masks, dtype=bool)
+                )
+            else:
+                distribution = model.policy.get_distribution(tensor)  # type: ignore[operator]
+            probabilities = distribution.distribution.probs.cpu().numpy()  # type: ignore[union-attr]
+        return np.asarray(probabilities, dtype=np.float64)
+
+    def predict(
+        self,
+        observation: NDArray[Any] | dict[str, NDArray[Any]],
+        state: tuple[NDArray[Any], ...] | None = None,
+        episode_start: NDArray[Any] | None = None,
+        deterministic: bool = False,
+    ) -> tuple[NDArray[Any], tuple[NDArray[Any], ...] | None]:
+        """The model's own ``predict``."""
+        return self.model.predict(observation, state, episode_start, deterministic)  # type: ignore[no-any-return]
+
+
+def scored_policy(
+    model: BaseAlgorithm, mode: str = "greedy", observe: Observe | None = None
+) -> PolicyLike | SB3StochasticPolicy:
+    """``model`` as the benchmark scores it in ``mode`` (see :data:`SCORING_MODES`).
+
+    Raises:
+        ValueError: For a mode not in :data:`SCORING_MODES`.
+    """
+    if mode not in SCORING_MODES:
+        raise ValueError(
+            f"unknown scoring mode {mode!r}; choose from {', '.join(SCORING_MODES)}"
+        )
+    if mode == "greedy":
+        return model  # type: ignore[no-any-return]
+    return SB3StochasticPolicy(model, observe)
 
 
 def learned_value(
@@ -242,7 +352,7 @@ class GreedyCheckpoints(BaseCallback):  # type: ignore[misc]
         every: Timesteps between checkpoints.
     """
 
-    def __init__(self, mdp: TaskMDP, every: int) -> None:
+    def __init__(self, mdp: TaskModel, every: int) -> None:
         """Record nothing yet."""
         super().__init__()
         self.mdp = mdp
@@ -259,7 +369,9 @@ class GreedyCheckpoints(BaseCallback):  # type: ignore[misc]
         return True
 
 
-def sb3_agent(name: str) -> Callable[[gym.Env[Any, Any], int], Trained]:
+def sb3_agent(
+    name: str, mode: str = "greedy"
+) -> Callable[[gym.Env[Any, Any], int], Trained]:
     """An agent factory (see :mod:`agents.benchmark.factories`) for SB3's ``name``.
 
     It trains on the configuration of the env it is given, and records the
@@ -267,11 +379,20 @@ def sb3_agent(name: str) -> Callable[[gym.Env[Any, Any], int], Trained]:
     checkpoints, so the benchmark reports its training steps to zero regret.
     Only MaskablePPO can keep to the valid actions while exploring, so the
     others train with invalid actions penalized even where the configuration
-    raises on them; they are scored under the configuration's own rule.
+    raises on them; they are scored under the configuration's own rule, in
+    ``mode`` (:func:`scored_policy`).
+
+    Raises:
+        ValueError: For an algorithm not in :data:`SETTINGS` or a mode not in
+            :data:`SCORING_MODES`.
     """
     if name not in SETTINGS:
         raise ValueError(
             f"unknown algorithm {name!r}; choose from {', '.join(SETTINGS)}"
+        )
+    if mode not in SCORING_MODES:
+        raise ValueError(
+            f"unknown scoring mode {mode!r}; choose from {', '.join(SCORING_MODES)}"
         )
 
     def factory(env: gym.Env[Any, Any], seed: int) -> Trained:
@@ -281,10 +402,8 @@ def sb3_agent(name: str) -> Callable[[gym.Env[Any, Any], int], Trained]:
         if name != "MaskablePPO":
             kwargs["invalid_action"] = "penalize"
         budget = SETTINGS[name].total_timesteps
-        checkpoints = GreedyCheckpoints(
-            env.unwrapped.mdp,  # type: ignore[attr-defined]
-            max(1, budget // N_CHECKPOINTS),
-        )
+        unwrapped: Any = env.unwrapped
+        checkpoints = GreedyCheckpoints(unwrapped.mdp, max(1, budget // N_CHECKPOINTS))
         model, _ = train_sb3(
             name,
             seed=seed,
@@ -292,9 +411,14 @@ def sb3_agent(name: str) -> Callable[[gym.Env[Any, Any], int], Trained]:
             env_id=spec.id if spec is not None else ENV_ID,
             callback=checkpoints,
         )
-        return Trained(model, checkpoints.checkpoints)
+        observe = (
+            None
+            if getattr(unwrapped, "observation_mode", "index") == "index"
+            else unwrapped.mdp.features
+        )
+        return Trained(scored_policy(model, mode, observe), checkpoints.checkpoints)
 
-    factory.__name__ = f"sb3_{name}"
+    factory.__name__ = f"sb3_{name}" + ("" if mode == "greedy" else f"_{mode}")
     return factory
 
 
@@ -302,5 +426,12 @@ sb3_ppo = sb3_agent("PPO")
 sb3_maskable_ppo = sb3_agent("MaskablePPO")
 sb3_a2c = sb3_agent("A2C")
 sb3_dqn = sb3_agent("DQN")
-"""The benchmark's ``sb3:ALGORITHM`` agents, which it imports by reference
-(:data:`agents.benchmark.plugins.SB3_AGENTS`)."""
+"""The benchmark's ``sb3:ALGORITHM`` agents, scored greedily, which it imports
+by reference (:data:`agents.benchmark.plugins.SB3_AGENTS`)."""
+
+sb3_ppo_stochastic = sb3_agent("PPO", "stochastic")
+sb3_maskable_ppo_stochastic = sb3_agent("MaskablePPO", "stochastic")
+sb3_a2c_stochastic = sb3_agent("A2C", "stochastic")
+sb3_dqn_stochastic = sb3_agent("DQN", "stochastic")
+"""The benchmark's ``sb3:ALGORITHM:stochastic`` agents, scored by their own
+action distribution."""

@@ -136,7 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--agents",
         nargs="+",
-        help="q_learning, reinforce, random, sb3:PPO|MaskablePPO|A2C|DQN, "
+        help="q_learning, reinforce, random, sb3:PPO|MaskablePPO|A2C|DQN (scored "
+        "greedily; add :stochastic to score the model's action distribution), "
         "or module:callable (default: ours, random and SB3 when installed)",
     )
     parser.add_argument(

@@ -7,9 +7,12 @@
   agents (a preference table, Q values or logits, read as a policy).
 * :mod:`.random`: uniformly random among the valid actions.
 * :mod:`.probability_table`: any policy read as an ``(S, A)`` probability
-  table.
+  table (from its stated probabilities, or by probing it), or why it cannot be.
+* :mod:`.global_random`: the global generators a policy can see, seeded by
+  the harness while it asks the policy.
 """
 
+from agents.policies.global_random import seeded_global_random
 from agents.policies.predictor import (
     AgentError,
     FunctionPolicy,
@@ -22,7 +25,17 @@ from agents.policies.predictor import (
     predict_action,
 )
 from agents.policies.preference_table import TabularPolicy
-from agents.policies.probability_table import deterministic_table, policy_table
+from agents.policies.probability_table import (
+    MODES,
+    PROBES,
+    Mode,
+    PolicyReading,
+    ProbabilityTable,
+    checked_probabilities,
+    deterministic_table,
+    read_policy,
+    stochastic_table,
+)
 from agents.policies.random import RandomPolicy
 from agents.policies.selection import (
     UniformStream,
@@ -34,10 +47,15 @@ from agents.policies.selection import (
 )
 
 __all__ = [
+    "MODES",
+    "PROBES",
     "AgentError",
     "FunctionPolicy",
+    "Mode",
     "PolicyLike",
     "PolicyPredictor",
+    "PolicyReading",
+    "ProbabilityTable",
     "RandomPolicy",
     "StochasticPolicy",
     "TabularPolicy",
@@ -45,12 +63,15 @@ __all__ = [
     "accepts_action_masks",
     "as_predictor",
     "call_predict",
+    "checked_probabilities",
     "deterministic_table",
     "epsilon_greedy",
     "masked_argmax",
     "masked_softmax",
-    "policy_table",
     "predict_action",
+    "read_policy",
     "sample_index",
+    "seeded_global_random",
+    "stochastic_table",
     "valid_actions",
 ]

@@ -3,8 +3,8 @@
 :class:`PolicyPredictor` mirrors Stable-Baselines3's structural interface of the
 same name, so our learned tables, a plain function of the state, and an SB3
 model are all evaluated the same way (see :func:`as_predictor`).
-:class:`StochasticPolicy` is the optional interface of a policy that can say its
-action probabilities, so that its exact value can be computed.
+:class:`StochasticPolicy` is the interface of a policy that states its action
+probabilities, so that its exact value and its rollouts come from them.
 """
 
 from __future__ import annotations
@@ -38,12 +38,33 @@ class PolicyPredictor(Protocol):
 
 @runtime_checkable
 class StochasticPolicy(Protocol):
-    """A policy that can state its action probabilities in every state."""
+    """A policy that states its action probabilities; it is scored from them.
+
+    It answers for a batch of states at once, so that a large task's table
+    is read in batches (:data:`~agents.policies.probability_table.PROBABILITY_BATCH`
+    states a call). The scoring harness computes the exact value from these
+    probabilities and samples each Monte Carlo action from the same
+    probabilities with its own seeded generator, so both estimate this one
+    policy; a ``predict`` method, if the policy has one, is not used for
+    scoring. The probabilities must depend on the state and mask alone.
+    """
 
     def action_probabilities(
-        self, state: int, mask: NDArray[Any]
+        self, states: NDArray[np.int64], masks: NDArray[np.bool_]
     ) -> NDArray[np.float64]:
-        """``(A,)`` the probability of each action in ``state`` (0 where masked)."""
+        """``(n, A)`` the probability of each action in each of ``states``.
+
+        Args:
+            states: ``(n,)`` state indices (the env's ``info["state"]``,
+                whatever its observations are).
+            masks: ``(n, A)`` each state's valid actions (the env's
+                ``info["action_mask"]``).
+
+        Returns:
+            ``(n, A)`` probability vectors, one per state. Mass on an action
+            the mask marks invalid is allowed: under
+            ``invalid_action="penalize"`` it is a real, penalized action.
+        """
         ...
 
 
@@ -155,7 +176,7 @@ def accepts_action_masks(predictor: PolicyPredictor) -> bool:
 
 def predict_action(
     predictor: PolicyPredictor,
-    observation: int,
+    observation: Any,
     action_mask: NDArray[np.int8] | None = None,
     deterministic: bool = True,
     masked: bool = False,
@@ -165,7 +186,7 @@ def predict_action(
 
     Args:
         predictor: The policy.
-        observation: The state.
+        observation: The observation (a state, for index observations).
         action_mask: The env's ``info["action_mask"]``, handed to predictors
             that accept ``action_masks=``; its length is the number of actions.
         deterministic: Ask for the greedy action.

@@ -11,8 +11,9 @@ from numpy.typing import NDArray
 class RandomPolicy:
     """Uniformly random among the valid actions.
 
-    It is a :class:`~agents.policies.predictor.StochasticPolicy`, so its exact
-    value is computed from its probabilities, not from one sampled action.
+    It is a :class:`~agents.policies.predictor.StochasticPolicy`: scoring
+    reads its probabilities (exact value) and samples its rollouts from them
+    with the harness's generator; ``predict`` draws from its own.
 
     Args:
         seed: Seeds the generator ``predict`` draws from.
@@ -23,11 +24,11 @@ class RandomPolicy:
         self.rng = np.random.default_rng(seed)
 
     def action_probabilities(
-        self, state: int, mask: NDArray[Any]
+        self, states: NDArray[np.int64], masks: NDArray[np.bool_]
     ) -> NDArray[np.float64]:
-        """``(A,)`` uniform over the actions ``mask`` allows."""
-        allowed = np.asarray(mask, dtype=float)
-        return np.asarray(allowed / allowed.sum(), dtype=np.float64)
+        """``(n, A)`` uniform over the actions each of ``masks`` allows."""
+        allowed = np.asarray(masks, dtype=np.float64).reshape(len(states), -1)
+        return np.asarray(allowed / allowed.sum(axis=1, keepdims=True))
 
     def predict(
         self,

@@ -19,10 +19,12 @@ from agents import (
 )
 from agents.evaluation import (
     interquartile_mean,
+    mean_interval,
     mean_score,
     optimality_gap,
     score_policy,
     stratified_bootstrap_ci,
+    t_value,
 )
 from agents.policies import RandomPolicy
 
@@ -304,3 +306,33 @@ def test_a_policy_check_of_the_second_task_and_of_a_refused_action() -> None:
     assert stalls.regret is None and not stalls.agrees
     with pytest.raises(ValueError, match=r"shape \(4,\)"):
         check_against_optimum(np.zeros(3, dtype=int), np.zeros(4), ENV_ID)
+
+
+@pytest.mark.parametrize("df", [1, 2, 3, 4, 9, 10, 99, 999, 1_000, 1_001, 4_095, 10**6])
+@pytest.mark.parametrize("confidence", [0.5, 0.9, 0.95, 0.99, 0.999, 0.9999])
+def test_t_value_matches_scipy(df: int, confidence: float) -> None:
+    """Student's t without SciPy: the exact series, then Cornish-Fisher, to 1e-9."""
+    from scipy import stats
+
+    expected = stats.t.ppf(0.5 + confidence / 2, df)
+    assert t_value(confidence, df) == pytest.approx(expected, rel=1e-9)
+
+
+def test_t_value_refuses_what_has_no_quantile() -> None:
+    """No degrees of freedom, or a coverage of 0 or 1: a clear error."""
+    with pytest.raises(ValueError, match="df must be"):
+        t_value(0.95, 0)
+    with pytest.raises(ValueError, match="confidence must be"):
+        t_value(1.0, 5)
+
+
+def test_an_interval_over_ten_seeds_is_student_t() -> None:
+    """Ten seeds: 2.262 standard errors, 1.154 times the normal 1.960; one: none."""
+    values = np.random.default_rng(0).normal(size=(10, 3))
+    mean, low, high = mean_interval(values)
+    se = values.std(axis=0, ddof=1) / math.sqrt(10)
+    np.testing.assert_allclose((high - low) / (2 * se), 2.2621571627982)
+    assert t_value(0.95, 9) / 1.959963984540054 == pytest.approx(1.154, abs=5e-4)
+    np.testing.assert_allclose(mean, values.mean(axis=0))
+    _, low, high = mean_interval(values[:1])
+    assert np.isnan(low).all() and np.isnan(high).all()

@@ -187,7 +187,7 @@ def test_native_vector_env_wraps_in_torchrl_modes(
     envs = gym.make_vec(
         env_id, num_envs=4, vectorization_mode="vector_entry_point", **kwargs
     )
-    assert envs.autoreset_mode == mode
+    assert envs.autoreset_mode == mode  # type: ignore[attr-defined]
     check_wrapped_vector_env(envs)
 
 

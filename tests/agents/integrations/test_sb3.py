@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -122,3 +123,106 @@ def test_sb3_learns_the_risk_aware_policy_on_the_second_task(algorithm: str) -> 
     check = cross_check(algorithm, seed=0, env_id=RISK_ENV_ID)
     assert check.agrees, check
     assert abs(check.value - check.exact_value) < VALUE_TOLERANCE, check
+
+
+def test_sb3_agents_scored_stochastically_are_named_with_their_mode() -> None:
+    """``sb3:NAME:stochastic`` is the twin scored by the action distribution."""
+    from agents.benchmark.plugins import resolve_agent
+    from agents.integrations.sb3_settings import SETTINGS
+
+    for algorithm in SETTINGS:
+        factory = resolve_agent(f"sb3:{algorithm}:stochastic")
+        assert factory.__name__ == f"sb3_{algorithm}_stochastic"
+    with pytest.raises(ValueError, match="unknown scoring mode 'sampled'"):
+        resolve_agent("sb3:PPO:sampled")
+
+
+def _untrained(algorithm: str) -> Any:
+    """An SB3 model as built for the task, before any training."""
+    from agents.integrations.sb3 import ALGORITHMS, make_sb3_env
+
+    build: Any = ALGORITHMS[algorithm]
+    return build("MlpPolicy", make_sb3_env(1, 0), seed=0, device="cpu")
+
+
+SAMPLES = 3_000
+
+
+def _draws(model: Any, state: int, mask: Any) -> Any:
+    """``SAMPLES`` actions of ``model.predict(state, deterministic=False)``.
+
+    In one batch, whose rows SB3 samples independently, except for DQN, whose
+    batch shares one exploration draw: asked one state at a time.
+    """
+    from agents.policies import accepts_action_masks
+
+    if type(model).__name__ == "DQN":
+        return [
+            int(model.predict(state, deterministic=False)[0]) for _ in range(SAMPLES)
+        ]
+    kwargs = (
+        {"action_masks": np.tile(mask, (SAMPLES, 1))}
+        if accepts_action_masks(model)
+        else {}
+    )
+    actions, _ = model.predict(np.full(SAMPLES, state), deterministic=False, **kwargs)
+    return actions
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algorithm", ["PPO", "A2C", "MaskablePPO", "DQN"])
+def test_the_stochastic_mode_reads_the_distribution_predict_samples(
+    algorithm: str,
+) -> None:
+    """``predict(deterministic=False)`` draws match the probabilities read.
+
+    3,000 draws per non-terminal state, chi-square over the actions of
+    positive probability at level 1e-4 (at most 12 tests: false failure
+    under 2e-3); none outside them. DQN explores with epsilon 0.3 here (an
+    untrained DQN's rate is 0): its mass is 0.3 / 4 per action, plus 0.7 on
+    the greedy one. MaskablePPO's masked actions get exactly 0.
+    """
+    from scipy import stats
+
+    from agents.integrations.sb3 import SB3StochasticPolicy
+
+    model = _untrained(algorithm)
+    if algorithm == "DQN":
+        model.exploration_rate = 0.3
+    masks = gym.make(ENV_ID).unwrapped.sparse.valid_action_mask  # type: ignore[attr-defined]
+    states = np.array([0, 1, 2])
+    probabilities = SB3StochasticPolicy(model).action_probabilities(
+        states, masks[states]
+    )
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-6)
+    np.random.seed(0)  # noqa: NPY002 (DQN explores with NumPy's global generator)
+    model.action_space.seed(0)
+    for state, row in zip(states, probabilities, strict=True):
+        counts = np.bincount(_draws(model, state, masks[state]), minlength=4)
+        support = row > 0
+        assert counts[~support].sum() == 0
+        if support.sum() > 1:
+            expected = SAMPLES * row[support] / row[support].sum()
+            assert stats.chisquare(counts[support], expected).pvalue > 1e-4
+    if algorithm == "MaskablePPO":
+        assert np.all(probabilities[~masks[states].astype(bool)] == 0.0)
+    if algorithm == "DQN":
+        assert set(np.round(probabilities.ravel(), 12)) == {0.075, 0.775}
+
+
+@pytest.mark.parametrize("mode", ["greedy", "stochastic"])
+def test_an_sb3_model_is_scored_exactly_in_either_mode(mode: str) -> None:
+    """Both modes give an exact value inside its own 99.99 % Monte Carlo interval.
+
+    Greedy reads predict(deterministic=True); stochastic the distribution. The
+    mode is in the score. (False failure 1e-4 per mode.)
+    """
+    from agents.evaluation import score_policy
+    from agents.integrations.sb3 import scored_policy
+
+    model = _untrained("PPO")
+    score = score_policy(scored_policy(model, mode), n_episodes=1_000, seed=0)
+    assert score.mode == mode
+    assert score.exact_value is not None and score.exact_outside_mc is False
+    with pytest.raises(ValueError, match="greedy, stochastic"):
+        scored_policy(model, "sampled")
