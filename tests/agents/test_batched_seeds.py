@@ -27,6 +27,7 @@ from agents.learners.batched import (
     train_reinforce_batched,
 )
 from agents.learners.batched.streams import learner_keys
+from tests.agents.test_batched_learners import make_vec
 
 needs_numba = pytest.mark.skipif(
     not numba_available(), reason="needs the fast extra (numba)"
@@ -54,17 +55,6 @@ TASKS = [
     pytest.param(QUEUE_ENV_ID, {"level": "tiny"}, 12, id="queue-tiny"),
 ]
 CHECKPOINTS = [0, 5, 12]
-
-
-def make_vec(num_envs: int, env_id: str = ENV_ID, **kwargs: Any) -> Any:
-    """The native vector env with reused buffers."""
-    return gym.make_vec(
-        env_id,
-        num_envs=num_envs,
-        vectorization_mode="vector_entry_point",
-        copy=False,
-        **kwargs,
-    )
 
 
 def seed_records(

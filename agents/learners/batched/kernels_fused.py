@@ -60,56 +60,6 @@ _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 _jit_threads = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
 
 
-@_jit
-def q_learning_fused(
-    model,
-    valid,
-    settings,
-    tables,
-    step_sizes,
-    snapshots,
-    env_memory,
-    env_keys,
-    shared,
-    parameters,
-    action_slots,
-    episode_limit,
-):
-    """Run every learner (see the module docstring); return how many have budget left.
-
-    Args:
-        model: A :class:`~access_review_env.vector.layout.StepModel` as a tuple.
-        valid: ``(S, A)`` bool, each state's ``info["action_mask"]``.
-        settings: The vector env's ``settings`` (``HAS_EVENTS``, ``MAX_STEPS``).
-        tables: ``(q, visits, seen)``, each ``(K, S * A)``.
-        step_sizes: ``step_sizes[n]`` is the step size of an entry's n-th update.
-        snapshots: ``(C, K, S * A)`` the Q tables at the checkpoints.
-        env_memory: ``(K, 4)`` int64 each sub-env's state
-            (:class:`~agents.learners.batched.fused.FusedEnv`).
-        env_keys: ``(K,)`` uint64 each sub-env's stream key.
-        shared: ``Lockstep.arrays()``.
-        parameters: ``(gamma, epsilon)``.
-        action_slots: ``A`` zeros (numba unrolls the loops over actions).
-        episode_limit: Episodes each learner may finish in this call at most.
-    """
-    return q_learning_fused_range(
-        0,
-        env_keys.shape[0],
-        model,
-        valid,
-        settings,
-        tables,
-        step_sizes,
-        snapshots,
-        env_memory,
-        env_keys,
-        shared,
-        parameters,
-        action_slots,
-        episode_limit,
-    )
-
-
 @_jit_threads
 def q_learning_fused_threads(
     n_threads,
@@ -126,7 +76,10 @@ def q_learning_fused_threads(
     action_slots,
     episode_limit,
 ):
-    """:func:`q_learning_fused` with the learners split into ``n_threads`` chunks."""
+    """:func:`q_learning_fused_range` over every learner, in ``n_threads`` chunks.
+
+    Learners are independent, so the result is the serial loop's.
+    """
     n_envs = env_keys.shape[0]
     running = 0
     for chunk in numba.prange(n_threads):
@@ -166,7 +119,27 @@ def q_learning_fused_range(
     action_slots,
     episode_limit,
 ):
-    """Learners ``first .. last - 1`` of :func:`q_learning_fused`."""
+    """Run learners ``first .. last - 1``; return how many have budget left.
+
+    See the module docstring for when a call stops a learner.
+
+    Args:
+        first: The first learner.
+        last: One past the last.
+        model: A :class:`~access_review_env.vector.layout.StepModel` as a tuple.
+        valid: ``(S, A)`` bool, each state's ``info["action_mask"]``.
+        settings: The vector env's ``settings`` (``HAS_EVENTS``, ``MAX_STEPS``).
+        tables: ``(q, visits, seen)``, each ``(K, S * A)``.
+        step_sizes: ``step_sizes[n]`` is the step size of an entry's n-th update.
+        snapshots: ``(C, K, S * A)`` the Q tables at the checkpoints.
+        env_memory: ``(K, 4)`` int64 each sub-env's state
+            (:class:`~agents.learners.batched.fused.FusedEnv`).
+        env_keys: ``(K,)`` uint64 each sub-env's stream key.
+        shared: ``Lockstep.arrays()``.
+        parameters: ``(gamma, epsilon)``.
+        action_slots: ``A`` zeros (numba unrolls the loops over actions).
+        episode_limit: Episodes each learner may finish in this call at most.
+    """
     (
         d_indptr,
         d_target,

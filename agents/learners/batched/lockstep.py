@@ -157,9 +157,11 @@ class EpisodeObserver(Protocol):
     """Watches K learners' tables as their episodes end (e.g. to score them).
 
     The learners call it, when one is given, with their tables ``(K, S, A)``
-    (Q values or logits): once before the first episode, then after every
-    batched step on which some learners finished an episode. The tables are the
-    learners' own arrays: read them, never write them.
+    (Q values or logits): once before the first episode, then whenever some
+    learners have finished an episode (after a batched step of the lockstep
+    path, or a call of the fused loop, which lets each learner finish one
+    episode at most while it is watched). The tables are the learners' own
+    arrays: read them, never write them.
     """
 
     def start(self, tables: NDArray[np.float64]) -> None:

@@ -186,7 +186,7 @@ def train_q_learning_batched(
     if chosen == "fused":
         fused = FusedEnv.of(envs, batch.seeds)
         loop = (
-            module.q_learning_fused
+            partial(module.q_learning_fused_range, 0, batch.shape[0])
             if threads == 1
             else partial(module.q_learning_fused_threads, threads)
         )
