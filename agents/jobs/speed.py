@@ -7,14 +7,16 @@ reset slots included; see the table's notes). A second table times the
 offline pipeline once on 1,000,000 logged requests against absolute targets
 (with the ``offline`` extra; else one line says it was skipped). The batched
 Q-learning rows count seeds trained per second, 20,000 episodes each, against
-the scalar learner on one seed; a row that misses its target is followed by a
-profile. The agent benchmark's rows time a reduced suite serially against
+the scalar learner on one seed, in wall-clock time and in CPU time (with the
+load average around them); a lockstep row that misses its target is followed
+by a profile. The agent benchmark's rows time a reduced suite serially against
 ``--jobs 2`` (and, with the ``ray`` extra, against Ray tasks), in runs per
 second, with the cores the worker processes actually got.
 
     access-review speed                 # full run, writes runs/speed.json
     access-review speed --quick         # small budgets, for smoke tests
     access-review speed --fan-out-only  # the agent benchmark's rows alone
+    access-review speed --batched-only  # the batched Q-learning rows alone
     access-review speed --queue-only    # the queue's exact solve and vector env
 
 The queue rows time the exact solve of the largest level (the model's build,
@@ -99,7 +101,7 @@ class Config:
     batched_repeats: int = 3
     """Timed repeats of each batched row and of the scalar run between them."""
     batched_threads: tuple[int, ...] = (1, 2)
-    """Thread counts of the numba rows."""
+    """Thread counts of the fused rows (the lockstep rows run on one)."""
     profile_episodes: int = 2_000
     """Episodes per seed of the profile printed when a target is missed."""
     fan_out_agents: tuple[str, ...] = fanout_speed.AGENTS
@@ -121,6 +123,8 @@ class Config:
     """Sub-envs of the queue vector row."""
     queue_only: bool = False
     """Run the queue rows alone (the exact solve and the vector env)."""
+    batched_only: bool = False
+    """Run the batched Q-learning rows alone."""
     output: Path = Path("runs/speed.json")
     """Where the JSON record goes."""
 
@@ -234,12 +238,28 @@ BATCHED_TARGETS = {1_024: 50.0, 16_384: 100.0}
 """The target ratios of batched to scalar seeds per second, by K."""
 
 
-def scalar_seconds(n_episodes: int, seed: int) -> float:
-    """Seconds of one ``train_q_learning`` run through ``gym.make``: one seed."""
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock and CPU seconds (every thread of this process) of one run."""
+
+    wall: float
+    cpu: float
+
+
+def timed(work: Callable[[], object]) -> tuple[Timing, object]:
+    """Run ``work``; its :class:`Timing` and what it returned."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = work()
+    return Timing(time.perf_counter() - wall, time.process_time() - cpu), value
+
+
+def scalar_seconds(n_episodes: int, seed: int) -> Timing:
+    """The time of one ``train_q_learning`` run through ``gym.make``: one seed."""
     env = gym.make(access_review_env.ENV_ID)
-    start = time.perf_counter()
-    train_q_learning(env, n_episodes, rng=np.random.default_rng(seed))
-    return time.perf_counter() - start
+    timing, _ = timed(
+        lambda: train_q_learning(env, n_episodes, rng=np.random.default_rng(seed))
+    )
+    return timing
 
 
 def _batched_envs(num_envs: int) -> gym.vector.VectorEnv:
@@ -254,18 +274,16 @@ def _batched_envs(num_envs: int) -> gym.vector.VectorEnv:
 
 def batched_run(
     num_envs: int, n_episodes: int, backend: Backend, threads: int, seed: int
-) -> tuple[float, BatchedQLearning]:
-    """Seconds of one batched run of ``num_envs`` seeds, and its result."""
+) -> tuple[Timing, BatchedQLearning]:
+    """The time of one batched run of seeds ``seed .. seed + num_envs - 1``."""
     envs = _batched_envs(num_envs)
-    start = time.perf_counter()
-    result = train_q_learning_batched(
-        envs,
-        n_episodes,
-        rng=np.random.default_rng(seed),
-        backend=backend,
-        threads=threads,
+    timing, result = timed(
+        lambda: train_q_learning_batched(
+            envs, n_episodes, seeds=seed, backend=backend, threads=threads
+        )
     )
-    return time.perf_counter() - start, result
+    assert isinstance(result, BatchedQLearning)
+    return timing, result
 
 
 def _megabytes(result: BatchedQLearning) -> float:
@@ -290,20 +308,16 @@ class BatchedProfile:
 
 
 def profile_batched(num_envs: int, n_episodes: int, backend: Backend) -> BatchedProfile:
-    """Split a batched run's time: the env's ``step``, the kernel, the draws, the rest.
+    """Split a lockstep run's time: the env's ``step``, the kernel, the rest.
 
-    cProfile sees the env's ``step`` and the kernel call; it cannot see
-    ``Generator.random`` (a C method of the generator), so the learners' draws
-    are timed apart, as many calls of the same size as the run made.
+    The learners' draws are part of the kernel.
     """
     batched_run(8, 2, backend, 1, seed=0)  # compile or load the kernels
     envs = _batched_envs(num_envs)
     profiler = cProfile.Profile()
     start = time.perf_counter()
     profiler.enable()
-    result = train_q_learning_batched(
-        envs, n_episodes, rng=np.random.default_rng(1), backend=backend
-    )
+    train_q_learning_batched(envs, n_episodes, seeds=1, backend=backend)
     profiler.disable()
     total = time.perf_counter() - start
     stats = pstats.Stats(profiler)
@@ -314,11 +328,6 @@ def profile_batched(num_envs: int, n_episodes: int, backend: Backend) -> Batched
             parts["env step"] += entry[3]
         elif name == "q_learning_step" and "kernels" in filename:
             parts["kernel"] += entry[3]
-    uniforms, rng = np.empty(num_envs), np.random.default_rng(2)
-    start = time.perf_counter()
-    for _ in range(result.n_steps + 1):
-        rng.random(out=uniforms)
-    parts["learners' draws (timed apart)"] = time.perf_counter() - start
     parts["Python loop and the rest"] = max(0.0, total - sum(parts.values()))
     top = sorted(entries.items(), key=lambda item: -item[1][2])[:6]
     return BatchedProfile(
@@ -334,22 +343,38 @@ def profile_batched(num_envs: int, n_episodes: int, backend: Backend) -> Batched
     )
 
 
-def batched_rows(config: Config) -> tuple[list[Row], list[BatchedProfile]]:
+def batched_backends(config: Config) -> list[tuple[Backend, int]]:
+    """The (backend, threads) of the batched rows: fused, lockstep numba, NumPy."""
+    backends: list[tuple[Backend, int]] = []
+    if numba_available():
+        backends += [("fused", threads) for threads in config.batched_threads]
+        backends.append(("numba", 1))
+    backends.append(("numpy", 1))
+    return backends
+
+
+def batched_rows(
+    config: Config,
+) -> tuple[list[Row], list[BatchedProfile], list[str]]:
     """Batched Q-learning against the scalar learner, in seeds per second.
 
     Each batched run is timed between two scalar runs (one seed, the same
-    episodes), ``batched_repeats`` times; the rows compare medians. The NumPy
-    kernel runs ``numpy_episodes`` per seed, scaled. A numba row that misses
-    its target is followed by a profile of a shorter run.
+    episodes), ``batched_repeats`` times; the rows compare medians of
+    wall-clock time, and their names give the ratio of medians of CPU time
+    (every thread's). The NumPy kernel runs ``numpy_episodes`` per seed,
+    scaled. A lockstep numba row that misses its target is followed by a
+    profile of a shorter run.
+
+    Returns:
+        The rows, the profiles, and a note with the load average before and
+        after the runs.
     """
-    backends: list[tuple[Backend, int]] = []
-    if numba_available():
-        backends += [("numba", threads) for threads in config.batched_threads]
-    backends.append(("numpy", 1))
+    backends = batched_backends(config)
     for backend, threads in backends:
         batched_run(8, 2, backend, threads, seed=0)  # compile or load first
-    scalar: list[float] = []
-    samples: dict[tuple[int, Backend, int], list[float]] = {}
+    load_before = fanout_speed.load_average()
+    scalar: list[Timing] = []
+    samples: dict[tuple[int, Backend, int], list[Timing]] = {}
     megabytes: dict[int, float] = {}
     for _ in range(config.batched_repeats):
         for num_envs in config.batched_sizes:
@@ -360,50 +385,60 @@ def batched_rows(config: Config) -> tuple[list[Row], list[BatchedProfile]]:
                     if backend == "numpy"
                     else config.batched_episodes
                 )
-                seconds, result = batched_run(
+                timing, result = batched_run(
                     num_envs, episodes, backend, threads, seed=len(scalar)
                 )
                 scale = config.batched_episodes / episodes
                 samples.setdefault((num_envs, backend, threads), []).append(
-                    num_envs / (seconds * scale)
+                    Timing(timing.wall * scale, timing.cpu * scale)
                 )
                 megabytes[num_envs] = _megabytes(result)
     scalar.append(scalar_seconds(config.batched_episodes, len(scalar)))
-    scalar_rate = 1.0 / statistics.median(scalar)
+    load_after = fanout_speed.load_average()
+    scalar_wall = statistics.median(t.wall for t in scalar)
+    scalar_cpu = statistics.median(t.cpu for t in scalar)
     rows, profiles = [], []
-    for (num_envs, backend, threads), rates in samples.items():
+    for (num_envs, backend, threads), timings in samples.items():
         target = BATCHED_TARGETS.get(num_envs)
-        kernel = "numpy" if backend == "numpy" else f"numba, {threads} thread"
-        kernel += "s" if threads > 1 else ""
+        kernel = {
+            "numpy": "NumPy lockstep",
+            "numba": "numba lockstep, 1 thread",
+        }.get(backend, f"fused, {threads} thread" + ("s" if threads > 1 else ""))
         scaled = (
             f", {config.numpy_episodes:,} episodes scaled" if backend == "numpy" else ""
         )
+        cpu_ratio = scalar_cpu * num_envs / statistics.median(t.cpu for t in timings)
         row = Row(
             name=(
                 f"batched Q-learning, K = {num_envs:,}, {kernel}{scaled} "
-                f"(result arrays {megabytes[num_envs]:.1f} MiB)"
+                f"(CPU-time ratio {cpu_ratio:.1f}x; result arrays "
+                f"{megabytes[num_envs]:.1f} MiB)"
             ),
             unit="seeds/s",
-            ours=statistics.median(rates),
-            baseline=scalar_rate,
+            ours=num_envs / statistics.median(t.wall for t in timings),
+            baseline=1.0 / scalar_wall,
             baseline_name=(
                 f"train_q_learning via gym.make, 1 seed, "
                 f"{config.batched_episodes:,} episodes"
             ),
             target="" if target is None else f">= {target:.0f}x",
-            samples={"batched": rates, "scalar_seconds": scalar},
+            samples={
+                "batched_seconds": [t.wall for t in timings],
+                "batched_cpu_seconds": [t.cpu for t in timings],
+                "scalar_seconds": [t.wall for t in scalar],
+                "scalar_cpu_seconds": [t.cpu for t in scalar],
+            },
         )
         if target is not None:
             row.target += " met" if row.ratio >= target else " MISSED"
         rows.append(row)
-        if (
-            target is not None
-            and row.ratio < target
-            and backend == "numba"
-            and threads == 1
-        ):
+        if target is not None and row.ratio < target and backend == "numba":
             profiles.append(profile_batched(num_envs, config.profile_episodes, backend))
-    return rows, profiles
+    note = (
+        f"Batched Q-learning rows: load average {load_before:.2f} before, "
+        f"{load_after:.2f} after; {os.cpu_count()} cores"
+    )
+    return rows, profiles, [note]
 
 
 def print_profiles(profiles: Sequence[BatchedProfile]) -> None:
@@ -681,13 +716,16 @@ def run(config: Config) -> bool:
     prepare_output(config.output.parent)
     if config.queue_only:
         return queue_run(config)
-    fan_out_table, notes, identical = fan_out_rows(config)
     profiles: list[BatchedProfile] = []
     solve: SolverSpeed | None = None
-    if config.fan_out_only:
-        rows = fan_out_table
+    identical = True
+    if config.batched_only:
+        rows, profiles, notes = batched_rows(config)
     else:
-        batched, profiles = batched_rows(config)
+        rows, notes, identical = fan_out_rows(config)
+    if not (config.fan_out_only or config.batched_only):
+        batched, profiles, batched_notes = batched_rows(config)
+        notes = [*batched_notes, *notes]
         rows = [
             env_vs_frozen_lake(config),
             native_vs_sync_row(config),
@@ -696,7 +734,7 @@ def run(config: Config) -> bool:
             *q_learning_rows(config),
             value_iteration_row(config),
             queue_vector_row(config.queue_level, config.queue_envs),
-            *fan_out_table,
+            *rows,
         ]
         solve = queue_solve(config)
     print(markdown(rows))
@@ -707,8 +745,10 @@ def run(config: Config) -> bool:
         **run_metadata(),
         "config": config,
         "rows": [{"ratio": row.ratio, **vars(row)} for row in rows],
-        "fan_out_notes": notes,
-        "offline_rows": None if config.fan_out_only else offline_rows(config),
+        "notes": notes,
+        "offline_rows": None
+        if config.fan_out_only or config.batched_only
+        else offline_rows(config),
         "profiles": profiles,
         "queue_solve": solve,
     }
@@ -779,6 +819,11 @@ def build_parser() -> argparse.ArgumentParser:
         "ray extra, for the Ray rows)",
     )
     parser.add_argument(
+        "--batched-only",
+        action="store_true",
+        help="only the batched Q-learning rows (against the scalar learner)",
+    )
+    parser.add_argument(
         "--queue-only",
         action="store_true",
         help="only the queue rows: the exact solve of --queue-level beside "
@@ -803,6 +848,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fan_out_only=args.fan_out_only,
         queue_level=args.queue_level,
         queue_only=args.queue_only,
+        batched_only=args.batched_only,
     )
     if args.quick:
         config.repeats, config.env_steps, config.q_episodes, config.vi_solves = (
