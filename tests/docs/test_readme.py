@@ -13,13 +13,10 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import access_review_env
+
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
-
-PENDING_MOVE = ("## Benchmarking your own agent", "## Speed")
-"""README sections still to move, as they are, into the site (docs/benchmark.md
-and docs/speed.md); until then they keep their docs/*.png pictures. A name
-here that is no longer a heading of the README fails a test: remove it."""
 
 INLINE = re.compile(r"(!?)\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?[^)]*\)")
 """A Markdown link or image (leading ``!``) with its target, written inline."""
@@ -63,7 +60,6 @@ def test_the_readme_shows_no_picture_by_a_relative_path() -> None:
     shown = {
         heading: [target for is_image, target in targets(text) if is_image]
         for heading, text in sections(README.read_text(encoding="utf-8")).items()
-        if heading not in PENDING_MOVE
     }
     relative = {
         heading: [target for target in images if not ABSOLUTE.match(target)]
@@ -72,10 +68,14 @@ def test_the_readme_shows_no_picture_by_a_relative_path() -> None:
     assert {heading: found for heading, found in relative.items() if found} == {}
 
 
-def test_the_sections_still_to_move_are_in_the_readme() -> None:
-    """A section moved into the site leaves PENDING_MOVE, not an exemption."""
-    headings = set(sections(README.read_text(encoding="utf-8")))
-    assert [heading for heading in PENDING_MOVE if heading not in headings] == []
+def test_the_readme_names_every_queue_level_with_its_states() -> None:
+    """The queue's levels, in the README's brief, are QUEUE_LEVELS in order."""
+    brief = sections(README.read_text(encoding="utf-8"))["## The environments"]
+    named = re.findall(r"`([a-z]+)` \(([\d,]+) states", " ".join(brief.split()))
+    assert named == [
+        (name, f"{level.n_states:,}")
+        for name, level in access_review_env.QUEUE_LEVELS.items()
+    ]
 
 
 def test_every_relative_link_of_the_readme_leads_to_a_file() -> None:
