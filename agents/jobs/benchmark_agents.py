@@ -8,9 +8,9 @@ configuration at once. Exact values are those of the env as registered: its
 time limit and, under ``"penalize"``, invalid actions as the stalls they are.
 
 Nothing is lost: each finished run is appended to ``runs.jsonl`` in the output
-folder as it ends; ``--resume`` skips the runs already there (a batch of seeds
-trained together is kept only whole, else it reruns whole, so the results are
-those of an uninterrupted run). One benchmark writes to an output folder at a
+folder as it ends; ``--resume`` runs only what is missing there (a seed's record
+does not depend on the seeds trained with it, so the results are those of an
+uninterrupted run). One benchmark writes to an output folder at a
 time (a second one exits with status 2). ``--jobs N`` runs
 the runs in N local processes, ``--ray [ADDRESS]`` as Ray tasks (the ``ray``
 extra); either gives the serial run's results. A failing agent (one that
@@ -176,8 +176,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help=f"skip runs already in OUTPUT/{RUNS_FILE} (failed ones run again; "
-        "a batch of seeds trained together that is not whole there reruns whole)",
+        help=f"skip runs already in OUTPUT/{RUNS_FILE} (failed ones run again, "
+        "and records of earlier versions that name their batch)",
     )
     parser.add_argument(
         "--jobs",

@@ -381,7 +381,7 @@ def test_an_output_path_that_is_a_file_is_refused_at_once(tmp_path: Path) -> Non
 
 
 @pytest.mark.processes
-def test_the_readme_recipe_finds_my_agents_in_the_current_folder(
+def test_the_documented_recipe_finds_my_agents_in_the_current_folder(
     tmp_path: Path,
 ) -> None:
     """`--agents user_agents:reviewer` works without the folder on PYTHONPATH."""
