@@ -7,8 +7,7 @@ horizon (backward induction,
 solve that compiles the kernels) and prints one row: the states, the decision
 rows (state, action) and the branches stored (the nonzeros of both stages), the
 seconds to build and to solve, and ``V*`` from the start distribution ``reset``
-draws. The JSON record
-holds the same, with the machine it ran on.
+draws. The JSON record holds the same, with the machine it ran on.
 
     access-review queue-levels                        # every level
     access-review queue-levels --levels tiny small    # some of them
