@@ -7,6 +7,8 @@ and the operations figures against counts in rollouts of the env itself.
 
 from __future__ import annotations
 
+from typing import Any
+
 import gymnasium as gym
 import numpy as np
 import pytest
@@ -41,7 +43,7 @@ def _random_table(valid: np.ndarray, seed: int) -> np.ndarray:
     [(ENV_ID, {}), (QUEUE_ENV_ID, {"level": "tiny"}), (QUEUE_ENV_ID, {})],
 )
 def test_occupancy_value_equals_policy_evaluation(
-    env_id: str, kwargs: dict[str, str]
+    env_id: str, kwargs: dict[str, Any]
 ) -> None:
     """V^pi(rho) from the discounted occupancy is policy evaluation's, to 1e-9."""
     model = scored_model(gym.make(env_id, **kwargs))
