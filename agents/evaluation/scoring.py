@@ -663,8 +663,9 @@ def score_policies(
     rollouts of all of them at once on the native vector env
     (:func:`~agents.evaluation.vector_rollouts.rollout_tables`, ``n_episodes``
     per policy), from the tables themselves: a greedy policy's action is
-    taken to depend on the state alone, as its probes showed. The rollouts
-    draw from generators seeded by the whole list of seeds. Any other policy,
+    taken to depend on the state alone, as its probes showed. Each policy's
+    rollouts draw from streams of its own seed, so its score does not depend
+    on the policies scored with it. Any other policy,
     or any policy of an env without a vector entry point or with feature
     observations, is scored by :func:`score_policy` with its own seed.
 
@@ -718,15 +719,13 @@ def score_policies(
         stacked = np.array([readings[i].table for i in batched])
         values = evaluate_policies(arrays, stacked) @ arrays.initial_distribution
         one_hot = bool(np.all((stacked == 0.0) | (stacked == 1.0)))
-        batch_seed = np.random.SeedSequence([int(s) for s in seeds])
         rollouts = rollout_tables(
             env_id,
             kwargs,
             np.argmax(stacked, axis=-1) if one_hot else stacked,
             n_episodes,
-            seed=int(batch_seed.generate_state(1)[0]),
+            seeds=[int(seeds[i]) for i in batched],
             gamma=arrays.gamma,
-            rng=np.random.default_rng(batch_seed.spawn(1)[0]),
         )
         for i, table, value, rollout in zip(
             batched, stacked, values, rollouts, strict=True

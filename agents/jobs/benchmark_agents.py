@@ -405,12 +405,11 @@ def _run_and_report(
             moved = store.rotate()
         if moved is not None:
             print(f"kept the previous runs as {moved}")
-    todo = still_to_run(specs, factories, done)
+    todo = still_to_run(specs, done)
     if args.resume:
-        finished_runs = sum(not record.failed for record in done.values())
         print(
-            f"resuming: {finished_runs} of {len(specs)} runs already done; "
-            f"running {len(todo)} (a batch of seeds trained together reruns whole)"
+            f"resuming: {len(specs) - len(todo)} of {len(specs)} runs already "
+            f"done; running {len(todo)}"
         )
     with ExitStack() as ray:
         if args.ray is not None:
