@@ -589,7 +589,7 @@ def score_policy(
         AgentError: If the policy returns an action outside the action space,
             or states probabilities that are not distributions.
     """
-    reference = reference or Reference.of(env_id, dict(env_kwargs or {}))
+    reference = reference or reference_of(env_id, env_kwargs)
     agent = f"agent {name}"
     reading_rng, rollout_rng = harness_generators(seed)
     reading = read_policy(
@@ -620,13 +620,21 @@ def _score_reading(
     table, mode, note = reading.table, reading.mode, reading.reason
     exact_value: float | None = None
     if table is not None:
-        exact_value = start_value(reference.arrays, table)
+        exact_value = reference.exact(table)
         note = NO_VALUE_NOTE if exact_value is None else None
     rolled: PolicyLike | StochasticPolicy = policy
     if mode == "stochastic" and table is not None:
         rolled = ProbabilityTable(table)
     try:
-        rollout = evaluate(reference.env, rolled, n_episodes, seed, name=agent, rng=rng)
+        rollout = evaluate(
+            reference.env,
+            rolled,
+            n_episodes,
+            seed,
+            name=agent,
+            rng=rng,
+            tally=reference.tally(),
+        )
     except InvalidActionError as error:
         return reference.crashed(str(error), table, mode, note)
     if mode == "greedy" and table is not None:
@@ -688,7 +696,7 @@ def score_policies(
             f"for {len(policies)} policies"
         )
     kwargs = dict(env_kwargs or {})
-    reference = Reference.of(env_id, kwargs)
+    reference = reference_of(env_id, kwargs)
     arrays = reference.arrays
     agent = f"agent {name}"
     generators = [harness_generators(int(seed)) for seed in seeds]
