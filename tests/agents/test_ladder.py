@@ -69,13 +69,9 @@ def _run(tmp_path: Path, *extra: str) -> tuple[int, dict[str, Any], list[Any]]:
 def test_the_ladder_on_the_tiny_level_keeps_its_contract(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Budgets printed, reference rows once, every score exact, outputs written."""
-    status, record, runs = _run(
-        tmp_path,
-        "--agents",
-        *FAST_AGENTS,
-        "tests.agents.test_ladder:first_valid_agent",
-    )
+    """Budgets printed, reference rows once, scores exact, outputs written, resumed."""
+    agents = ["--agents", *FAST_AGENTS, "tests.agents.test_ladder:first_valid_agent"]
+    status, record, runs = _run(tmp_path, *agents)
     out = capsys.readouterr().out
     assert status == 0
     assert "level tiny: 2,000 environment steps per run" in out
@@ -99,6 +95,10 @@ def test_the_ladder_on_the_tiny_level_keeps_its_contract(
     assert by_agent["random"]["normalized_score"] == pytest.approx(0.0, abs=1e-12)
     if (tmp_path / "ladder_headline.png").exists():
         assert (tmp_path / "ladder_curves.png").stat().st_size > 0
+    again, record_again, _ = _run(tmp_path, *agents, "--resume")
+    assert again == 0
+    assert "resuming: 10 of 10 runs already done" in capsys.readouterr().out
+    assert record_again["summaries"] == record["summaries"]
 
 
 def test_a_run_depends_on_its_own_task_alone() -> None:
