@@ -40,7 +40,7 @@ import math
 import time
 import traceback
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any
 
 import gymnasium as gym
@@ -114,6 +114,8 @@ class LadderRecord:
         steps_used: Environment steps the agent trained for (0 for the
             reference rows and random; None for an external agent).
         seconds: Wall time of training and scoring.
+        cpu_seconds: CPU time of the process over the same (one thread:
+            what the run costs on an idle core, whatever else ran beside it).
         score: The exact score, None if the run failed.
         curve_steps: Steps at each curve point (0 first).
         curve_values: Exact ``V^pi(rho)`` of the greedy policy there.
@@ -130,11 +132,7 @@ class LadderRecord:
     curve_steps: tuple[int, ...] = ()
     curve_values: tuple[float, ...] = ()
     error: str | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        """Plain JSON-able form (NaN kept as NaN; the writer turns it to null)."""
-        data = asdict(self)
-        return data
+    cpu_seconds: float = math.nan
 
 
 def check_levels(levels: list[str] | tuple[str, ...]) -> tuple[str, ...]:
@@ -185,7 +183,7 @@ def _cost_rank(agent: str) -> int:
 
 def run_ladder_task(task: LadderTask) -> LadderRecord:
     """Train and score one task; a failure is a record with its error."""
-    start = time.perf_counter()
+    start, cpu = time.perf_counter(), time.process_time()
     try:
         steps, policy, curve = _train(task)
         (score,) = _score_policies(
@@ -206,6 +204,7 @@ def run_ladder_task(task: LadderTask) -> LadderRecord:
             time.perf_counter() - start,
             None,
             error=f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}",
+            cpu_seconds=time.process_time() - cpu,
         )
     return LadderRecord(
         task.agent,
@@ -217,6 +216,7 @@ def run_ladder_task(task: LadderTask) -> LadderRecord:
         score,
         tuple(int(s) for s, _ in curve),
         tuple(float(v) for _, v in curve),
+        cpu_seconds=time.process_time() - cpu,
     )
 
 

@@ -158,6 +158,9 @@ def record_from_json(data: dict[str, Any]) -> LadderRecord:
             float("nan") if v is None else float(v) for v in data["curve_values"]
         ),
         error=data.get("error"),
+        cpu_seconds=float("nan")
+        if data.get("cpu_seconds") is None
+        else float(data["cpu_seconds"]),
     )
 
 
@@ -287,15 +290,19 @@ def _report(
             f"{found.smallest_gap:.3g}, sum of 1/gap {found.inverse_gap_sum:,.0f}"
         )
     timing = {}
-    print(f"\nTime ({args.jobs or 1} job(s)); core-seconds are the runs' own:")
+    print(
+        f"\nTime ({args.jobs or 1} job(s)): the runs' wall seconds, their CPU "
+        "seconds (each run is one thread), and when the level's last run ended:"
+    )
     for level in levels:
         runs = [r for r in records if r.level == level]
-        core = sum(r.seconds for r in runs)
-        timing[level] = {"core_seconds": core, "finished_at": finished_at.get(level)}
+        wall = sum(r.seconds for r in runs)
+        cpu = sum(r.cpu_seconds for r in runs)
         at = finished_at.get(level)
+        timing[level] = {"run_seconds": wall, "cpu_seconds": cpu, "finished_at": at}
         print(
-            f"  {level}: {len(runs)} runs, {core:,.0f} core-s"
-            + (f", done {at:,.0f} s into the run" if at is not None else "")
+            f"  {level}: {len(runs)} runs, {wall:,.0f} s of runs, {cpu:,.0f} CPU-s"
+            + (f", done {at:,.0f} s into the job" if at is not None else "")
         )
     print(f"  total wall time {total:,.0f} s")
     record = {
