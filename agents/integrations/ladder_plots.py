@@ -45,6 +45,7 @@ def plot_ladder_headline(
     summaries: Sequence[AgentSummary], levels: Sequence[str], path: Path
 ) -> Path:
     """Write the headline figure (see the module docstring) as a PNG."""
+    colours = _colours(summaries)
     figure, axes = plt.subplots(
         1, len(levels), figsize=(4.2 * len(levels), 4.6), squeeze=False
     )
@@ -54,7 +55,7 @@ def plot_ladder_headline(
         for y, s in enumerate(rows):
             mean, (low, high) = s.headline
             reference = s.agent in REFERENCE_ROWS
-            colour = "#777777" if reference else _COLOURS[y % len(_COLOURS)]
+            colour = colours.get(s.agent, "#777777")
             shown = max(mean, _FLOOR)
             if not math.isnan(low):
                 axis.plot(
@@ -90,6 +91,7 @@ def plot_ladder_curves(
 ) -> Path:
     """Write the sample-complexity figure (see the module docstring) as a PNG."""
     learners = learners_of(summaries)
+    colours = _colours(summaries)
     figure, axes = plt.subplots(
         1, len(levels), figsize=(4.2 * len(levels), 4.0), squeeze=False
     )
@@ -98,7 +100,7 @@ def plot_ladder_curves(
         rule = reference.baseline_value
         assert rule is not None
         gap = reference.optimal_value - rule
-        for index, agent in enumerate(learners):
+        for agent in learners:
             runs = [
                 r
                 for r in records
@@ -110,7 +112,7 @@ def plot_ladder_curves(
             steps = np.mean([r.curve_steps[:length] for r in runs], axis=0)
             closed = (np.array([r.curve_values[:length] for r in runs]) - rule) / gap
             closed = np.maximum(closed, _FLOOR)
-            colour = _COLOURS[index % len(_COLOURS)]
+            colour = colours[agent]
             axis.plot(steps, closed.mean(axis=0), color=colour, label=agent, lw=1.6)
             axis.fill_between(
                 steps, closed.min(axis=0), closed.max(axis=0), color=colour, alpha=0.15
@@ -121,10 +123,18 @@ def plot_ladder_curves(
         axis.set_ylim(_FLOOR - 0.1, 1.1)
         axis.set_title(level)
         axis.set_xlabel("environment steps")
-    axes[0][0].set_ylabel(f"greedy policy: {HEADLINE_NAME}")
+    axes[0][0].set_ylabel("greedy policy: rule's gap closed")
     axes[0][-1].legend(fontsize=8, loc="lower right")
     figure.tight_layout()
     return _save(figure, path)
+
+
+def _colours(summaries: Sequence[AgentSummary]) -> dict[str, str]:
+    """One colour per learner, the same in every figure; references are grey."""
+    return {
+        agent: _COLOURS[i % len(_COLOURS)]
+        for i, agent in enumerate(learners_of(summaries))
+    }
 
 
 def _save(figure: Any, path: Path) -> Path:
