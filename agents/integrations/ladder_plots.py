@@ -120,6 +120,7 @@ def plot_ladder_curves(
         axis.axhline(0.0, color="#999999", lw=0.8, ls="--")
         axis.axhline(1.0, color="#999999", lw=0.8, ls="--")
         axis.set_xscale("symlog", linthresh=1_000)
+        axis.set_xlim(left=0)
         axis.set_ylim(_FLOOR - 0.1, 1.1)
         axis.set_title(level)
         axis.set_xlabel("environment steps")
