@@ -277,7 +277,8 @@ def reinforce_step(
         env: The env's ``(observations, rewards, terminated, truncated,
             masks)``.
         shared: ``Lockstep.arrays()``.
-        parameters: ``(gamma, learning_rate, baseline_rate)``.
+        parameters: ``(gamma, learning_rate, baseline_rate, horizon_ends)``:
+            ``horizon_ends`` 1.0 learns from truncated episodes too.
         action_slots: ``A`` zeros (see the module docstring).
 
     Returns:
@@ -306,7 +307,7 @@ def reinforce_step(
         actions,
         keys,
     ) = shared
-    gamma, learning_rate, baseline_rate = parameters
+    gamma, learning_rate, baseline_rate, horizon_ends = parameters
     n_envs = logits.shape[0]
     n_actions = len(action_slots)
     record_curves = curve_returns.shape[1] > 0
@@ -336,8 +337,9 @@ def reinforce_step(
                     g = trajectory_rewards[k, i] + gamma * g
                     trajectory_returns[k, i] = g
                 # A truncated episode has no complete return: learn only from
-                # episodes that reached a terminal state, as the scalar learner.
-                if terminated[k]:
+                # episodes that reached a terminal state, as the scalar learner,
+                # unless the time limit is the task's horizon.
+                if terminated[k] or (horizon_ends != 0.0 and truncated[k]):
                     weight = 1.0
                     for i in range(t + 1):
                         s = trajectory_states[k, i]

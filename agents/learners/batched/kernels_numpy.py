@@ -180,7 +180,7 @@ def reinforce_step(
     snapshots: Array,
     env: tuple[Array, Array, Array, Array, Array],
     shared: Shared,
-    parameters: tuple[float, float, float],
+    parameters: tuple[float, float, float, float],
     action_slots: tuple[int, ...],
 ) -> tuple[int, int]:
     """One batched step of K REINFORCE learners; see ``kernels_numba``."""
@@ -195,7 +195,7 @@ def reinforce_step(
     observations, rewards, terminated, truncated, masks = env
     counters, tallies = shared[0], shared[1]
     actions, keys = shared[-2], shared[-1]
-    gamma, learning_rate, baseline_rate = parameters
+    gamma, learning_rate, baseline_rate, horizon_ends = parameters
     n_actions = len(action_slots)
     slots = np.arange(n_actions)
     valid = masks != 0
@@ -217,7 +217,7 @@ def reinforce_step(
             lengths = counters[ended, EPISODE_LENGTH]
             _learn_from_episodes(
                 ended,
-                terminated[ended],
+                terminated[ended] | (truncated[ended] & (horizon_ends != 0.0)),
                 lengths,
                 logits,
                 baseline,

@@ -176,6 +176,7 @@ def train_reinforce_batched(
         float(config.gamma),
         float(config.learning_rate),
         float(config.baseline_rate),
+        float(config.horizon_ends_episode),
     )
 
     def advance(
