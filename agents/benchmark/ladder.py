@@ -36,6 +36,7 @@ of the 200-step shift for ours, ``total_timesteps=budget`` for SB3.
 
 from __future__ import annotations
 
+import importlib
 import math
 import time
 import traceback
@@ -311,9 +312,15 @@ def greedy_actions(
     return np.asarray(np.argmax(masked, axis=1), dtype=np.int64)
 
 
-def _train_sb3(task: LadderTask, reference: Reference) -> tuple[int, Any, Curve]:
-    from agents.integrations.ladder_sb3 import train_on_features
+SB3_TRAINER = "agents.integrations.ladder_sb3:train_on_features"
+"""The SB3 trainer on the queue's features (the ``sb3`` extra), by reference:
+glue to an optional library sits above the benchmark, which imports it as it
+imports the ``sb3:ALGORITHM`` factories (:mod:`agents.benchmark.plugins`)."""
 
+
+def _train_sb3(task: LadderTask, reference: Reference) -> tuple[int, Any, Curve]:
+    module, _, name = SB3_TRAINER.partition(":")
+    train_on_features = getattr(importlib.import_module(module), name)
     algorithm = task.agent.removeprefix("sb3:")
     if algorithm not in SB3_AGENTS:
         raise ValueError(
