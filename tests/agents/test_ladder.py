@@ -192,3 +192,32 @@ def test_sb3_learners_run_on_the_tiny_level_of_the_ladder() -> None:
         assert record.score.exact_value is not None
         assert record.steps_used is not None and record.steps_used >= 1_024
         assert record.curve_steps[0] == 0 and len(record.curve_values) >= 2
+
+
+@pytest.mark.processes
+@pytest.mark.parametrize(
+    "fan_out",
+    [
+        pytest.param(["--jobs", "2"], id="processes"),
+        pytest.param(["--ray", "--jobs", "2"], id="ray", marks=pytest.mark.ray),
+    ],
+)
+def test_the_ladder_fans_out_unchanged(tmp_path: Path, fan_out: list[str]) -> None:
+    """Worker processes and Ray tasks give the serial run's scores, run by run."""
+    agents = ["--agents", "random", "operations_rule", "q_learning", "reinforce"]
+    serial_status, _, serial = _run(tmp_path / "serial", *agents)
+    status, _, fanned = _run(tmp_path / "fanned", *agents, *fan_out)
+    assert serial_status == status == 0
+
+    def scores(runs: list[Any]) -> dict[tuple[str, int], Any]:
+        return {
+            (run["agent"], run["seed"]): (
+                run["score"]["exact_value"],
+                run["score"]["operations"],
+                run["curve_values"],
+            )
+            for run in runs
+        }
+
+    assert scores(fanned) == scores(serial)
+    assert len(serial) == 7  # the rule once, each learner and random per seed
