@@ -46,6 +46,10 @@ JOBS: dict[str, Job] = {
         "any agent against the exact optimum of a suite",
     ),
     "speed": Job("agents.jobs.speed", "side-by-side speed ratios, measured in one run"),
+    "queue-levels": Job(
+        "agents.jobs.queue_levels",
+        "the queue's levels: states, nonzeros, build and solve time, V*",
+    ),
     "draw-task": Job(
         "agents.jobs.draw_task", "draw a task's MDP from its table (plots extra)"
     ),

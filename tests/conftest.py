@@ -23,7 +23,7 @@ RAY_SKIP_REASON = (
 INTEROP_LIBRARIES = ("torchrl", "tianshou", "d3rlpy")
 INTEROP_SKIP_REASON = (
     "needs the interop extra (TorchRL, Tianshou, d3rlpy): .ci/run runs these in "
-    "a venv of their own; see the README, 'Using it from other frameworks'"
+    "a venv of their own; see docs/frameworks.md, 'Using it from other frameworks'"
 )
 
 

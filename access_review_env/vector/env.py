@@ -122,16 +122,19 @@ class TaskVectorEnv(VectorEnv[NDArray[Any], NDArray[np.int64], NDArray[Any]]):
         num_envs: Number of sub-envs.
         model: The task's model for one configuration (only for
             ``TaskVectorEnv`` itself).
-        exploring_starts: Start every episode in a uniformly random
+
+    Keyword Args:
+        exploring_starts (bool): Start every episode in a uniformly random
             non-terminal state.
-        observation: ``"index"`` (int64 state indices) or ``"features"``
+        observation (str): ``"index"`` (int64 state indices) or ``"features"``
             (float32 rows of ``model.features``).
-        render_mode: None only.
-        max_episode_steps: Per-sub-env time limit; None (the default here) for
-            none.
-        copy: Return fresh arrays from every call (else reused buffers).
-        threads: Worker threads for batches of at least 2**18 sub-envs.
-        autoreset_mode: Gymnasium's autoreset mode.
+        render_mode (None): None only.
+        max_episode_steps (int | None): Per-sub-env time limit; None (the
+            default here) for none.
+        copy (bool): Return fresh arrays from every call (else reused buffers).
+        threads (int | None): Worker threads for batches of at least 2**18
+            sub-envs.
+        autoreset_mode (AutoresetMode | str): Gymnasium's autoreset mode.
 
     Raises:
         TypeError, ValueError: For an argument that is not allowed, naming it.

@@ -222,6 +222,9 @@ class BatchedFactory:
     ) -> list[Trained]:
         """Train one learner per seed, all at once; trace each one.
 
+        Each seed's agent and trace depend on that seed alone, not on the
+        seeds trained with it (see :mod:`agents.learners.batched.streams`).
+
         Args:
             env_id: The registered task.
             env_kwargs: The configuration.
@@ -250,7 +253,6 @@ class BatchedFactory:
             ),
         )
         checkpoints = checkpoint_grid(self.n_episodes)
-        rng = np.random.default_rng(np.random.SeedSequence(seeds))
         q_learning = self.algorithm == "q_learning"
         regret_of: RegretOf = (
             EpsilonGreedyRegret(arrays, valid, QLearningConfig().epsilon)
@@ -260,7 +262,11 @@ class BatchedFactory:
         tracker = RegretTracker(regret_of, len(seeds), checkpoints)
         train = train_q_learning_batched if q_learning else train_reinforce_batched
         result: BatchedQLearning | BatchedReinforce = train(
-            envs, self.n_episodes, rng=rng, checkpoints=checkpoints, observer=tracker
+            envs,
+            self.n_episodes,
+            seeds=seeds,
+            checkpoints=checkpoints,
+            observer=tracker,
         )
         envs.close()
         greedy = greedy_regret(arrays, result.log.snapshots, valid)

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import hashlib
 import json
 import time
 import traceback
@@ -153,16 +152,6 @@ class RunSpec:
         return dataclasses.replace(self, seed=-1).key
 
 
-def batch_id(seeds: Sequence[int]) -> str:
-    """A short name for a batch of seeds: their number and a digest of them.
-
-    Two batches share it only if they hold the same seeds in the same order
-    (records store this, not the up to 4,096 seeds of their batch).
-    """
-    digest = hashlib.sha256(json.dumps(list(seeds)).encode()).hexdigest()
-    return f"{len(seeds)} seeds, sha256 {digest[:16]}"
-
-
 def run_key(
     agent: str,
     configuration: str,
@@ -196,10 +185,11 @@ class RunRecord:
         error: Why the run failed (exception type and message), or None.
         trace: The exact regret at checkpoints during training, for agents that
             report it (see :class:`~agents.benchmark.factories.TrainingTrace`).
-        batch: Which seeds were trained together with this one in one
-            ``train_many`` call (:func:`batch_id` of them, this one included),
-            or None for a run trained alone. A batched seed's result depends
-            on them.
+        batch: Read from records of earlier versions only, which named the
+            seeds trained together with this one (their number and a digest):
+            their batched learners' results depended on that batch, so
+            ``--resume`` reruns such a record (:func:`still_to_run`). None in
+            records written now: a seed's result depends on its seed alone.
     """
 
     agent: str
@@ -406,8 +396,8 @@ def run_many(
 
     The specs must share everything but the seed (:attr:`RunSpec.group`). The
     records are those :func:`run_one` would give, one per spec, except that
-    ``train_seconds`` is the batch's time shared equally, and the Monte Carlo
-    part of the scores is drawn for the batch (see
+    ``train_seconds`` is the batch's time shared equally (the scores, Monte
+    Carlo part included, are each seed's own: see
     :func:`~agents.evaluation.scoring.score_policies`). A failure in training
     fails every run of the batch; a failure in scoring sends each run through
     :func:`run_one`'s scoring, so that only the runs at fault fail. The batch
@@ -421,9 +411,6 @@ def run_many(
     records = [_record(spec) for spec in specs]
     if not specs:
         return records
-    batch = batch_id([spec.seed for spec in specs])
-    for record in records:
-        record.batch = batch
     first = specs[0]
     kwargs = first.configuration.env_kwargs
     limit = None if timeout is None else timeout * len(specs)
@@ -458,8 +445,6 @@ def run_many(
                     run_one(spec, _already(done), timeout)
                     for spec, done in zip(specs, trained, strict=True)
                 ]
-                for record in records:
-                    record.batch = batch
             else:
                 for record, done, score in zip(records, trained, scores, strict=True):
                     _finish(record, done, score)
@@ -536,9 +521,11 @@ def groups(
 ) -> list[list[RunSpec]]:
     """The units of work of :func:`run_specs`, in the order they run serially.
 
-    A batch of :func:`batches` for a factory with ``train_many`` (a batched
-    seed's result depends on the seeds trained with it, so every backend must
-    group exactly so), one spec at a time for the others.
+    A batch of :func:`batches` for a factory with ``train_many``, one spec at
+    a time for the others. Grouping is for speed alone: a seed's record does
+    not depend on the seeds trained with it (for our batched learners; a
+    user's ``train_many`` must keep that promise too), so any backend, and a
+    resumed run, may group otherwise.
     """
     units: list[list[RunSpec]] = []
     for batch in batches(specs):
@@ -550,36 +537,23 @@ def groups(
 
 
 def still_to_run(
-    specs: Sequence[RunSpec],
-    factories: Mapping[str, AgentFactory],
-    done: Mapping[str, RunRecord],
+    specs: Sequence[RunSpec], done: Mapping[str, RunRecord]
 ) -> list[RunSpec]:
-    """What ``--resume`` runs: every unit of :func:`groups` not entirely done.
+    """What ``--resume`` runs: every spec without a finished record, in order.
 
-    A unit is done when each of its specs has a record in ``done`` (by key)
-    that did not fail and, for a batch of seeds trained together, that was
-    trained in this very batch (:attr:`RunRecord.batch`). Otherwise
-    the batch reruns whole, its done seeds with it: a batched seed's result
-    depends on the seeds trained with it, so training only the missing ones,
-    or keeping seeds from another batch, would give other results than the
-    uninterrupted run. A batch with a failed run therefore reruns whole on
-    each resume. The units are formed from all of ``specs``, so
-    :func:`groups` of the result forms them again unchanged.
+    A spec is done when ``done`` holds a record of its key (see
+    :attr:`RunSpec.key`) that did not fail and that was not trained in a
+    batch by an earlier version (:attr:`RunRecord.batch` set: that seed's
+    result depended on the seeds trained with it). Seeds stand alone, so the
+    missing seeds of a batch rerun without the done ones, and a resumed
+    benchmark gives the records of an uninterrupted one.
     """
 
-    def finished(unit: list[RunSpec]) -> bool:
-        batched = isinstance(factories[unit[0].agent], ManySeedFactory)
-        batch = batch_id([spec.seed for spec in unit]) if batched else None
-        return all(
-            spec.key in done
-            and not done[spec.key].failed
-            and done[spec.key].batch == batch
-            for spec in unit
-        )
+    def finished(spec: RunSpec) -> bool:
+        record = done.get(spec.key)
+        return record is not None and not record.failed and record.batch is None
 
-    return [
-        spec for unit in groups(specs, factories) if not finished(unit) for spec in unit
-    ]
+    return [spec for spec in specs if not finished(spec)]
 
 
 def run_specs(

@@ -5,12 +5,13 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
+from numpy.typing import NDArray
 
 from access_review_env import RECOMMENDED_GAMMA
 from access_review_env.validation import check_integer
@@ -50,6 +51,8 @@ class EvaluationResult:
         discounted_returns: ``(n_episodes,)`` each episode's discounted return.
         state_actions: Every distinct ``(info["state"], action)`` pair the
             policy chose (empty where the rollouts do not record them).
+        tallies: ``(n_episodes, k)`` each episode's sums of what a ``tally``
+            counted per step (``(0, 0)`` without one).
     """
 
     n_episodes: int
@@ -65,12 +68,17 @@ class EvaluationResult:
     returns: np.ndarray = field(default_factory=lambda: np.zeros(0))
     discounted_returns: np.ndarray = field(default_factory=lambda: np.zeros(0))
     state_actions: frozenset[tuple[int, int]] = frozenset()
+    tallies: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))
 
     @property
     def violations_per_episode(self) -> float:
         """Mean policy violations per episode."""
         return self.violations / self.n_episodes
 
+
+Tally = Callable[[dict[str, Any], dict[str, Any]], Sequence[float]]
+"""``tally(info_before, info_after) -> quantities``: what one step counted, from
+the ``info`` before the action and the one the step returned."""
 
 DEFAULT_MAX_STEPS = 1_000
 """The episode cut of :func:`evaluate` for an env with no time limit at all."""
@@ -103,6 +111,7 @@ def evaluate(
     name: str = "policy",
     max_steps: int | None = None,
     rng: np.random.Generator | None = None,
+    tally: Tally | None = None,
 ) -> EvaluationResult:
     """Roll ``policy`` out for ``n_episodes`` episodes and score it.
 
@@ -130,6 +139,9 @@ def evaluate(
             Python's and NumPy's global generators (and torch's, if imported)
             for the rollouts, so that a function drawing from them is
             reproducible; their states are restored afterwards.
+        tally: Counts quantities in each step; their sums per episode are
+            ``tallies`` (e.g.
+            :class:`~agents.evaluation.queue_operations.QueueTally`).
 
     Returns:
         An :class:`EvaluationResult`.
@@ -162,15 +174,22 @@ def evaluate(
     violations = 0.0
     invalid = 0
     taken: set[tuple[int, int]] = set()
+    counted: list[NDArray[np.float64]] = []
     with seeded_global_random(rng):
         for episode in range(n_episodes):
             observation, info = env.reset(seed=seed if episode == 0 else None)
             weight = 1.0
+            sums: NDArray[np.float64] | None = None
             while True:
                 action = choose(observation, info)
                 if "state" in info:
                     taken.add((int(info["state"]), action))
+                before = info
                 observation, reward, terminated, truncated, info = env.step(action)
+                if tally is not None:
+                    step = np.asarray(tally(before, info), dtype=np.float64)
+                    sums = step if sums is None else sums + step
+
                 returns[episode] += float(reward)
                 discounted[episode] += weight * float(reward)
                 weight *= gamma
@@ -182,6 +201,8 @@ def evaluate(
                     outcomes[
                         outcome_names[outcome] if outcome_names else str(outcome)
                     ] += 1
+                    if sums is not None:
+                        counted.append(sums)
                     break
     return EvaluationResult(
         n_episodes=n_episodes,
@@ -197,6 +218,7 @@ def evaluate(
         returns=returns,
         discounted_returns=discounted,
         state_actions=frozenset(taken),
+        tallies=np.array(counted) if counted else np.zeros((0, 0)),
     )
 
 

@@ -25,21 +25,31 @@ in 10,000 scores.
 
 from __future__ import annotations
 
+import json
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, fields
+from functools import lru_cache
 from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from numpy.typing import NDArray
 
-from access_review_env import ENV_ID, InvalidActionError, SparseMDP, TabularMDP
+from access_review_env import ENV_ID, InvalidActionError, SparseMDP
 from agents.common.json_values import float_from_json
 from agents.evaluation.exact import (
+    moments_affordable,
     optimal_action_mask,
     return_deviation,
-    scored_arrays,
+    scored_model,
+)
+from agents.evaluation.queue_operations import (
+    Operations,
+    QueueReading,
+    QueueTally,
+    monte_carlo_operations,
+    operations_rule,
 )
 from agents.evaluation.rollouts import EvaluationResult, action_generator, evaluate
 from agents.evaluation.statistics import t_value
@@ -50,6 +60,8 @@ from agents.planning import (
     start_value,
     value_iteration,
 )
+from agents.planning.occupancy import occupancy_value
+from agents.planning.policy_evaluation import dense_solvable
 from agents.policies import (
     PROBES,
     Mode,
@@ -116,6 +128,20 @@ class PolicyScore:
         exact_outside_mc: Whether the exact value lies outside
             :attr:`mc_check_ci` (None without an exact value or an interval):
             True means the exact value and the rollouts disagree.
+        baseline_value: Exact value of the task's operations rule (the
+            queue's, :func:`~agents.evaluation.queue_operations.operations_rule`),
+            or None for a task without one.
+        baseline_gap_closed: ``(V^pi - V_rule) / (V* - V_rule)``: the share
+            of the rule's gap to the optimum the policy closes (negative
+            below the rule), or None without a rule.
+        optimal_share: Share of non-terminal states where every action the
+            policy takes with positive probability is optimal (None when it
+            does not read as a table); :attr:`agreement` names the states on
+            models of at most :data:`AGREEMENT_MAX_STATES` states.
+        operations: The queue's operations figures over one shift
+            (:class:`~agents.evaluation.queue_operations.Operations`), exact
+            where the policy reads as a table, else from the rollouts; None
+            for other tasks.
     """
 
     optimal_value: float
@@ -137,6 +163,10 @@ class PolicyScore:
     exact_note: str | None = None
     mc_check_ci: tuple[float, float] = (math.nan, math.nan)
     exact_outside_mc: bool | None = None
+    baseline_value: float | None = None
+    baseline_gap_closed: float | None = None
+    optimal_share: float | None = None
+    operations: Operations | None = None
 
     @property
     def horizon_text(self) -> str:
@@ -157,7 +187,15 @@ class PolicyScore:
                 "a score without 'mode', written before policies were read by "
                 "mode; run the benchmark again without --resume"
             )
-        values = {field.name: data[field.name] for field in fields(cls)}
+        later = {field.name for field in fields(cls)} - _FIRST_FIELDS
+        values: dict[str, Any] = {
+            field.name: data.get(field.name)
+            if field.name in later
+            else data[field.name]
+            for field in fields(cls)
+        }
+        if values["operations"] is not None:
+            values["operations"] = Operations.from_json(values["operations"])
         for name in (
             "mc_value",
             "regret",
@@ -168,6 +206,19 @@ class PolicyScore:
         for name in ("mc_ci", "mc_check_ci"):
             values[name] = tuple(float_from_json(bound) for bound in values[name])
         return cls(**values)
+
+
+_FIRST_FIELDS = frozenset(
+    field.name
+    for field in fields(PolicyScore)
+    if field.name
+    not in ("baseline_value", "baseline_gap_closed", "optimal_share", "operations")
+)
+"""Fields every stored score has; the others are absent from older records."""
+
+AGREEMENT_MAX_STATES = 1_000
+"""Scores name each state's agreement (:attr:`PolicyScore.agreement`) on models
+of at most this many states; larger ones keep the share alone."""
 
 
 def t_interval(
@@ -218,76 +269,114 @@ def outside(value: float | None, interval: tuple[float, float]) -> bool | None:
     return not low - slack <= value <= high + slack
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Reference:
     """What every score on one configuration is measured against.
 
+    Built once per configuration and process (:func:`reference_of`): on the
+    largest queue level the optimum and the random policy's value take
+    tens of seconds.
+
     Attributes:
         env: ``gym.make(env_id, **env_kwargs)``.
-        arrays: The MDP exact values are computed on
-            (:func:`~agents.evaluation.exact.scored_arrays`).
-        sparse: The same MDP in sparse form, with every branch's reward.
+        model: The MDP exact values are computed on, sparse at every size
+            (:func:`~agents.evaluation.exact.scored_model`: the env's time
+            limit as its horizon, its reset's start distribution).
         masks: ``(S, A)`` each state's valid actions (``info["action_mask"]``).
         optimal: ``(S, A)`` the optimal actions of each non-terminal state,
             every one whose ``Q*`` is within
             :data:`~agents.evaluation.exact.TIE_TOLERANCE` of ``V*``.
         optimal_value: Exact ``V*`` of the start distribution.
         random_value: Exact value of :class:`RandomPolicy`, the score-0 point.
-        state_labels: How each state is named in agreements.
+        baseline: ``(S,)`` the task's operations rule, or None.
+        baseline_value: Its exact value, or None.
+        queue: What the queue's operations figures read of the model, or None
+            for another task.
     """
 
     env: gym.Env[Any, Any]
-    arrays: TabularMDP
-    sparse: SparseMDP
+    model: SparseMDP
     masks: NDArray[np.bool_]
     optimal: NDArray[np.bool_]
     optimal_value: float
     random_value: float
-    state_labels: tuple[str, ...]
+    baseline: NDArray[np.int64] | None = None
+    baseline_value: float | None = None
+    queue: QueueReading | None = None
 
     @classmethod
     def of(cls, env_id: str, env_kwargs: dict[str, Any]) -> Reference:
         """The reference of ``gym.make(env_id, **env_kwargs)``."""
         env = gym.make(env_id, **env_kwargs)
-        arrays = scored_arrays(env)
+        model = scored_model(env)
         unwrapped: Any = env.unwrapped
-        masks = np.asarray(unwrapped.sparse.valid_action_mask, dtype=bool)
-        optimum = value_iteration(arrays)
-        start = arrays.initial_distribution
-        random_table = stochastic_table(RandomPolicy(), masks, ~arrays.terminal)
-        random_value = start_value(arrays, random_table)
+        masks = np.asarray(model.valid_action_mask, dtype=bool)
+        optimum = value_iteration(model)
+        random_table = stochastic_table(RandomPolicy(), masks, ~model.terminal)
+        random_value = exact_start_value(model, random_table)
         assert random_value is not None
-        labels = arrays.state_names or tuple(
-            unwrapped.mdp.state_label(state) for state in range(arrays.n_states)
-        )
+        shape = getattr(unwrapped.mdp, "shape", None)
+        queue = None if shape is None else QueueReading.of(shape, model.outcomes)
+        baseline = None if queue is None else operations_rule(masks)
         return cls(
             env=env,
-            arrays=arrays,
-            sparse=unwrapped.sparse,
+            model=model,
             masks=masks,
-            optimal=optimal_action_mask(optimum.Q, optimum.V, arrays.terminal),
-            optimal_value=float(start @ optimum.V),
+            optimal=optimal_action_mask(optimum.Q, optimum.V, model.terminal),
+            optimal_value=float(model.initial_distribution @ optimum.V),
             random_value=random_value,
-            state_labels=labels,
+            baseline=baseline,
+            baseline_value=None
+            if baseline is None
+            else exact_start_value(model, baseline),
+            queue=queue,
         )
+
+    @property
+    def arrays(self) -> SparseMDP:
+        """The model exact values are computed on (:attr:`model`)."""
+        return self.model
 
     @property
     def live(self) -> NDArray[np.bool_]:
         """``(S,)`` the non-terminal states."""
-        return ~self.arrays.terminal
+        return ~self.model.terminal
 
     @property
     def observe(self) -> Callable[[int], Any] | None:
         """The observation the env shows in a state (None: the state itself)."""
         return getattr(self.env.unwrapped, "observe", None)
 
-    def agreement(self, table: NDArray[np.float64]) -> dict[str, bool]:
-        """Per non-terminal state, whether the table takes optimal actions only."""
-        agrees = np.all(self.optimal | (table <= 0.0), axis=1)
+    def state_labels(self) -> tuple[str, ...]:
+        """How each state is named in agreements."""
+        if self.model.state_names:
+            return self.model.state_names
+        label = self.env.unwrapped.mdp.state_label  # type: ignore[attr-defined]
+        return tuple(label(state) for state in range(self.model.n_states))
+
+    def agreement(self, table: NDArray[np.float64]) -> dict[str, bool] | None:
+        """Per non-terminal state, whether the table takes optimal actions only.
+
+        None on models of more than :data:`AGREEMENT_MAX_STATES` states.
+        """
+        if self.model.n_states > AGREEMENT_MAX_STATES:
+            return None
+        agrees = self._agrees(table)
+        labels = self.state_labels()
         return {
-            self.state_labels[state]: bool(agrees[state])
-            for state in np.flatnonzero(self.live)
+            labels[state]: bool(agrees[state]) for state in np.flatnonzero(self.live)
         }
+
+    def optimal_share(self, table: NDArray[np.float64]) -> float:
+        """Share of non-terminal states where the table takes optimal actions only."""
+        return float(self._agrees(table)[self.live].mean())
+
+    def _agrees(self, table: NDArray[np.float64]) -> NDArray[np.bool_]:
+        return np.asarray(np.all(self.optimal | (table <= 0.0), axis=1))
+
+    def exact(self, table: NDArray[np.float64]) -> float | None:
+        """Exact ``V^pi`` of the start distribution (see :func:`exact_start_value`)."""
+        return exact_start_value(self.model, table)
 
     def score(
         self,
@@ -308,15 +397,11 @@ class Reference:
         """
         mc_value = rollout.mean_discounted_return
         se, n = rollout.discounted_return_se, rollout.n_episodes
+        model = self.model
         deviation = None
-        if exact_value is not None and table is not None:
-            arrays = self.arrays
+        if exact_value is not None and table is not None and moments_affordable(model):
             deviation = return_deviation(
-                self.sparse,
-                table,
-                arrays.initial_distribution,
-                arrays.gamma,
-                arrays.horizon,
+                model, table, model.initial_distribution, model.gamma, model.horizon
             )
         check = check_interval(mc_value, se, n, deviation)
         value = exact_value if exact_value is not None else mc_value
@@ -335,12 +420,42 @@ class Reference:
             / (rollout.mean_length * rollout.n_episodes),
             outcomes=rollout.outcomes,
             n_episodes=rollout.n_episodes,
-            horizon=self.arrays.horizon,
+            horizon=model.horizon,
             mode=mode,
             exact_note=exact_note,
             mc_check_ci=check,
             exact_outside_mc=outside(exact_value, check),
+            baseline_value=self.baseline_value,
+            baseline_gap_closed=self.gap_closed(value),
+            optimal_share=None if table is None else self.optimal_share(table),
+            operations=self.operations(exact_value, table, rollout),
         )
+
+    def gap_closed(self, value: float) -> float | None:
+        """``(value - V_rule) / (V* - V_rule)``, or None without a rule."""
+        if self.baseline_value is None:
+            return None
+        gap = self.optimal_value - self.baseline_value
+        return (value - self.baseline_value) / gap if gap > 0 else 1.0
+
+    def operations(
+        self,
+        exact_value: float | None,
+        table: NDArray[np.float64] | None,
+        rollout: EvaluationResult,
+    ) -> Operations | None:
+        """The queue's figures: exact from the table, else the rollouts' tallies."""
+        if self.queue is None:
+            return None
+        if exact_value is not None and table is not None:
+            return self.queue.exact(self.model, _as_actions(table))
+        if rollout.tallies.shape[0] >= 2:
+            return monte_carlo_operations(rollout.tallies)
+        return None
+
+    def tally(self) -> QueueTally | None:
+        """What the rollouts of a policy without a table count (the queue's figures)."""
+        return None if self.queue is None else QueueTally(self.queue)
 
     def crashed(
         self,
@@ -362,11 +477,63 @@ class Reference:
             violations_per_episode=math.nan,
             invalid_action_rate=math.nan,
             crashed=True,
-            horizon=self.arrays.horizon,
+            horizon=self.model.horizon,
             crash_message=message,
             mode=mode,
             exact_note=exact_note or "it took an action the env refused",
+            baseline_value=self.baseline_value,
         )
+
+
+@lru_cache(maxsize=8)
+def _cached_reference(env_id: str, kwargs_json: str) -> Reference:
+    return Reference.of(env_id, json.loads(kwargs_json))
+
+
+def reference_of(env_id: str, env_kwargs: Mapping[str, Any] | None = None) -> Reference:
+    """The :class:`Reference` of a configuration, built once per process.
+
+    Configurations whose kwargs are not plain JSON (a reward mapping holds
+    only numbers, so every task's are) are built each time.
+    """
+    kwargs = dict(env_kwargs or {})
+    try:
+        key = json.dumps(kwargs, sort_keys=True)
+    except TypeError:
+        return Reference.of(env_id, kwargs)
+    return _cached_reference(env_id, key)
+
+
+def exact_start_value(model: SparseMDP, table: NDArray[Any]) -> float | None:
+    """Exact ``V^pi`` of the start distribution, or None if the env cannot run it.
+
+    Where the dense arrays are affordable, by
+    :func:`~agents.planning.start_value` (backward induction); on larger
+    models by the discounted occupancy
+    (:func:`~agents.planning.occupancy.occupancy_value`, one forward pass,
+    reading a one-hot table as its actions). Both give the same value to
+    rounding (tested); None when the policy takes an action without a
+    transition in a state it reaches.
+
+    Args:
+        model: The MDP as scored.
+        table: ``(S, A)`` the policy's action probabilities, or ``(S,)`` its
+            actions.
+    """
+    if dense_solvable(model):
+        if table.ndim == 1:
+            table = np.eye(model.n_actions)[table]
+        return start_value(model, table)
+    return occupancy_value(model, _as_actions(table))
+
+
+def _as_actions(table: NDArray[np.float64]) -> NDArray[Any]:
+    """A one-hot table ``(S, A)`` as its actions ``(S,)``; any other as it is."""
+    if table.ndim == 1:
+        return table
+    if np.all((table == 0.0) | (table == 1.0)) and np.all(table.sum(axis=1) == 1.0):
+        return np.asarray(np.argmax(table, axis=1), dtype=np.int64)
+    return table
 
 
 NO_VALUE_NOTE = (
@@ -422,7 +589,7 @@ def score_policy(
         AgentError: If the policy returns an action outside the action space,
             or states probabilities that are not distributions.
     """
-    reference = reference or Reference.of(env_id, dict(env_kwargs or {}))
+    reference = reference or reference_of(env_id, env_kwargs)
     agent = f"agent {name}"
     reading_rng, rollout_rng = harness_generators(seed)
     reading = read_policy(
@@ -453,13 +620,21 @@ def _score_reading(
     table, mode, note = reading.table, reading.mode, reading.reason
     exact_value: float | None = None
     if table is not None:
-        exact_value = start_value(reference.arrays, table)
+        exact_value = reference.exact(table)
         note = NO_VALUE_NOTE if exact_value is None else None
     rolled: PolicyLike | StochasticPolicy = policy
     if mode == "stochastic" and table is not None:
         rolled = ProbabilityTable(table)
     try:
-        rollout = evaluate(reference.env, rolled, n_episodes, seed, name=agent, rng=rng)
+        rollout = evaluate(
+            reference.env,
+            rolled,
+            n_episodes,
+            seed,
+            name=agent,
+            rng=rng,
+            tally=reference.tally(),
+        )
     except InvalidActionError as error:
         return reference.crashed(str(error), table, mode, note)
     if mode == "greedy" and table is not None:
@@ -496,8 +671,9 @@ def score_policies(
     rollouts of all of them at once on the native vector env
     (:func:`~agents.evaluation.vector_rollouts.rollout_tables`, ``n_episodes``
     per policy), from the tables themselves: a greedy policy's action is
-    taken to depend on the state alone, as its probes showed. The rollouts
-    draw from generators seeded by the whole list of seeds. Any other policy,
+    taken to depend on the state alone, as its probes showed. Each policy's
+    rollouts draw from streams of its own seed, so its score does not depend
+    on the policies scored with it. Any other policy,
     or any policy of an env without a vector entry point or with feature
     observations, is scored by :func:`score_policy` with its own seed.
 
@@ -520,7 +696,7 @@ def score_policies(
             f"for {len(policies)} policies"
         )
     kwargs = dict(env_kwargs or {})
-    reference = Reference.of(env_id, kwargs)
+    reference = reference_of(env_id, kwargs)
     arrays = reference.arrays
     agent = f"agent {name}"
     generators = [harness_generators(int(seed)) for seed in seeds]
@@ -551,15 +727,13 @@ def score_policies(
         stacked = np.array([readings[i].table for i in batched])
         values = evaluate_policies(arrays, stacked) @ arrays.initial_distribution
         one_hot = bool(np.all((stacked == 0.0) | (stacked == 1.0)))
-        batch_seed = np.random.SeedSequence([int(s) for s in seeds])
         rollouts = rollout_tables(
             env_id,
             kwargs,
             np.argmax(stacked, axis=-1) if one_hot else stacked,
             n_episodes,
-            seed=int(batch_seed.generate_state(1)[0]),
+            seeds=[int(seeds[i]) for i in batched],
             gamma=arrays.gamma,
-            rng=np.random.default_rng(batch_seed.spawn(1)[0]),
         )
         for i, table, value, rollout in zip(
             batched, stacked, values, rollouts, strict=True
@@ -582,7 +756,7 @@ def score_policies(
     ]
 
 
-def _runs_as_tables(arrays: TabularMDP, table: NDArray[np.float64]) -> bool:
+def _runs_as_tables(arrays: SparseMDP, table: NDArray[np.float64]) -> bool:
     """Whether ``table`` puts mass on available actions only, in every live state."""
     live = ~arrays.terminal
     return bool(np.all(arrays.available_actions[live] | (table[live] <= 0.0)))

@@ -28,7 +28,7 @@ Two choices make it work, both measured on AccessReview-v0 with d3rlpy 2.8.1:
 
 d3rlpy pins ``gymnasium==1.0.0``, older than this package allows: install it
 with ``pip install --no-deps d3rlpy`` after the ``interop`` extra (which holds
-its other requirements); see the README.
+its other requirements); see ``docs/frameworks.md``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
     raise ImportError(
         "agents.integrations.d3rlpy_cql needs d3rlpy: pip install torch==2.13.0 "
         "'access-review-env[interop]' && pip install --no-deps d3rlpy==2.8.1 "
-        "(see the README, 'Using it from other frameworks')"
+        "(see docs/frameworks.md, 'Using it from other frameworks')"
     ) from error
 
 from access_review_env import TaskEnv

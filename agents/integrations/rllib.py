@@ -116,16 +116,23 @@ def env_config(
     env_kwargs: Mapping[str, Any] | None = None,
     settings: PPOSettings | None = None,
 ) -> dict[str, Any]:
-    """The ``env_config`` :func:`make_env` reads: env id, kwargs and reward scale."""
+    """The ``env_config`` :func:`make_env` reads.
+
+    Exploring starts are kept apart from ``env_kwargs``: they are how PPO
+    trains, not the task it is checked on, so :func:`check_policy` scores the
+    policy from the start distribution of the task as ``env_kwargs`` make it.
+    """
     settings = settings or PPOSettings()
-    kwargs = dict(env_kwargs or {})
-    if settings.exploring_starts:
-        kwargs["exploring_starts"] = True
     return {
         "env_id": env_id,
-        "env_kwargs": kwargs,
+        "env_kwargs": dict(env_kwargs or {}),
         "reward_scale": settings.reward_scale,
+        "exploring_starts": settings.exploring_starts,
     }
+
+
+ENV_CONFIG_KEYS = ("env_id", "env_kwargs", "reward_scale", "exploring_starts")
+"""The keys :func:`make_env` reads from RLlib's ``env_config``."""
 
 
 def make_env(config: Mapping[str, Any]) -> gym.Env[Any, Any]:
@@ -133,21 +140,24 @@ def make_env(config: Mapping[str, Any]) -> gym.Env[Any, Any]:
 
     Args:
         config: RLlib's ``env_config`` (an ``EnvContext``) with keys ``env_id``
-            (any registered id; default ``AccessReview-v0``), ``env_kwargs`` and
-            ``reward_scale`` (see :func:`env_config`).
+            (any registered id; default ``AccessReview-v0``), ``env_kwargs``,
+            ``reward_scale`` and ``exploring_starts`` (see :func:`env_config`).
 
     Raises:
-        KeyError: For a key other than those three.
+        KeyError: For a key other than those four.
     """
-    unknown = sorted(set(config) - {"env_id", "env_kwargs", "reward_scale"})
+    unknown = sorted(set(config) - set(ENV_CONFIG_KEYS))
     if unknown:
         raise KeyError(
             f"unknown env_config key(s) {', '.join(map(repr, unknown))}; "
-            "allowed: 'env_id', 'env_kwargs', 'reward_scale'"
+            f"allowed: {', '.join(map(repr, ENV_CONFIG_KEYS))}"
         )
     import access_review_env  # noqa: F401  (registers the ids in this worker)
 
-    env = gym.make(config.get("env_id", ENV_ID), **dict(config.get("env_kwargs", {})))
+    kwargs = dict(config.get("env_kwargs", {}))
+    if config.get("exploring_starts", False):
+        kwargs["exploring_starts"] = True
+    env = gym.make(config.get("env_id", ENV_ID), **kwargs)
     scale = float(config.get("reward_scale", REWARD_SCALE))
     return gym.wrappers.TransformReward(env, lambda reward: float(reward) * scale)
 
@@ -245,7 +255,10 @@ def state_observations(env_id: str, env_kwargs: Mapping[str, Any]) -> NDArray[An
 
 
 def _trained_env(algorithm: Algorithm) -> tuple[str, dict[str, Any], float]:
-    """Env id, env kwargs and reward scale an algorithm trains on."""
+    """Env id, the task's env kwargs and the reward scale an algorithm trains on.
+
+    The kwargs are the task's, without the exploring starts of training.
+    """
     config = algorithm.config.env_config
     return (
         config.get("env_id", ENV_ID),
@@ -517,6 +530,7 @@ def _point_key(point: Mapping[str, Any]) -> str:
 
 
 __all__ = [
+    "ENV_CONFIG_KEYS",
     "POLICY_CHECK_KEY",
     "REWARD_SCALE",
     "RLLIB_ENV_NAME",

@@ -45,7 +45,7 @@ except ImportError as error:  # pragma: no cover - exercised without the extra
     raise ImportError(
         "agents.sb3 needs stable-baselines3 and sb3-contrib: "
         "pip install torch==2.13.0 'access-review-env[sb3]' (install torch first; "
-        "see the README for CPU-only machines)"
+        "see the README, Quickstart, for CPU-only machines)"
     ) from error
 
 from access_review_env import ENV_ID, RECOMMENDED_GAMMA, TaskModel

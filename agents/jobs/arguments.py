@@ -127,7 +127,16 @@ def refuse_if_too_large(
 class _HelpFormatter(
     argparse.ArgumentDefaultsHelpFormatter, argparse.RawDescriptionHelpFormatter
 ):
-    """Defaults shown, and the epilog's lines kept as written."""
+    """Defaults shown, and the epilog's lines kept as written.
+
+    An option without a value by default (None, or False for a flag) shows no
+    default: its help says what leaving it out does.
+    """
+
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        if action.default is None or action.default is False:
+            return action.help
+        return super()._get_help_string(action)
 
 
 def job_parser(doc: str | None, epilog: str | None = None) -> argparse.ArgumentParser:

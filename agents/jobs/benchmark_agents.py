@@ -8,9 +8,9 @@ configuration at once. Exact values are those of the env as registered: its
 time limit and, under ``"penalize"``, invalid actions as the stalls they are.
 
 Nothing is lost: each finished run is appended to ``runs.jsonl`` in the output
-folder as it ends; ``--resume`` skips the runs already there (a batch of seeds
-trained together is kept only whole, else it reruns whole, so the results are
-those of an uninterrupted run). One benchmark writes to an output folder at a
+folder as it ends; ``--resume`` runs only what is missing there (a seed's record
+does not depend on the seeds trained with it, so the results are those of an
+uninterrupted run). One benchmark writes to an output folder at a
 time (a second one exits with status 2). ``--jobs N`` runs
 the runs in N local processes, ``--ray [ADDRESS]`` as Ray tasks (the ``ray``
 extra); either gives the serial run's results. A failing agent (one that
@@ -30,6 +30,10 @@ training curves' end points, each configuration's hardness), and
     access-review benchmark-agents --env-kwargs '{"abandonment_prob": 0.1}' \\
         --configurations custom
     access-review benchmark-agents --agents my_agents:make --run-timeout 600
+    access-review benchmark-agents --env AccessReviewQueue-v0 --jobs 2  # the ladder
+
+``--env AccessReviewQueue-v0`` runs the queue's ladder instead (levels with a
+budget of environment steps each; see :mod:`agents.jobs.ladder`).
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from agents.benchmark import (
     still_to_run,
     summarize,
 )
+from agents.benchmark.ladder import DEFAULT_EPISODES as LADDER_EPISODES
 from agents.benchmark.plugins import SB3_AGENTS
 from agents.benchmark.runner import DEFAULT_RUN_TIMEOUT
 from agents.benchmark.store import RunStore, RunStoreError
@@ -68,12 +73,14 @@ from agents.benchmark.summary import hardness_table
 from agents.common.optional import available
 from agents.common.progress import progress_bar
 from agents.common.ray_session import RAY_INSTALL, ray_session
-from agents.jobs import arguments
+from agents.jobs import arguments, ladder
 from agents.jobs.outputs import prepare_output, write_outputs
 from agents.persistence import run_metadata
 from agents.planning import horizon_text
 
 RUNS_FILE = "runs.jsonl"
+DEFAULT_SEEDS = 10
+DEFAULT_EPISODES = 1_000
 RESULT_FILE = "benchmark_agents.json"
 HEADLINE_FILE = "headline.png"
 CURVES_FILE = "curves.png"
@@ -143,21 +150,23 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--seeds",
         type=arguments.positive_int,
-        default=10,
-        help="seeds 0..N-1 per configuration",
+        help=f"seeds 0..N-1 per configuration (default: {DEFAULT_SEEDS}; "
+        f"{access_review_env.QUEUE_ENV_ID}: {ladder.DEFAULT_SEEDS})",
     )
     parser.add_argument(
         "--episodes",
         type=arguments.integer_at_least(2),
-        default=1_000,
-        help="Monte Carlo episodes per score",
+        help=f"Monte Carlo episodes per score (default: {DEFAULT_EPISODES:,}; "
+        f"{access_review_env.QUEUE_ENV_ID}: {LADDER_EPISODES})",
     )
     parser.add_argument(
         "--env",
-        choices=list(SUITES),
+        choices=[*SUITES, access_review_env.QUEUE_ENV_ID],
         default=access_review_env.ENV_ID,
-        help="the task, scored on its own suite",
+        help="the task, scored on its own suite; "
+        f"{access_review_env.QUEUE_ENV_ID} on its ladder of levels",
     )
+    ladder.add_arguments(parser)
     names = sorted({c.name for suite in SUITES.values() for c in suite} | {CUSTOM})
     parser.add_argument(
         "--configurations",
@@ -176,8 +185,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--resume",
         action="store_true",
-        help=f"skip runs already in OUTPUT/{RUNS_FILE} (failed ones run again; "
-        "a batch of seeds trained together that is not whole there reruns whole)",
+        help=f"skip runs already in OUTPUT/{RUNS_FILE} (failed ones run again, "
+        "and records of earlier versions that name their batch)",
     )
     parser.add_argument(
         "--jobs",
@@ -316,9 +325,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if os.getcwd() not in sys.path:
         # Agent specs are imported as `python -m` would: from the current folder.
         sys.path.insert(0, os.getcwd())
-    names = list(dict.fromkeys(args.agents or default_agents()))
     if args.ray is not None and not available("ray"):
         parser.error(f"--ray needs Ray: {RAY_INSTALL}")
+    if args.env == access_review_env.QUEUE_ENV_ID:
+        return ladder.run_ladder(args, parser)
+    if args.levels is not None or args.budget:
+        parser.error(f"--levels and --budget are for {access_review_env.QUEUE_ENV_ID}")
+    args.seeds = args.seeds or DEFAULT_SEEDS
+    args.episodes = args.episodes or DEFAULT_EPISODES
+    names = list(dict.fromkeys(args.agents or default_agents()))
     try:
         suite = select_configurations(args)
         n_runs = len(names) * len(suite) * args.seeds
@@ -405,12 +420,11 @@ def _run_and_report(
             moved = store.rotate()
         if moved is not None:
             print(f"kept the previous runs as {moved}")
-    todo = still_to_run(specs, factories, done)
+    todo = still_to_run(specs, done)
     if args.resume:
-        finished_runs = sum(not record.failed for record in done.values())
         print(
-            f"resuming: {finished_runs} of {len(specs)} runs already done; "
-            f"running {len(todo)} (a batch of seeds trained together reruns whole)"
+            f"resuming: {len(specs) - len(todo)} of {len(specs)} runs already "
+            f"done; running {len(todo)}"
         )
     with ExitStack() as ray:
         if args.ray is not None:

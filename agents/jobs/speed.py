@@ -7,14 +7,22 @@ reset slots included; see the table's notes). A second table times the
 offline pipeline once on 1,000,000 logged requests against absolute targets
 (with the ``offline`` extra; else one line says it was skipped). The batched
 Q-learning rows count seeds trained per second, 20,000 episodes each, against
-the scalar learner on one seed; a row that misses its target is followed by a
-profile. The agent benchmark's rows time a reduced suite serially against
+the scalar learner on one seed, in wall-clock time and in CPU time (with the
+load average around them); a lockstep row that misses its target is followed
+by a profile. The agent benchmark's rows time a reduced suite serially against
 ``--jobs 2`` (and, with the ``ray`` extra, against Ray tasks), in runs per
 second, with the cores the worker processes actually got.
 
     access-review speed                 # full run, writes runs/speed.json
     access-review speed --quick         # small budgets, for smoke tests
     access-review speed --fan-out-only  # the agent benchmark's rows alone
+    access-review speed --batched-only  # the batched Q-learning rows alone
+    access-review speed --queue-only    # the queue's exact solve and vector env
+
+The queue rows time the exact solve of the largest level (the model's build,
+its peak memory, ours beside a stacked-CSR SciPy loop and pymdptoolbox's
+``FiniteHorizon`` on the same matrices) and its native vector env against
+``SyncVectorEnv`` at N = 1,024.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import statistics
 import sys
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 
@@ -44,6 +52,14 @@ from agents.common.ray_session import RAY_INSTALL
 from agents.jobs import arguments
 from agents.jobs.outputs import prepare_output, write_outputs
 from agents.jobs.speed_baselines import bare_q_learning, lesson_style_q_learning
+from agents.jobs.speed_rows import Row, median_rates, vector_rate
+from agents.jobs.speed_solver import (
+    SolverSpeed,
+    format_solver_speed,
+    queue_model,
+    solver_speed,
+)
+from agents.jobs.speed_vector import queue_vector_row
 from agents.learners import train_q_learning
 from agents.learners.batched import (
     Backend,
@@ -85,7 +101,7 @@ class Config:
     batched_repeats: int = 3
     """Timed repeats of each batched row and of the scalar run between them."""
     batched_threads: tuple[int, ...] = (1, 2)
-    """Thread counts of the numba rows."""
+    """Thread counts of the fused rows (the lockstep rows run on one)."""
     profile_episodes: int = 2_000
     """Episodes per seed of the profile printed when a target is missed."""
     fan_out_agents: tuple[str, ...] = fanout_speed.AGENTS
@@ -100,37 +116,17 @@ class Config:
     """Rounds of the fan-out rows, each backend once a round."""
     fan_out_only: bool = False
     """Run the fan-out rows alone (e.g. in a venv with the ray extra)."""
+    queue_level: str = "xlarge"
+    """The queue level of the exact-solve comparison and of the queue vector
+    row (the largest by default)."""
+    queue_envs: int = 1_024
+    """Sub-envs of the queue vector row."""
+    queue_only: bool = False
+    """Run the queue rows alone (the exact solve and the vector env)."""
+    batched_only: bool = False
+    """Run the batched Q-learning rows alone."""
     output: Path = Path("runs/speed.json")
     """Where the JSON record goes."""
-
-
-@dataclass
-class Row:
-    """One comparison: ours against a baseline, in the same unit."""
-
-    name: str
-    unit: str
-    ours: float
-    baseline: float
-    baseline_name: str
-    target: str = ""
-    samples: dict[str, list[float]] = field(default_factory=dict)
-
-    @property
-    def ratio(self) -> float:
-        """How many times faster ours is (for rates: ours / baseline)."""
-        return self.ours / self.baseline
-
-
-def median_rates(
-    contenders: dict[str, Callable[[], float]], repeats: int
-) -> dict[str, list[float]]:
-    """Call each contender in turn, ``repeats`` rounds; return every rate seen."""
-    rates: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(repeats):
-        for name, measure in contenders.items():
-            rates[name].append(measure())
-    return rates
 
 
 def single_env_rate(env_id: str, n_steps: int, seed: int = 0) -> float:
@@ -242,12 +238,28 @@ BATCHED_TARGETS = {1_024: 50.0, 16_384: 100.0}
 """The target ratios of batched to scalar seeds per second, by K."""
 
 
-def scalar_seconds(n_episodes: int, seed: int) -> float:
-    """Seconds of one ``train_q_learning`` run through ``gym.make``: one seed."""
+@dataclass(frozen=True)
+class Timing:
+    """Wall-clock and CPU seconds (every thread of this process) of one run."""
+
+    wall: float
+    cpu: float
+
+
+def timed(work: Callable[[], object]) -> tuple[Timing, object]:
+    """Run ``work``; its :class:`Timing` and what it returned."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    value = work()
+    return Timing(time.perf_counter() - wall, time.process_time() - cpu), value
+
+
+def scalar_seconds(n_episodes: int, seed: int) -> Timing:
+    """The time of one ``train_q_learning`` run through ``gym.make``: one seed."""
     env = gym.make(access_review_env.ENV_ID)
-    start = time.perf_counter()
-    train_q_learning(env, n_episodes, rng=np.random.default_rng(seed))
-    return time.perf_counter() - start
+    timing, _ = timed(
+        lambda: train_q_learning(env, n_episodes, rng=np.random.default_rng(seed))
+    )
+    return timing
 
 
 def _batched_envs(num_envs: int) -> gym.vector.VectorEnv:
@@ -262,18 +274,16 @@ def _batched_envs(num_envs: int) -> gym.vector.VectorEnv:
 
 def batched_run(
     num_envs: int, n_episodes: int, backend: Backend, threads: int, seed: int
-) -> tuple[float, BatchedQLearning]:
-    """Seconds of one batched run of ``num_envs`` seeds, and its result."""
+) -> tuple[Timing, BatchedQLearning]:
+    """The time of one batched run of seeds ``seed .. seed + num_envs - 1``."""
     envs = _batched_envs(num_envs)
-    start = time.perf_counter()
-    result = train_q_learning_batched(
-        envs,
-        n_episodes,
-        rng=np.random.default_rng(seed),
-        backend=backend,
-        threads=threads,
+    timing, result = timed(
+        lambda: train_q_learning_batched(
+            envs, n_episodes, seeds=seed, backend=backend, threads=threads
+        )
     )
-    return time.perf_counter() - start, result
+    assert isinstance(result, BatchedQLearning)
+    return timing, result
 
 
 def _megabytes(result: BatchedQLearning) -> float:
@@ -298,20 +308,16 @@ class BatchedProfile:
 
 
 def profile_batched(num_envs: int, n_episodes: int, backend: Backend) -> BatchedProfile:
-    """Split a batched run's time: the env's ``step``, the kernel, the draws, the rest.
+    """Split a lockstep run's time: the env's ``step``, the kernel, the rest.
 
-    cProfile sees the env's ``step`` and the kernel call; it cannot see
-    ``Generator.random`` (a C method of the generator), so the learners' draws
-    are timed apart, as many calls of the same size as the run made.
+    The learners' draws are part of the kernel.
     """
     batched_run(8, 2, backend, 1, seed=0)  # compile or load the kernels
     envs = _batched_envs(num_envs)
     profiler = cProfile.Profile()
     start = time.perf_counter()
     profiler.enable()
-    result = train_q_learning_batched(
-        envs, n_episodes, rng=np.random.default_rng(1), backend=backend
-    )
+    train_q_learning_batched(envs, n_episodes, seeds=1, backend=backend)
     profiler.disable()
     total = time.perf_counter() - start
     stats = pstats.Stats(profiler)
@@ -322,11 +328,6 @@ def profile_batched(num_envs: int, n_episodes: int, backend: Backend) -> Batched
             parts["env step"] += entry[3]
         elif name == "q_learning_step" and "kernels" in filename:
             parts["kernel"] += entry[3]
-    uniforms, rng = np.empty(num_envs), np.random.default_rng(2)
-    start = time.perf_counter()
-    for _ in range(result.n_steps + 1):
-        rng.random(out=uniforms)
-    parts["learners' draws (timed apart)"] = time.perf_counter() - start
     parts["Python loop and the rest"] = max(0.0, total - sum(parts.values()))
     top = sorted(entries.items(), key=lambda item: -item[1][2])[:6]
     return BatchedProfile(
@@ -342,22 +343,38 @@ def profile_batched(num_envs: int, n_episodes: int, backend: Backend) -> Batched
     )
 
 
-def batched_rows(config: Config) -> tuple[list[Row], list[BatchedProfile]]:
+def batched_backends(config: Config) -> list[tuple[Backend, int]]:
+    """The (backend, threads) of the batched rows: fused, lockstep numba, NumPy."""
+    backends: list[tuple[Backend, int]] = []
+    if numba_available():
+        backends += [("fused", threads) for threads in config.batched_threads]
+        backends.append(("numba", 1))
+    backends.append(("numpy", 1))
+    return backends
+
+
+def batched_rows(
+    config: Config,
+) -> tuple[list[Row], list[BatchedProfile], list[str]]:
     """Batched Q-learning against the scalar learner, in seeds per second.
 
     Each batched run is timed between two scalar runs (one seed, the same
-    episodes), ``batched_repeats`` times; the rows compare medians. The NumPy
-    kernel runs ``numpy_episodes`` per seed, scaled. A numba row that misses
-    its target is followed by a profile of a shorter run.
+    episodes), ``batched_repeats`` times; the rows compare medians of
+    wall-clock time, and their names give the ratio of medians of CPU time
+    (every thread's). The NumPy kernel runs ``numpy_episodes`` per seed,
+    scaled. A lockstep numba row that misses its target is followed by a
+    profile of a shorter run.
+
+    Returns:
+        The rows, the profiles, and a note with the load average before and
+        after the runs.
     """
-    backends: list[tuple[Backend, int]] = []
-    if numba_available():
-        backends += [("numba", threads) for threads in config.batched_threads]
-    backends.append(("numpy", 1))
+    backends = batched_backends(config)
     for backend, threads in backends:
         batched_run(8, 2, backend, threads, seed=0)  # compile or load first
-    scalar: list[float] = []
-    samples: dict[tuple[int, Backend, int], list[float]] = {}
+    load_before = fanout_speed.load_average()
+    scalar: list[Timing] = []
+    samples: dict[tuple[int, Backend, int], list[Timing]] = {}
     megabytes: dict[int, float] = {}
     for _ in range(config.batched_repeats):
         for num_envs in config.batched_sizes:
@@ -368,50 +385,60 @@ def batched_rows(config: Config) -> tuple[list[Row], list[BatchedProfile]]:
                     if backend == "numpy"
                     else config.batched_episodes
                 )
-                seconds, result = batched_run(
+                timing, result = batched_run(
                     num_envs, episodes, backend, threads, seed=len(scalar)
                 )
                 scale = config.batched_episodes / episodes
                 samples.setdefault((num_envs, backend, threads), []).append(
-                    num_envs / (seconds * scale)
+                    Timing(timing.wall * scale, timing.cpu * scale)
                 )
                 megabytes[num_envs] = _megabytes(result)
     scalar.append(scalar_seconds(config.batched_episodes, len(scalar)))
-    scalar_rate = 1.0 / statistics.median(scalar)
+    load_after = fanout_speed.load_average()
+    scalar_wall = statistics.median(t.wall for t in scalar)
+    scalar_cpu = statistics.median(t.cpu for t in scalar)
     rows, profiles = [], []
-    for (num_envs, backend, threads), rates in samples.items():
+    for (num_envs, backend, threads), timings in samples.items():
         target = BATCHED_TARGETS.get(num_envs)
-        kernel = "numpy" if backend == "numpy" else f"numba, {threads} thread"
-        kernel += "s" if threads > 1 else ""
+        kernel = {
+            "numpy": "NumPy lockstep",
+            "numba": "numba lockstep, 1 thread",
+        }.get(backend, f"fused, {threads} thread" + ("s" if threads > 1 else ""))
         scaled = (
             f", {config.numpy_episodes:,} episodes scaled" if backend == "numpy" else ""
         )
+        cpu_ratio = scalar_cpu * num_envs / statistics.median(t.cpu for t in timings)
         row = Row(
             name=(
                 f"batched Q-learning, K = {num_envs:,}, {kernel}{scaled} "
-                f"(result arrays {megabytes[num_envs]:.1f} MiB)"
+                f"(CPU-time ratio {cpu_ratio:.1f}x; result arrays "
+                f"{megabytes[num_envs]:.1f} MiB)"
             ),
             unit="seeds/s",
-            ours=statistics.median(rates),
-            baseline=scalar_rate,
+            ours=num_envs / statistics.median(t.wall for t in timings),
+            baseline=1.0 / scalar_wall,
             baseline_name=(
                 f"train_q_learning via gym.make, 1 seed, "
                 f"{config.batched_episodes:,} episodes"
             ),
             target="" if target is None else f">= {target:.0f}x",
-            samples={"batched": rates, "scalar_seconds": scalar},
+            samples={
+                "batched_seconds": [t.wall for t in timings],
+                "batched_cpu_seconds": [t.cpu for t in timings],
+                "scalar_seconds": [t.wall for t in scalar],
+                "scalar_cpu_seconds": [t.cpu for t in scalar],
+            },
         )
         if target is not None:
             row.target += " met" if row.ratio >= target else " MISSED"
         rows.append(row)
-        if (
-            target is not None
-            and row.ratio < target
-            and backend == "numba"
-            and threads == 1
-        ):
+        if target is not None and row.ratio < target and backend == "numba":
             profiles.append(profile_batched(num_envs, config.profile_episodes, backend))
-    return rows, profiles
+    note = (
+        f"Batched Q-learning rows: load average {load_before:.2f} before, "
+        f"{load_after:.2f} after; {os.cpu_count()} cores"
+    )
+    return rows, profiles, [note]
 
 
 def print_profiles(profiles: Sequence[BatchedProfile]) -> None:
@@ -473,16 +500,6 @@ def value_iteration_row(config: Config) -> Row:
         baseline_name="dict sweeps over P",
         samples=rates,
     )
-
-
-def vector_rate(envs: gym.vector.VectorEnv, actions: np.ndarray, n_steps: int) -> float:
-    """Env-steps per second (batched steps times ``num_envs``, reset slots included)."""
-    envs.reset(seed=0)
-    envs.step(actions[0])
-    start = time.perf_counter()
-    for step in range(n_steps):
-        envs.step(actions[step % len(actions)])
-    return n_steps * envs.num_envs / (time.perf_counter() - start)
 
 
 def reset_slot_fraction(num_envs: int, actions: np.ndarray, n_steps: int) -> float:
@@ -692,16 +709,23 @@ def run(config: Config) -> bool:
     """Run every row, print the tables and write the JSON record.
 
     Returns:
-        Whether every fan-out backend gave the serial run's records (a speed
-        target missed is a measurement; different results are a fault).
+        Whether every fan-out backend gave the serial run's records and every
+        exact solver the same values (a speed target missed is a measurement;
+        different results are a fault).
     """
     prepare_output(config.output.parent)
-    fan_out_table, notes, identical = fan_out_rows(config)
+    if config.queue_only:
+        return queue_run(config)
     profiles: list[BatchedProfile] = []
-    if config.fan_out_only:
-        rows = fan_out_table
+    solve: SolverSpeed | None = None
+    identical = True
+    if config.batched_only:
+        rows, profiles, notes = batched_rows(config)
     else:
-        batched, profiles = batched_rows(config)
+        rows, notes, identical = fan_out_rows(config)
+    if not (config.fan_out_only or config.batched_only):
+        batched, profiles, batched_notes = batched_rows(config)
+        notes = [*batched_notes, *notes]
         rows = [
             env_vs_frozen_lake(config),
             native_vs_sync_row(config),
@@ -709,8 +733,10 @@ def run(config: Config) -> bool:
             *batched,
             *q_learning_rows(config),
             value_iteration_row(config),
-            *fan_out_table,
+            queue_vector_row(config.queue_level, config.queue_envs),
+            *rows,
         ]
+        solve = queue_solve(config)
     print(markdown(rows))
     print()
     print("\n".join(notes))
@@ -719,13 +745,58 @@ def run(config: Config) -> bool:
         **run_metadata(),
         "config": config,
         "rows": [{"ratio": row.ratio, **vars(row)} for row in rows],
-        "fan_out_notes": notes,
-        "offline_rows": None if config.fan_out_only else offline_rows(config),
+        "notes": notes,
+        "offline_rows": None
+        if config.fan_out_only or config.batched_only
+        else offline_rows(config),
         "profiles": profiles,
+        "queue_solve": solve,
     }
     (path,) = write_outputs(config.output, record)
     print(f"\nwrote {path}")
-    return identical
+    return identical and (solve is None or solve.agree)
+
+
+def queue_solve(config: Config) -> SolverSpeed:
+    """The exact solve of a queue level beside SciPy and pymdptoolbox, printed.
+
+    The model's build time and the process's peak memory are in the report.
+    """
+    print(
+        f"\nexact solve of AccessReviewQueue-v0, level {config.queue_level} "
+        "(its registered horizon), beside SciPy and pymdptoolbox:",
+        flush=True,
+    )
+    mdp, seconds = queue_model(config.queue_level)
+    assert mdp.horizon is not None
+    result = solver_speed(
+        mdp,
+        mdp.horizon,
+        model_seconds=seconds,
+        log=lambda line: print(f"  {line}", file=sys.stderr, flush=True),
+    )
+    print(format_solver_speed(result))
+    return result
+
+
+def queue_run(config: Config) -> bool:
+    """The queue rows alone: the vector env row and the exact solve.
+
+    Returns:
+        Whether every solver found the same values.
+    """
+    row = queue_vector_row(config.queue_level, config.queue_envs)
+    print(markdown([row]))
+    solve = queue_solve(config)
+    record = {
+        **run_metadata(),
+        "config": config,
+        "rows": [{"ratio": row.ratio, **vars(row)}],
+        "queue_solve": solve,
+    }
+    (path,) = write_outputs(config.output, record)
+    print(f"\nwrote {path}")
+    return bool(solve.agree)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -747,6 +818,23 @@ def build_parser() -> argparse.ArgumentParser:
         help="only the agent benchmark's fan-out rows (e.g. in a venv with the "
         "ray extra, for the Ray rows)",
     )
+    parser.add_argument(
+        "--batched-only",
+        action="store_true",
+        help="only the batched Q-learning rows (against the scalar learner)",
+    )
+    parser.add_argument(
+        "--queue-only",
+        action="store_true",
+        help="only the queue rows: the exact solve of --queue-level beside "
+        "SciPy and pymdptoolbox, and its vector env against SyncVectorEnv",
+    )
+    parser.add_argument(
+        "--queue-level",
+        choices=tuple(access_review_env.QUEUE_LEVELS),
+        default=Config.queue_level,
+        help="the queue level of the queue rows (default: %(default)s, the largest)",
+    )
     return parser
 
 
@@ -758,6 +846,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         env_steps=args.env_steps,
         output=args.output,
         fan_out_only=args.fan_out_only,
+        queue_level=args.queue_level,
+        queue_only=args.queue_only,
+        batched_only=args.batched_only,
     )
     if args.quick:
         config.repeats, config.env_steps, config.q_episodes, config.vi_solves = (
@@ -773,9 +864,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         config.batched_threads, config.profile_episodes = (1,), 50
         config.fan_out_agents, config.fan_out_seeds = fanout_speed.QUICK_AGENTS, 2
         config.fan_out_episodes, config.fan_out_repeats = 20, 1
+        if args.queue_level == Config.queue_level:
+            config.queue_level = "tiny"
+        config.queue_envs = 64
     if not run(config):
         print(
-            "error: a fan-out backend gave other records than the serial run",
+            "error: a fan-out backend gave other records than the serial run, "
+            "or the exact solvers disagree",
             file=sys.stderr,
         )
         return 1

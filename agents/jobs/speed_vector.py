@@ -19,7 +19,7 @@ import gymnasium as gym
 import numpy as np
 
 import access_review_env
-from agents.jobs.speed import Row, median_rates, vector_rate
+from agents.jobs.speed_rows import Row, median_rates, vector_rate
 
 QUEUE_TARGET = ">= 100x"
 """The ratio the queue's largest level must reach at N = 1,024."""

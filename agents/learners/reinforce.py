@@ -55,6 +55,14 @@ class ReinforceConfig:
     """Step size of the logits, finite and > 0 (returns here are of order 100)."""
     baseline_rate: float = 0.05
     """Step size of the per-state baseline, in [0, 1]."""
+    horizon_ends_episode: bool = False
+    """Learn from episodes the time limit truncates too, as complete ones.
+
+    Right where the time limit is the task's horizon, as the queue's 200-step
+    shift is (its exact values are over exactly that horizon, and it never
+    terminates, so without this REINFORCE learns nothing there). Off by
+    default: the small tasks terminate, and a truncated episode there has no
+    complete return."""
 
     def __post_init__(self) -> None:
         """Reject values outside their ranges."""
@@ -200,8 +208,9 @@ class _Reinforce:
             state = state_next
         returns = returns_to_go(rewards, gamma)
         # A truncated episode has no complete return; REINFORCE learns only from
-        # episodes that reached a terminal state.
-        if terminated:
+        # episodes that reached a terminal state, unless the time limit is the
+        # task's horizon.
+        if terminated or (truncated and self.config.horizon_ends_episode):
             learning_rate, baseline_rate = (
                 self.config.learning_rate,
                 self.config.baseline_rate,

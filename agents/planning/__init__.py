@@ -13,8 +13,6 @@ runs on the sparse form (:func:`as_sparse`), whatever the model's size.
 * :mod:`.policy_evaluation`: exact values of a given policy.
 * :mod:`.batched_evaluation`: exact values and regret of many policies at once.
 * :mod:`.hardness`: sub-optimality gaps and the diameter of an MDP.
-* :mod:`.solver_speed`: our backward induction timed beside SciPy and
-  pymdptoolbox on the same model.
 
 Given an env made by ``gym.make``, the planners plan the env as registered:
 every action ``step`` accepts (invalid actions too under ``"penalize"``) and

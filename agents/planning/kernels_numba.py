@@ -88,6 +88,14 @@ def _optimal(
 
 
 @_jit
+def _push(row_of, target, probability, x, out):
+    """:func:`stage_push`, serially (branches of many rows meet in one state)."""
+    out[:] = 0.0
+    for j in range(target.size):
+        out[np.uint64(target[j])] += probability[j] * x[np.uint64(row_of[j])]
+
+
+@_jit
 def _sums_serial(indptr, row_of, target, probability, x, out):
     _sums(indptr, row_of, target, probability, x, out, 0, indptr.size - 1)
 
@@ -207,6 +215,11 @@ def optimal_values(
         _optimal_serial(*arguments)
 
 
+def stage_push(row_of: Any, target: Any, probability: Any, x: Any, out: Any) -> None:
+    """``out[s] = sum of probability[j] * x[row_of[j]]`` over branches into ``s``."""
+    _push(row_of, target, probability, x, out)
+
+
 def compile_kernels() -> None:
     """Compile (or load from numba's cache) every kernel for the model's dtypes.
 
@@ -228,6 +241,7 @@ def compile_kernels() -> None:
             else:
                 _sums_batch_serial(*arguments)
                 _sums_batch_threads(1, *arguments)
+        _push(row_of, target, probability, np.zeros(2), np.empty(1))
         optimal = (indptr, action_of, target, probability, base, np.zeros(1), 0.5)
         _optimal_serial(*optimal, terminal, np.empty(1))
         _optimal_threads(1, *optimal, terminal, np.empty(1))

@@ -59,3 +59,19 @@ def optimal_values(
     q = (base + gamma * sums).reshape(terminal.size, -1)
     q[terminal] = 0.0
     out[:] = q.max(axis=1)
+
+
+def stage_push(
+    row_of: NDArray[np.integer],
+    target: NDArray[np.integer],
+    probability: NDArray[np.float64],
+    x: NDArray[np.float64],
+    out: NDArray[np.float64],
+) -> None:
+    """``out[s] = sum of probability[j] * x[row_of[j]]`` over branches into ``s``.
+
+    The transpose of :func:`stage_sums`: mass ``x`` ``(rows,)`` on a stage's
+    rows pushed along its branches to the states they lead to, ``out``
+    ``(n,)`` written in place (0 where no branch leads).
+    """
+    out[:] = np.bincount(target, weights=probability * x[row_of], minlength=out.size)

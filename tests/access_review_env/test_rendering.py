@@ -18,7 +18,7 @@ FRAMES = [
     (QUEUE_ENV_ID, {"level": "tiny"}, (64, 264, 3)),
     (QUEUE_ENV_ID, {"level": "small"}, (64, 264, 3)),
 ]
-"""Each task's frame size, as the README states it."""
+"""Each task's frame size, as docs/envs/access-review.md states it."""
 
 
 @pytest.mark.parametrize(("env_id", "kwargs", "shape"), FRAMES)

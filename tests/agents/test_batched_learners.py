@@ -491,7 +491,7 @@ def test_an_observer_sees_every_episode_end_once(train: Any) -> None:
                 make_vec(2), 5, rng=np.random.default_rng(0), backend="numpy", threads=2
             ),
             ValueError,
-            "needs the numba backend",
+            "needs the numba or fused backend",
         ),
         (
             lambda: train_q_learning_batched(
@@ -528,14 +528,39 @@ def test_bad_input_is_rejected_with_a_clear_error(
 
 
 @pytest.mark.parametrize("train", TRAINERS)
-@pytest.mark.parametrize("rng", [0, None, np.random.RandomState(0), "0"])
+@pytest.mark.parametrize("rng", [0, np.random.RandomState(0), "0"])
 def test_rng_must_be_a_generator(train: Any, rng: Any) -> None:
-    """A seed, None or a legacy RandomState: TypeError naming what is allowed.
+    """A seed or a legacy RandomState as rng: TypeError naming what is allowed.
 
     Before, rng=0 ended in "'int' object has no attribute 'integers'".
     """
     with pytest.raises(TypeError, match=r"rng must be a numpy\.random\.Generator"):
         train(make_vec(2), 5, rng=rng)
+
+
+@pytest.mark.parametrize("train", TRAINERS)
+@pytest.mark.parametrize(
+    ("arguments", "error", "message"),
+    [
+        ({}, TypeError, "seeds=.* or rng=.*not both and not neither"),
+        (
+            {"seeds": [1, 2], "rng": np.random.default_rng(0)},
+            TypeError,
+            "not both and not neither",
+        ),
+        ({"seeds": [1, 2, 3]}, ValueError, "one seed per sub-env"),
+        ({"seeds": [1, None]}, TypeError, "None would draw a seed nobody can rerun"),
+        ({"seeds": [1, -2]}, ValueError, r"seed\[1\] must be in \[0, 2\*\*64\)"),
+        ({"seeds": [1.0, 2.0]}, TypeError, r"seed\[0\] must be one of integers"),
+        ({"seeds": 2**64 - 1}, ValueError, r"seed must be an integer in"),
+    ],
+)
+def test_seeds_are_checked(
+    train: Any, arguments: dict[str, Any], error: type[Exception], message: str
+) -> None:
+    """Seeds or a generator, exactly one; seeds are K integers in [0, 2**64)."""
+    with pytest.raises(error, match=message):
+        train(make_vec(2), 5, **arguments)
 
 
 @pytest.mark.parametrize("train", TRAINERS)

@@ -381,7 +381,7 @@ def test_an_output_path_that_is_a_file_is_refused_at_once(tmp_path: Path) -> Non
 
 
 @pytest.mark.processes
-def test_the_readme_recipe_finds_my_agents_in_the_current_folder(
+def test_the_documented_recipe_finds_my_agents_in_the_current_folder(
     tmp_path: Path,
 ) -> None:
     """`--agents user_agents:reviewer` works without the folder on PYTHONPATH."""
@@ -536,7 +536,10 @@ def test_run_many_gives_one_record_per_spec_like_run_one() -> None:
 
 
 def test_records_with_traces_survive_the_runs_file(tmp_path: Path) -> None:
-    """A record with a trace reads back equal; older records without one still load."""
+    """A record with a trace reads back equal; older records still load.
+
+    Those without a trace, and those of earlier versions naming their batch.
+    """
     (record,) = run_many([RunSpec("q_learning", NO_ABANDONMENT, 0, 20)], SMALL_Q)
     store = RunStore(tmp_path / "runs.jsonl")
     store.append(record)
@@ -545,6 +548,11 @@ def test_records_with_traces_survive_the_runs_file(tmp_path: Path) -> None:
     old = json.loads(json.dumps(to_jsonable(record)))
     del old["trace"]
     assert RunRecord.from_json(old).trace is None
+    assert record.batch is None  # seeds stand alone: no batch is recorded
+    batched = {**old, "batch": "3 seeds, sha256 5d1f2a96c1a3b0e4"}
+    assert RunRecord.from_json(batched).batch == batched["batch"]
+    del batched["batch"]
+    assert RunRecord.from_json(batched).batch is None
 
 
 def _without_timing(records: list[RunRecord]) -> list[RunRecord]:
@@ -552,12 +560,12 @@ def _without_timing(records: list[RunRecord]) -> list[RunRecord]:
 
 
 def test_a_resumed_batched_benchmark_equals_an_uninterrupted_one() -> None:
-    """still_to_run keeps a batch only whole and from that very batch.
+    """Interrupted mid-batch, then resumed: the uninterrupted records.
 
-    One configuration done in full is kept; one with seeds from a smaller
-    batch (an earlier run with fewer seeds) reruns whole; resuming then gives
-    the uninterrupted records. Runs of a factory without train_many are
-    resumed one by one.
+    The interrupted run holds two seeds of one batch, one of the other and a
+    failed run; still_to_run gives exactly the rest, which trains as smaller
+    batches and gives the same records as the whole batches (seeds stand
+    alone). A record of an earlier version trained in a batch reruns.
     """
     factories = {"q_learning": SMALL_Q}
     specs = [
@@ -566,28 +574,21 @@ def test_a_resumed_batched_benchmark_equals_an_uninterrupted_one() -> None:
         for seed in range(4)
     ]
     uninterrupted = run_specs(specs, factories)
-    kept, smaller = specs[:4], specs[4:6]
-    earlier = {r.key: r for r in run_specs(kept + smaller, factories)}
-    assert _without_timing([earlier[s.key] for s in kept]) == _without_timing(
-        uninterrupted[:4]
-    )
-    # Why a smaller batch must not be kept: its seeds learned something else.
-    assert [earlier[s.key].trace for s in smaller] != [
-        r.trace for r in uninterrupted[4:6]
-    ]
+    interrupted = {
+        r.key: r for r in run_specs([specs[1], specs[3], specs[6]], factories)
+    }
+    lost = dataclasses.replace(uninterrupted[4], score=None, error="Killed: 9")
+    interrupted[lost.key] = lost
 
-    todo = still_to_run(specs, factories, earlier)
-    assert todo == specs[4:]
-    resumed = {**earlier, **{r.key: r for r in run_specs(todo, factories)}}
+    todo = still_to_run(specs, interrupted)
+    assert todo == [specs[i] for i in (0, 2, 4, 5, 7)]
+    resumed = {**interrupted, **{r.key: r for r in run_specs(todo, factories)}}
     assert _without_timing([resumed[s.key] for s in specs]) == _without_timing(
         uninterrupted
     )
-    assert still_to_run(specs, factories, resumed) == []
-    assert still_to_run(specs[4:6], factories, resumed) == specs[4:6]
-
-    scalar = {"q_learning": SMALL_Q.__call__}
-    alone = {r.key: r for r in run_specs(specs[:2], scalar)}
-    assert still_to_run(specs, scalar, alone) == specs[2:]
+    assert still_to_run(specs, resumed) == []
+    old = dataclasses.replace(resumed[specs[2].key], batch="4 seeds, sha256 0f")
+    assert still_to_run(specs, {**resumed, old.key: old}) == [specs[2]]
 
 
 class _Exploding:
@@ -718,9 +719,7 @@ reviewer = Reviewer()
 def test_a_users_many_seed_factory_is_batched_and_resumed(tmp_path: Path) -> None:
     """A module:callable with train_many gets a configuration's seeds at once.
 
-    --resume reruns a batch that is not entirely done as a whole (the batch
-    of the uninterrupted run), since a batched seed's result may depend on
-    the seeds trained with it.
+    --resume trains only the missing seeds, in one call per configuration.
     """
     (tmp_path / "user_batch.py").write_text(USER_BATCH)
     calls = tmp_path / "calls.jsonl"
@@ -753,12 +752,12 @@ def test_a_users_many_seed_factory_is_batched_and_resumed(tmp_path: Path) -> Non
     assert first.returncode == 0, first.stderr[-2000:]
     again = run("--seeds", "5", "--resume")
     assert again.returncode == 0, again.stderr[-2000:]
-    assert "resuming: 6 of 10 runs already done; running 10" in again.stdout
+    assert "resuming: 6 of 10 runs already done; running 4" in again.stdout
     assert [json.loads(line) for line in calls.read_text().splitlines()] == [
         [0, 1, 2],
         [0, 1, 2],
-        [0, 1, 2, 3, 4],
-        [0, 1, 2, 3, 4],
+        [3, 4],
+        [3, 4],
     ]
     assert "100.0% [56.6%, 100.0%] of 5" in again.stdout
     for name in ("headline.png", "scores.png"):

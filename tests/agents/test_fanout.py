@@ -565,8 +565,8 @@ def _runs(path: Path) -> list[dict[str, Any]]:
 def test_the_job_with_jobs_2_writes_the_serial_runs_and_resumes(tmp_path: Path) -> None:
     """--jobs 2: the same runs.jsonl records and tables; --resume runs the rest.
 
-    The rest is the new reviewer runs and both batches of Q-learning seeds,
-    whole (2 configurations x 3 seeds), as an uninterrupted run trains them.
+    The rest is the third seed of each agent and configuration: seeds stand
+    alone, so the batched Q-learning seeds already done are kept.
     """
     serial = _script(tmp_path, "--seeds", "2", "--output", "serial")
     assert serial.returncode == 0, serial.stderr[-2000:]
@@ -581,8 +581,8 @@ def test_the_job_with_jobs_2_writes_the_serial_runs_and_resumes(tmp_path: Path) 
         tmp_path, "--seeds", "3", "--jobs", "2", "--resume", "--output", "fanned"
     )
     assert resumed.returncode == 0, resumed.stderr[-2000:]
-    assert "resuming: 8 of 12 runs already done; running 8" in resumed.stdout
-    assert len(_runs(tmp_path / "fanned" / "runs.jsonl")) == 8 + 8
+    assert "resuming: 8 of 12 runs already done; running 4" in resumed.stdout
+    assert len(_runs(tmp_path / "fanned" / "runs.jsonl")) == 8 + 4
 
 
 @pytest.mark.slow

@@ -256,6 +256,32 @@ def test_speed_script_runs_and_writes_json(tmp_path: Path) -> None:
     if record["offline_rows"] is not None:  # with pyarrow: the offline timings
         assert "| stage | seconds | detail | target |" in result.stdout
         assert sum(row["limit"] is not None for row in record["offline_rows"]) == 3
+    assert "queue vector env, level tiny" in result.stdout
+    assert "exact solve of AccessReviewQueue-v0, level tiny" in result.stdout
+    assert "build the model" in result.stdout
+    solve = record["queue_solve"]
+    assert solve["agree"] and solve["n_states"] == 90
+
+
+@pytest.mark.slow
+@pytest.mark.processes
+def test_speed_queue_rows_alone(tmp_path: Path) -> None:
+    """--queue-only times the exact solve and the vector env of one level."""
+    result = run(
+        "speed.py",
+        "--queue-only",
+        "--queue-level",
+        "tiny",
+        "--output",
+        str(tmp_path / "q.json"),
+        cwd=tmp_path,
+    )
+    record = json.loads((tmp_path / "q.json").read_text())
+    assert [row["name"] for row in record["rows"]] == [
+        "queue vector env, level tiny, N = 1,024, random actions"
+    ]
+    assert record["queue_solve"]["agree"]
+    assert "pymdptoolbox" in result.stdout or "pymdptoolbox is not" in result.stderr
 
 
 @pytest.mark.slow

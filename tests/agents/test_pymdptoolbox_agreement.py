@@ -2,7 +2,7 @@
 
 pymdptoolbox reads the composed one-stage matrices (one sparse ``S x S``
 matrix per action) with the planners' conventions built in
-(:func:`~agents.planning.solver_speed.compose`), and its input check, which
+(:func:`~agents.jobs.speed_solver.compose`), and its input check, which
 fails under NumPy 2, switched off. Models up to 10^4 states; the largest are
 marked ``slow`` (finite horizon) or ``expensive`` (value iteration, whose
 construction in pymdptoolbox slices every column of every matrix).
@@ -15,14 +15,14 @@ import pytest
 
 from access_review_env.model.random_sparse import random_sparse_mdp
 from access_review_env.model.sparse import SparseMDP
-from agents.planning import value_iteration
-from agents.planning.solver_speed import (
+from agents.jobs.speed_solver import (
     compose,
     per_action,
     pymdptoolbox_finite_horizon,
     stacked_csr,
     unchecked_pymdptoolbox,
 )
+from agents.planning import value_iteration
 
 mdptoolbox_mdp = pytest.importorskip("mdptoolbox.mdp")
 sparse = pytest.importorskip("scipy.sparse")

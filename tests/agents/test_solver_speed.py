@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from access_review_env.model.random_sparse import random_sparse_mdp
-from agents.planning.solver_speed import (
+from agents.jobs.speed_solver import (
     REFERENCE,
     compose,
     format_solver_speed,
@@ -79,7 +79,7 @@ def test_the_composed_matrices_empty_terminal_rows_and_bar_unavailable_actions()
 def test_a_missing_pymdptoolbox_is_one_line_and_its_row_left_out() -> None:
     """Without pymdptoolbox the run says so once and compares the rest."""
     code = (
-        "from agents.planning.solver_speed import main\n"
+        "from agents.jobs.speed_solver import main\n"
         "raise SystemExit(main(['--states', '200', '--actions', '3', "
         "'--horizon', '4']))\n"
     )
@@ -92,7 +92,7 @@ def test_a_missing_pymdptoolbox_is_one_line_and_its_row_left_out() -> None:
 
 
 def test_the_command_line_prints_the_report(capsys: pytest.CaptureFixture[str]) -> None:
-    """``python -m agents.planning.solver_speed`` exits 0 when the methods agree."""
+    """``python -m agents.jobs.speed_solver`` exits 0 when the methods agree."""
     assert main(["--states", "100", "--actions", "4", "--horizon", "3"]) == 0
     out = capsys.readouterr().out
     assert "Backward induction over 3 steps, S = 100, A = 4" in out

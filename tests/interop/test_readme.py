@@ -1,8 +1,9 @@
-"""The README's snippets for other frameworks run as written, and do what it says.
+"""The manual's snippets for other frameworks run as written, and do what it says.
 
-Each snippet follows a ``<!-- interop: NAME -->`` line in README.md. It runs
-in a fresh namespace in a temporary folder; the test then checks what the
-snippet left behind, so the README cannot drift from working code.
+Each snippet follows a ``<!-- interop: NAME -->`` line in README.md or a page
+of the documentation site (``docs/**/*.md``). It runs in a fresh namespace in
+a temporary folder; the test then checks what the snippet left behind, so the
+manual cannot drift from working code.
 """
 
 from __future__ import annotations
@@ -15,19 +16,31 @@ import pytest
 
 pytestmark = pytest.mark.interop
 
-README = Path(__file__).resolve().parents[2] / "README.md"
+ROOT = Path(__file__).resolve().parents[2]
 
 
-def snippet(name: str) -> str:
-    """The Python block right after the README's ``<!-- interop: name -->`` line."""
-    text = README.read_text(encoding="utf-8")
-    found = re.findall(
-        rf"^<!-- interop: {re.escape(name)} -->\n```python\n(.*?)^```$",
-        text,
-        flags=re.DOTALL | re.MULTILINE,
-    )
-    assert len(found) == 1, f"README.md has {len(found)} snippets named {name!r}"
-    return str(found[0])
+def manual() -> dict[str, str]:
+    """The text of README.md and of every page of the site, by path."""
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").rglob("*.md"))]
+    return {
+        page.relative_to(ROOT).as_posix(): page.read_text(encoding="utf-8")
+        for page in pages
+    }
+
+
+def snippet(name: str) -> tuple[str, str]:
+    """``(page, code)``: the Python block right after ``<!-- interop: name -->``."""
+    found = [
+        (page, code)
+        for page, text in manual().items()
+        for code in re.findall(
+            rf"^<!-- interop: {re.escape(name)} -->\n```python\n(.*?)^```$",
+            text,
+            flags=re.DOTALL | re.MULTILINE,
+        )
+    ]
+    assert len(found) == 1, f"the manual has {len(found)} snippets named {name!r}"
+    return found[0]
 
 
 def run_snippet(
@@ -38,13 +51,18 @@ def run_snippet(
     # Recorded, so that a folder the snippet sets is undone after the test.
     monkeypatch.setenv("MINARI_DATASETS_PATH", str(folder))
     namespace: dict[str, Any] = {"__name__": f"readme_{name.replace('-', '_')}"}
-    exec(compile(snippet(name), f"README.md ({name})", "exec"), namespace)
+    page, code = snippet(name)
+    exec(compile(code, f"{page} ({name})", "exec"), namespace)
     return namespace
 
 
 def test_every_interop_snippet_is_tested() -> None:
-    """A snippet added to the README without a test here fails this test."""
-    names = re.findall(r"^<!-- interop: (\S+) -->$", README.read_text(), re.M)
+    """A snippet added to the manual without a test here fails this test."""
+    names = [
+        name
+        for text in manual().values()
+        for name in re.findall(r"^<!-- interop: (\S+) -->$", text, re.M)
+    ]
     tested = {
         name.removeprefix("test_").removesuffix("_snippet").replace("_", "-")
         for name in globals()

@@ -9,12 +9,16 @@ vectorization_mode="vector_entry_point", copy=False)``, step in lockstep through
   :func:`train_reinforce_batched` return the K tables and per-seed logs;
   ``result.agent(k)`` is seed ``k`` as an ordinary agent (``predict``,
   ``save_agent``).
-* :mod:`.lockstep`: the learners' state and the reset / step loop (and how
-  random numbers map to learners); :mod:`.training`: the setup both share.
+* :mod:`.streams`: each learner's seed and its own random stream, so that a
+  seed's results do not depend on the batch it ran in.
+* :mod:`.lockstep`: the learners' state and the reset / step loop;
+  :mod:`.training`: the setup both share.
 * :mod:`.kernels_numba`, :mod:`.kernels_numpy`: the per-step update, in a numba
-  kernel when numba (the ``fast`` extra) is installed, else in NumPy;
-  :mod:`.backend` chooses (``backend=`` forces either). Both give the same
-  results for the same generator.
+  kernel when numba (the ``fast`` extra) is installed, else in NumPy.
+* :mod:`.fused`, :mod:`.kernels_fused`: Q-learning with the native vector
+  env's step compiled into each learner's loop. :mod:`.backend` chooses the
+  fastest that applies (``backend=`` forces one); all give the same results
+  for the same seeds.
 * :mod:`.log`, :mod:`.results`: per-seed records and the result classes.
 * :mod:`.vector_envs`: what the learners check of a vector env.
 """

@@ -1,9 +1,16 @@
-"""Which implementation runs the per-step kernels: numba when installed, else NumPy.
+"""Which implementation trains the learners: fused, lockstep in numba, or NumPy.
 
-Both implementations consume the same random numbers (one block of ``K`` uniform
-draws per batched step, drawn by NumPy before the kernel runs), so for a fixed
-generator they make the same decisions; see the tests for how far their tables
-agree bit for bit.
+* ``"fused"`` (:mod:`.kernels_fused`, Q-learning): one compiled loop per
+  learner steps its sub-env from the task's model and learns in the same
+  iteration; it needs numba and the native vector env itself.
+* ``"numba"`` (:mod:`.kernels_numba`): the lockstep path, stepping any vector
+  env through ``step``, a compiled kernel per batched step.
+* ``"numpy"`` (:mod:`.kernels_numpy`): the lockstep path in NumPy, the
+  reference and the fallback without numba.
+
+All of them draw the same words of the same per-seed streams for the same
+decisions (:mod:`.streams`), so for the same seeds they make the same
+decisions; see the tests for how far their tables agree bit for bit.
 """
 
 from __future__ import annotations
@@ -13,14 +20,16 @@ import importlib.util
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import ModuleType
-from typing import Literal, TypeAlias
+from typing import Any, Literal, TypeAlias
 
 from access_review_env.validation import check_choice, check_integer
 from agents.common.optional import install_hint
+from agents.learners.batched.vector_envs import fused_unsupported
 
-Backend: TypeAlias = Literal["auto", "numba", "numpy"]
-"""``"auto"`` picks numba when it is installed; the others force one path."""
-BACKENDS: tuple[Backend, ...] = ("auto", "numba", "numpy")
+Backend: TypeAlias = Literal["auto", "fused", "numba", "numpy"]
+"""``"auto"`` picks the fastest that applies; the others force one path."""
+BACKENDS: tuple[Backend, ...] = ("auto", "fused", "numba", "numpy")
+Resolved: TypeAlias = Literal["fused", "numba", "numpy"]
 
 
 def numba_available() -> bool:
@@ -28,33 +37,49 @@ def numba_available() -> bool:
     return importlib.util.find_spec("numba") is not None
 
 
-def resolve_backend(backend: str) -> Literal["numba", "numpy"]:
-    """Return the backend that will run: ``"numba"`` or ``"numpy"``.
+def resolve_backend(backend: str, envs: Any = None, *, fused: bool = True) -> Resolved:
+    """Return the backend that will run: ``"fused"``, ``"numba"`` or ``"numpy"``.
 
     Args:
-        backend: ``"auto"`` (numba if installed, else NumPy), ``"numba"`` or
-            ``"numpy"``.
+        backend: ``"auto"`` (fused where it applies, else numba if installed,
+            else NumPy), ``"fused"``, ``"numba"`` or ``"numpy"``.
+        envs: The vector env to train on; without one, ``"auto"`` names the
+            lockstep kernel (``"numba"`` or ``"numpy"``).
+        fused: Whether the learner has a fused loop.
 
     Raises:
-        ValueError: For any other value.
-        ImportError: If ``"numba"`` is forced and numba is not installed.
+        ValueError: For any other value, or ``"fused"`` where it cannot run
+            (saying why).
+        ImportError: If ``"numba"`` or ``"fused"`` is forced and numba is not
+            installed.
     """
     check_choice("backend", backend, BACKENDS)
     if backend == "numpy":
         return "numpy"
-    if numba_available():
-        return "numba"
+    if not numba_available():
+        if backend != "auto":
+            raise ImportError(
+                f"backend={backend!r} needs numba: {install_hint('numba')}"
+            )
+        return "numpy"
     if backend == "numba":
-        raise ImportError(f"backend='numba' needs numba: {install_hint('numba')}")
-    return "numpy"
+        return "numba"
+    reason = "this learner has no fused loop" if not fused else None
+    if reason is None and envs is not None:
+        reason = fused_unsupported(envs)
+    if backend == "fused":
+        if reason is not None:
+            raise ValueError(f"backend='fused' cannot run: {reason}")
+        return "fused"
+    return "fused" if reason is None and envs is not None else "numba"
 
 
-def kernels(backend: Literal["numba", "numpy"]) -> ModuleType:
-    """The module holding ``backend``'s kernels (importing numba for ``"numba"``)."""
+def kernels(backend: Resolved) -> ModuleType:
+    """The module holding ``backend``'s kernels (importing numba but for NumPy's)."""
     return importlib.import_module(f"{__package__}.kernels_{backend}")
 
 
-def check_threads(threads: int, backend: Literal["numba", "numpy"]) -> int:
+def check_threads(threads: int, backend: Resolved) -> int:
     """Return ``threads`` if the backend can use that many threads.
 
     Raises:
@@ -65,10 +90,10 @@ def check_threads(threads: int, backend: Literal["numba", "numpy"]) -> int:
     threads = check_integer("threads", threads, low=1)
     if threads == 1:
         return 1
-    if backend != "numba":
+    if backend == "numpy":
         raise ValueError(
-            f"threads={threads} needs the numba backend; the NumPy kernel runs on "
-            "one thread"
+            f"threads={threads} needs the numba or fused backend; the NumPy kernel "
+            "runs on one thread"
         )
     import numba
 

@@ -7,6 +7,10 @@ arithmetic follows the scalar learners operation for operation (Q-learning:
 Sutton & Barto, eq. 6.8; REINFORCE: section 13.4); :mod:`.kernels_numpy`
 computes the same with whole-array operations and takes the same arguments.
 
+Learner ``k``'s uniform for a decision is word ``counters[k, CLOCK]`` of its
+own stream (:mod:`.streams`), computed here from its key; the clock of every
+learner still in training advances by one per call.
+
 Tables arrive flattened to ``(K, S * A)``; ``action_slots`` is a tuple of ``A``
 zeros whose length numba sees as a constant, so the loops over actions unroll.
 The Q-learning kernel is written for speed, each choice measured:
@@ -34,10 +38,12 @@ import math
 
 import numpy as np
 
+from access_review_env.vector.streams import GAMMA, UNIFORM_SCALE
 from agents.common.optional import install_hint
 from agents.learners.batched.lockstep import (
     ACTION,
     BUDGET,
+    CLOCK,
     DISCOUNTED_SUM,
     EPISODE_DISCOUNTED,
     EPISODE_LENGTH,
@@ -53,14 +59,28 @@ from agents.learners.batched.lockstep import (
 
 try:
     import numba
+
+    from access_review_env.vector.kernels_numba import _mix64
 except ImportError as error:  # pragma: no cover - exercised without the extra
     raise ImportError(f"{__name__} needs numba: {install_hint('numba')}") from error
 
 _jit = numba.njit(cache=True, nogil=True, error_model="numpy")
 _jit_threads = numba.njit(cache=True, nogil=True, error_model="numpy", parallel=True)
+_inline = numba.njit(cache=True, nogil=True, error_model="numpy", inline="always")
 _MASKED = np.array([-math.inf, 0.0])
 """Added to a Q value: ``-inf`` for an invalid action, 0 for a valid one (a
 lookup, where a select on the mask became a branch around the load)."""
+
+
+@_inline
+def stream_uniform(key, clock):
+    """Word ``clock`` of the stream with ``key``, as a uniform in ``[0, 1)``.
+
+    The bits of :func:`access_review_env.vector.streams.uniforms`.
+    """
+    position = (np.uint64(clock) + np.uint64(1)) * np.uint64(GAMMA)
+    word = _mix64(np.uint64(key) ^ position)
+    return float(word >> np.uint64(11)) * UNIFORM_SCALE
 
 
 @_jit
@@ -136,7 +156,7 @@ def q_learning_range(
         curve_discounted,
         curve_lengths,
         actions,
-        uniforms,
+        keys,
     ) = shared
     gamma, epsilon = parameters
     n_actions = len(action_slots)
@@ -220,7 +240,9 @@ def q_learning_range(
         # rescaled to [0, 1) picks one of the n_valid valid actions uniformly.
         # (A branch: exploring is rare enough to predict, and the division and
         # the walk over the mask cost more than an occasional misprediction.)
-        u = uniforms[k]
+        clock = counters[k, CLOCK]
+        counters[k, CLOCK] = clock + 1
+        u = stream_uniform(keys[k], clock)
         chosen = greedy
         if u < epsilon:
             pick = min(int(u / epsilon * n_valid), n_valid - 1)
@@ -255,7 +277,8 @@ def reinforce_step(
         env: The env's ``(observations, rewards, terminated, truncated,
             masks)``.
         shared: ``Lockstep.arrays()``.
-        parameters: ``(gamma, learning_rate, baseline_rate)``.
+        parameters: ``(gamma, learning_rate, baseline_rate, horizon_ends)``:
+            ``horizon_ends`` 1.0 learns from truncated episodes too.
         action_slots: ``A`` zeros (see the module docstring).
 
     Returns:
@@ -282,9 +305,9 @@ def reinforce_step(
         curve_discounted,
         curve_lengths,
         actions,
-        uniforms,
+        keys,
     ) = shared
-    gamma, learning_rate, baseline_rate = parameters
+    gamma, learning_rate, baseline_rate, horizon_ends = parameters
     n_envs = logits.shape[0]
     n_actions = len(action_slots)
     record_curves = curve_returns.shape[1] > 0
@@ -297,6 +320,8 @@ def reinforce_step(
                 fallback = b if masks[k, b] != 0 else fallback
             actions[k] = fallback
             continue
+        clock = counters[k, CLOCK]
+        counters[k, CLOCK] = clock + 1
         s_next = observations[k]
         if counters[k, LEARNING]:
             t = counters[k, EPISODE_LENGTH]
@@ -312,8 +337,9 @@ def reinforce_step(
                     g = trajectory_rewards[k, i] + gamma * g
                     trajectory_returns[k, i] = g
                 # A truncated episode has no complete return: learn only from
-                # episodes that reached a terminal state, as the scalar learner.
-                if terminated[k]:
+                # episodes that reached a terminal state, as the scalar learner,
+                # unless the time limit is the task's horizon.
+                if terminated[k] or (horizon_ends != 0.0 and truncated[k]):
                     weight = 1.0
                     for i in range(t + 1):
                         s = trajectory_states[k, i]
@@ -375,7 +401,7 @@ def reinforce_step(
             probability = trajectory_policies[k, policy + b] / total
             trajectory_policies[k, policy + b] = probability
             cumulative += probability
-        threshold = uniforms[k] * cumulative
+        threshold = stream_uniform(keys[k], clock) * cumulative
         chosen = n_actions
         last_valid = 0
         cumulative = 0.0

@@ -12,10 +12,12 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from access_review_env.vector.streams import uniforms
 from agents.evaluation.returns import returns_to_go_rows
 from agents.learners.batched.lockstep import (
     ACTION,
     BUDGET,
+    CLOCK,
     DISCOUNTED_SUM,
     EPISODE_DISCOUNTED,
     EPISODE_LENGTH,
@@ -38,6 +40,13 @@ Array = NDArray[Any]
 Indices = NDArray[np.intp]
 Shared = tuple[Array, ...]
 """``Lockstep.arrays()``."""
+
+
+def _draws(counters: Array, keys: Array, active: Indices) -> NDArray[np.float64]:
+    """``(n,)`` each ``active`` learner's uniform at its clock; the clocks advance."""
+    clock = counters[active, CLOCK]
+    counters[active, CLOCK] = clock + 1
+    return uniforms(keys[active], clock.astype(np.uint64))
 
 
 def _first_valid(valid: NDArray[np.bool_]) -> Indices:
@@ -105,12 +114,14 @@ def q_learning_step(
     q, visits, seen = tables
     observations, rewards, terminated, truncated, masks = env
     counters, tallies = shared[0], shared[1]
-    actions, uniforms = shared[-2], shared[-1]
+    actions, keys = shared[-2], shared[-1]
     gamma, epsilon = parameters
     n_actions = len(action_slots)
     valid = masks != 0
     spent = counters[:, EPISODES] >= counters[:, BUDGET]
     active = np.flatnonzero(~spent)
+    draws = np.zeros(counters.shape[0])
+    draws[active] = _draws(counters, keys, active)
     rows = observations[active] * n_actions
     columns = rows[:, None] + np.arange(n_actions)
     seen[active[:, None], columns] = valid[active]
@@ -155,7 +166,7 @@ def q_learning_step(
         q_rows = q[
             active[:, None], (s_next * n_actions)[:, None] + np.arange(n_actions)
         ]
-        chosen = epsilon_greedy_rows(q_rows, valid[active], uniforms[active], epsilon)
+        chosen = epsilon_greedy_rows(q_rows, valid[active], draws[active], epsilon)
         counters[active, STATE] = s_next
         counters[active, ACTION] = chosen
         counters[active, LEARNING] = 1
@@ -169,7 +180,7 @@ def reinforce_step(
     snapshots: Array,
     env: tuple[Array, Array, Array, Array, Array],
     shared: Shared,
-    parameters: tuple[float, float, float],
+    parameters: tuple[float, float, float, float],
     action_slots: tuple[int, ...],
 ) -> tuple[int, int]:
     """One batched step of K REINFORCE learners; see ``kernels_numba``."""
@@ -183,13 +194,15 @@ def reinforce_step(
     ) = trajectories
     observations, rewards, terminated, truncated, masks = env
     counters, tallies = shared[0], shared[1]
-    actions, uniforms = shared[-2], shared[-1]
-    gamma, learning_rate, baseline_rate = parameters
+    actions, keys = shared[-2], shared[-1]
+    gamma, learning_rate, baseline_rate, horizon_ends = parameters
     n_actions = len(action_slots)
     slots = np.arange(n_actions)
     valid = masks != 0
     spent = counters[:, EPISODES] >= counters[:, BUDGET]
     active = np.flatnonzero(~spent)
+    draws = np.zeros(counters.shape[0])
+    draws[active] = _draws(counters, keys, active)
     updating = active[counters[active, LEARNING] != 0]
     if updating.size:
         t = counters[updating, EPISODE_LENGTH]
@@ -204,7 +217,7 @@ def reinforce_step(
             lengths = counters[ended, EPISODE_LENGTH]
             _learn_from_episodes(
                 ended,
-                terminated[ended],
+                terminated[ended] | (truncated[ended] & (horizon_ends != 0.0)),
                 lengths,
                 logits,
                 baseline,
@@ -241,7 +254,7 @@ def reinforce_step(
         trajectory_policies[active[:, None], (t * n_actions)[:, None] + slots] = (
             policies
         )
-        chosen = sample_rows(policies, uniforms[active])
+        chosen = sample_rows(policies, draws[active])
         counters[active, STATE] = s_next
         counters[active, ACTION] = chosen
         counters[active, LEARNING] = 1

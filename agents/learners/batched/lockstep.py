@@ -1,17 +1,16 @@
 """K learners stepping one vector env in lockstep: their running state and the loop.
 
-Every batched step is: the env steps all K sub-envs, NumPy draws K uniforms from
-the learners' generator, and one kernel call (numba or NumPy) updates every
-learner and chooses its next action. Learner ``k`` owns sub-env ``k``.
+Every batched step is: the env steps all K sub-envs, and one kernel call (numba
+or NumPy) updates every learner and chooses its next action. Learner ``k`` owns
+sub-env ``k``.
 
-Random numbers: ``rng`` first draws the env's reset seed (as the scalar learners
-do), then one block of ``K`` uniforms per batched step; learner ``k`` uses entry
-``k`` of each block (one draw per decision, for epsilon-greedy and for softmax
-sampling alike). So for a fixed ``rng`` state, ``K`` and env the results are
-reproducible and do not depend on the backend. Learner ``k``'s numbers do depend
-on ``K`` (they are every K-th number of one stream), as the native vector env's
-transitions do (one generator for all sub-envs): change ``K`` and every seed's
-trajectory changes, though not its distribution.
+Random numbers (:mod:`.streams`): learner ``k`` has a seed ``s_k``; the env is
+reset once with the list of seeds, so sub-env ``k`` is seeded ``s_k``, and
+learner ``k`` draws its decisions from its own stream, word ``t`` after its
+``t``-th step (one draw per decision, for epsilon-greedy and softmax sampling
+alike, used or not). On an env whose sub-envs also draw from streams of their
+own seeds (the native vector env, ``SyncVectorEnv``), a seed's results are
+the same whatever batch it runs in, on either backend.
 """
 
 from __future__ import annotations
@@ -34,7 +33,8 @@ LEARNING: Final = 4
 EPISODE_LENGTH: Final = 5
 LENGTH_SUM: Final = 6
 NEXT_CHECKPOINT: Final = 7
-N_COUNTERS: Final = 8
+CLOCK: Final = 8
+N_COUNTERS: Final = 9
 
 # Columns of Lockstep.tallies.
 EPISODE_RETURN: Final = 0
@@ -51,7 +51,7 @@ KernelCall = Callable[
     [NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any], NDArray[Any]], int
 ]
 """``advance(observations, rewards, terminated, truncated, masks) -> running``:
-one kernel call over all learners (the uniforms live in :class:`Lockstep`)."""
+one kernel call over all learners (their stream keys live in :class:`Lockstep`)."""
 
 
 @dataclass
@@ -67,7 +67,9 @@ class Lockstep:
             state and action of the pending step, whether that step is a
             transition to learn from (0 on the first step and on ``NEXT_STEP``
             reset steps), the current episode's length, the summed length of
-            finished episodes, and the index of the next checkpoint.
+            finished episodes, the index of the next checkpoint, and the
+            learner's clock: env steps it has taken (the word of its stream
+            its next decision reads, see :mod:`.streams`).
         tallies: ``(K, N_TALLIES)`` float64: the current episode's return,
             discounted return and discount weight ``gamma ** t``, and the sums
             of finished episodes' returns and discounted returns.
@@ -81,7 +83,7 @@ class Lockstep:
         curve_discounted: ``(K, n)`` every episode's discounted return.
         curve_lengths: ``(K, n)`` every episode's length.
         actions: ``(K,)`` the actions handed to the next ``envs.step``.
-        uniforms: ``(K,)`` this step's uniform draws, one per learner.
+        keys: ``(K,)`` uint64 each learner's stream key (:mod:`.streams`).
     """
 
     counters: NDArray[np.int64]
@@ -94,7 +96,7 @@ class Lockstep:
     curve_discounted: NDArray[np.float64]
     curve_lengths: NDArray[np.int64]
     actions: NDArray[np.int64]
-    uniforms: NDArray[np.float64]
+    keys: NDArray[np.uint64]
 
     @classmethod
     def create(
@@ -102,6 +104,7 @@ class Lockstep:
         budget: NDArray[np.int64],
         checkpoints: NDArray[np.int64],
         record_curves: bool,
+        keys: NDArray[np.uint64],
     ) -> Lockstep:
         """Fresh state for ``len(budget)`` learners, before their first reset."""
         n_envs = budget.shape[0]
@@ -122,7 +125,7 @@ class Lockstep:
             curve_discounted=np.full((n_envs, curve_width), np.nan),
             curve_lengths=np.zeros((n_envs, curve_width), dtype=np.int64),
             actions=np.zeros(n_envs, dtype=np.int64),
-            uniforms=np.zeros(n_envs),
+            keys=np.asarray(keys, dtype=np.uint64),
         )
 
     def arrays(self) -> tuple[NDArray[Any], ...]:
@@ -138,7 +141,7 @@ class Lockstep:
             self.curve_discounted,
             self.curve_lengths,
             self.actions,
-            self.uniforms,
+            self.keys,
         )
 
     def record_initial_checkpoint(
@@ -154,9 +157,11 @@ class EpisodeObserver(Protocol):
     """Watches K learners' tables as their episodes end (e.g. to score them).
 
     The learners call it, when one is given, with their tables ``(K, S, A)``
-    (Q values or logits): once before the first episode, then after every
-    batched step on which some learners finished an episode. The tables are the
-    learners' own arrays: read them, never write them.
+    (Q values or logits): once before the first episode, then whenever some
+    learners have finished an episode (after a batched step of the lockstep
+    path, or a call of the fused loop, which lets each learner finish one
+    episode at most while it is watched). The tables are the learners' own
+    arrays: read them, never write them.
     """
 
     def start(self, tables: NDArray[np.float64]) -> None:
@@ -178,7 +183,7 @@ class EpisodeObserver(Protocol):
 
 def run_lockstep(
     envs: Any,
-    rng: np.random.Generator,
+    seeds: NDArray[np.uint64],
     lockstep: Lockstep,
     advance: KernelCall,
     before_step: Callable[[int], None] | None = None,
@@ -190,7 +195,8 @@ def run_lockstep(
     Args:
         envs: The vector env (checked by
             :func:`~agents.learners.batched.vector_envs.check_vector_env`).
-        rng: Draws the env's reset seed, then one block of uniforms per step.
+        seeds: ``(K,)`` the learners' seeds: sub-env ``k`` is reset with
+            ``seeds[k]``.
         lockstep: The learners' state; ``lockstep.actions`` is what is stepped.
         advance: The kernel call; returns how many learners still have budget.
         before_step: Called with the number of steps taken so far before each
@@ -202,11 +208,8 @@ def run_lockstep(
         The number of batched steps taken.
     """
     n_envs, n_actions = lockstep.actions.shape[0], int(envs.single_action_space.n)
-    seed = int(rng.integers(2**31))
-    observations, info = envs.reset(seed=seed)
+    observations, info = envs.reset(seed=[int(seed) for seed in seeds])
     not_ended = np.zeros(n_envs, dtype=bool)
-    uniforms = lockstep.uniforms
-    rng.random(out=uniforms)
     # float64 zeros: the native env's reward dtype, so numba compiles the
     # kernel once for the reset call and the steps.
     running = advance(
@@ -225,7 +228,6 @@ def run_lockstep(
         if before_step is not None:
             before_step(steps)
         observations, rewards, terminated, truncated, info = envs.step(lockstep.actions)
-        rng.random(out=uniforms)
         running = advance(
             observations, rewards, terminated, truncated, info["action_mask"]
         )

@@ -10,7 +10,10 @@ equation 6.8, whose bootstrap a *terminated* step cuts and a *truncated* one
 keeps. A ``NEXT_STEP`` reset step is never learned from, and a learner whose
 budget is spent stops learning while its sub-env keeps stepping.
 
-Random numbers are described in :mod:`agents.learners.batched.lockstep`.
+On the native vector env with numba installed, the fused backend
+(:mod:`~agents.learners.batched.fused`) runs the same steps with the env's
+step compiled into the learner's loop, with the same results. Random numbers
+are described in :mod:`~agents.learners.batched.streams`.
 """
 
 from __future__ import annotations
@@ -30,9 +33,10 @@ from agents.learners.batched.backend import (
     numba_threads,
     resolve_backend,
 )
+from agents.learners.batched.fused import FusedEnv, run_fused
 from agents.learners.batched.lockstep import EpisodeObserver, run_lockstep
 from agents.learners.batched.results import BatchedResult
-from agents.learners.batched.training import Batch, check_generator
+from agents.learners.batched.training import Batch
 from agents.learners.q_learning import QLearningAgent, QLearningConfig
 
 _INITIAL_STEP_SIZES = 1024
@@ -105,7 +109,8 @@ def train_q_learning_batched(
     n_episodes: int | Sequence[int] | NDArray[Any],
     config: QLearningConfig | None = None,
     *,
-    rng: np.random.Generator,
+    seeds: int | Sequence[int] | NDArray[Any] | None = None,
+    rng: np.random.Generator | None = None,
     checkpoints: Sequence[int] | NDArray[Any] | None = None,
     record_curves: bool = False,
     backend: Backend = "auto",
@@ -118,21 +123,30 @@ def train_q_learning_batched(
         envs: A Gymnasium vector env with Discrete spaces, ``info["action_mask"]``
             and ``NEXT_STEP`` autoreset, e.g. ``gym.make_vec("AccessReview-v0",
             num_envs=K, vectorization_mode="vector_entry_point", copy=False)``.
-            It is reset once, with a seed drawn from ``rng``.
+            It is reset once, sub-env ``k`` with learner ``k``'s seed.
         n_episodes: Episodes per learner: one int, or ``(K,)`` budgets.
         config: Hyperparameters shared by all learners; the scalar learner's
             defaults when None.
-        rng: The only source of the learners' randomness (and the env's seed).
+        seeds: Learner ``k``'s seed (one integer in ``[0, 2**64)`` per
+            learner, or an int ``s`` for ``s, s + 1, ...``): it seeds sub-env
+            ``k`` and keys the learner's own stream, so that on the native
+            vector env learner ``k``'s results depend on its seed alone (see
+            :mod:`~agents.learners.batched.streams`).
+        rng: Instead of ``seeds``: a generator that draws them.
         checkpoints: Episode counts (strictly increasing, within every budget)
             after which each learner's Q table, seen actions, step count and
             return sums are recorded in ``log``; 0 records the initial table.
         record_curves: Keep every episode's return and length (memory ``K x
             n_episodes``); otherwise only per-seed sums and checkpoints.
-        backend: ``"auto"`` (numba if installed), ``"numba"`` or ``"numpy"``.
-        threads: Threads of the numba kernel (the learners are split between
-            them; results do not depend on it). More than 1 helps large K only
-            on otherwise idle cores: a thread that waits for a busy core stalls
-            every step.
+        backend: ``"auto"`` (the fused loop where it applies, else the
+            numba kernel if numba is installed, else NumPy), ``"fused"``,
+            ``"numba"`` or ``"numpy"`` (see
+            :mod:`~agents.learners.batched.backend`); all give the same
+            results for the same seeds.
+        threads: Threads of the numba kernel or the fused loop (the learners
+            are split between them; results do not depend on it). More than 1
+            helps large K only on otherwise idle cores: a thread that waits
+            for a busy core stalls every step.
         observer: Shown the Q tables whenever episodes end (see
             :class:`~agents.learners.batched.lockstep.EpisodeObserver`).
 
@@ -141,26 +155,24 @@ def train_q_learning_batched(
         ordinary :class:`~agents.QLearningAgent`.
 
     Raises:
-        TypeError: For an ``rng`` that is not a ``numpy.random.Generator``, a
-            non-vector env, non-Discrete spaces or bad budgets.
+        TypeError: For both or neither of ``seeds`` and ``rng``, an ``rng``
+            that is not a ``numpy.random.Generator``, seeds that are not
+            integers, a non-vector env, non-Discrete spaces or bad budgets.
         ValueError: For a wrong autoreset mode, budget, checkpoint, backend
-            or thread count.
+            (``"fused"`` on an env it cannot step) or thread count.
         KeyError: If the env reports no ``info["action_mask"]``.
-        ImportError: If ``backend="numba"`` and numba is not installed.
+        ImportError: If ``backend="numba"`` or ``"fused"`` and numba is not
+            installed.
         MemoryLimitError: If the learners' state would not fit in the
             available memory (before anything is allocated; names both).
     """
-    rng = check_generator(rng)
     config = config or QLearningConfig()
-    chosen = resolve_backend(backend)
+    chosen = resolve_backend(backend, envs)
     threads = check_threads(threads, chosen)
     module = kernels(chosen)
-    step = (
-        module.q_learning_step
-        if threads == 1
-        else partial(module.q_learning_step_threads, threads)
+    batch = Batch.create(
+        envs, n_episodes, checkpoints, record_curves, 16, seeds=seeds, rng=rng
     )
-    batch = Batch.create(envs, n_episodes, checkpoints, record_curves, table_bytes=16)
     q = np.full(batch.shape, float(config.initial_q))
     visits = np.zeros(batch.shape, dtype=np.int64)
     batch.record_initial_checkpoint(q)
@@ -171,22 +183,67 @@ def train_q_learning_batched(
     parameters = (float(config.gamma), float(config.epsilon))
     slots = batch.action_slots
 
-    def advance(
-        observations: NDArray[Any],
-        rewards: NDArray[Any],
-        terminated: NDArray[Any],
-        truncated: NDArray[Any],
-        masks: NDArray[Any],
-    ) -> int:
-        env = (observations, rewards, terminated, truncated, masks)
-        return int(
-            step(tables, step_sizes.table, snapshots, env, shared, parameters, slots)
+    if chosen == "fused":
+        fused = FusedEnv.of(envs, batch.seeds)
+        loop = (
+            partial(module.q_learning_fused_range, 0, batch.shape[0])
+            if threads == 1
+            else partial(module.q_learning_fused_threads, threads)
         )
 
-    with numba_threads(threads):
-        n_steps = run_lockstep(
-            envs, rng, batch.lockstep, advance, step_sizes.ensure, observer, q
+        def advance_fused(episode_limit: int) -> int:
+            return int(
+                loop(
+                    fused.model,
+                    fused.valid,
+                    fused.settings,
+                    tables,
+                    step_sizes.table,
+                    snapshots,
+                    fused.memory,
+                    fused.keys,
+                    shared,
+                    parameters,
+                    slots,
+                    episode_limit,
+                )
+            )
+
+        with numba_threads(threads):
+            n_steps = run_fused(
+                batch.lockstep, advance_fused, step_sizes.ensure, observer, q
+            )
+    else:
+        step = (
+            module.q_learning_step
+            if threads == 1
+            else partial(module.q_learning_step_threads, threads)
         )
+
+        def advance(
+            observations: NDArray[Any],
+            rewards: NDArray[Any],
+            terminated: NDArray[Any],
+            truncated: NDArray[Any],
+            masks: NDArray[Any],
+        ) -> int:
+            env = (observations, rewards, terminated, truncated, masks)
+            return int(
+                step(
+                    tables, step_sizes.table, snapshots, env, shared, parameters, slots
+                )
+            )
+
+        with numba_threads(threads):
+            n_steps = run_lockstep(
+                envs,
+                batch.seeds,
+                batch.lockstep,
+                advance,
+                step_sizes.ensure,
+                observer,
+                q,
+            )
     return BatchedQLearning(
         q_tables=q,
         visits=visits,

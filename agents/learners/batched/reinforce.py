@@ -27,7 +27,7 @@ from numpy.typing import NDArray
 from agents.learners.batched.backend import Backend, kernels, resolve_backend
 from agents.learners.batched.lockstep import EpisodeObserver, run_lockstep
 from agents.learners.batched.results import BatchedResult
-from agents.learners.batched.training import Batch, check_generator
+from agents.learners.batched.training import Batch
 from agents.learners.reinforce import ReinforceAgent, ReinforceConfig
 
 _INITIAL_CAPACITY = 32
@@ -106,7 +106,8 @@ def train_reinforce_batched(
     n_episodes: int | Sequence[int] | NDArray[Any],
     config: ReinforceConfig | None = None,
     *,
-    rng: np.random.Generator,
+    seeds: int | Sequence[int] | NDArray[Any] | None = None,
+    rng: np.random.Generator | None = None,
     checkpoints: Sequence[int] | NDArray[Any] | None = None,
     record_curves: bool = False,
     backend: Backend = "auto",
@@ -118,18 +119,26 @@ def train_reinforce_batched(
         envs: A Gymnasium vector env with Discrete spaces, ``info["action_mask"]``
             and ``NEXT_STEP`` autoreset, e.g. ``gym.make_vec("AccessReview-v0",
             num_envs=K, vectorization_mode="vector_entry_point",
-            exploring_starts=True, copy=False)``. It is reset once, with a seed
-            drawn from ``rng``.
+            exploring_starts=True, copy=False)``. It is reset once, sub-env
+            ``k`` with learner ``k``'s seed.
         n_episodes: Episodes per learner: one int, or ``(K,)`` budgets.
         config: Hyperparameters shared by all learners; the scalar learner's
             defaults when None.
-        rng: The only source of the learners' randomness (and the env's seed).
+        seeds: Learner ``k``'s seed (one integer in ``[0, 2**64)`` per
+            learner, or an int ``s`` for ``s, s + 1, ...``): it seeds sub-env
+            ``k`` and keys the learner's own stream, so that on the native
+            vector env learner ``k``'s results depend on its seed alone (see
+            :mod:`~agents.learners.batched.streams`).
+        rng: Instead of ``seeds``: a generator that draws them.
         checkpoints: Episode counts (strictly increasing, within every budget)
             after which each learner's logits, seen actions, step count and
             return sums are recorded in ``log``; 0 records the initial logits.
         record_curves: Keep every episode's return and length (memory ``K x
             n_episodes``); otherwise only per-seed sums and checkpoints.
-        backend: ``"auto"`` (numba if installed), ``"numba"`` or ``"numpy"``.
+        backend: ``"auto"`` (numba if installed), ``"numba"`` or ``"numpy"``;
+            REINFORCE has no fused loop: the numba kernel already trains
+            1,024 seeds about 250 times as fast per seed as the scalar
+            learner.
         observer: Shown the logits whenever episodes end (see
             :class:`~agents.learners.batched.lockstep.EpisodeObserver`).
 
@@ -138,19 +147,22 @@ def train_reinforce_batched(
         ordinary :class:`~agents.ReinforceAgent`.
 
     Raises:
-        TypeError: For an ``rng`` that is not a ``numpy.random.Generator``, a
-            non-vector env, non-Discrete spaces or bad budgets.
-        ValueError: For a wrong autoreset mode, budget, checkpoint or backend.
+        TypeError: For both or neither of ``seeds`` and ``rng``, an ``rng``
+            that is not a ``numpy.random.Generator``, seeds that are not
+            integers, a non-vector env, non-Discrete spaces or bad budgets.
+        ValueError: For a wrong autoreset mode, budget, checkpoint or backend
+            (``"fused"`` included).
         KeyError: If the env reports no ``info["action_mask"]``.
         ImportError: If ``backend="numba"`` and numba is not installed.
         MemoryLimitError: If the learners' state would not fit in the
             available memory (before anything is allocated; names both).
     """
-    rng = check_generator(rng)
     config = config or ReinforceConfig()
-    chosen = resolve_backend(backend)
+    chosen = resolve_backend(backend, envs, fused=False)
     step = kernels(chosen).reinforce_step
-    batch = Batch.create(envs, n_episodes, checkpoints, record_curves, table_bytes=8)
+    batch = Batch.create(
+        envs, n_episodes, checkpoints, record_curves, 8, seeds=seeds, rng=rng
+    )
     n_envs, n_states, _ = batch.shape
     logits = np.zeros(batch.shape)
     baseline = np.zeros((n_envs, n_states))
@@ -164,6 +176,7 @@ def train_reinforce_batched(
         float(config.gamma),
         float(config.learning_rate),
         float(config.baseline_rate),
+        float(config.horizon_ends_episode),
     )
 
     def advance(
@@ -180,7 +193,13 @@ def train_reinforce_batched(
         return int(running)
 
     n_steps = run_lockstep(
-        envs, rng, batch.lockstep, advance, trajectories.ensure, observer, logits
+        envs,
+        batch.seeds,
+        batch.lockstep,
+        advance,
+        trajectories.ensure,
+        observer,
+        logits,
     )
     return BatchedReinforce(
         logits=logits,

@@ -18,14 +18,19 @@ class BatchedResult:
 
     Attributes:
         valid_seen: ``(K, S, A)`` the action masks each learner saw per state.
+        seeds: ``(K,)`` uint64 each learner's seed: learner ``k``'s results
+            depend on ``seeds[k]`` alone (see
+            :mod:`~agents.learners.batched.streams`).
         log: Per-seed records (see :class:`BatchedLog`).
         env_id: The registered id of the env, if any.
         env_kwargs: The single env's make-kwargs (``make_vec``'s own removed).
-        backend: ``"numba"`` or ``"numpy"``: which kernel ran.
+        backend: ``"fused"``, ``"numba"`` or ``"numpy"``: which kernel ran
+            (see :mod:`~agents.learners.batched.backend`).
         n_steps: Batched ``envs.step`` calls made.
     """
 
     valid_seen: NDArray[np.bool_]
+    seeds: NDArray[np.uint64]
     log: BatchedLog
     env_id: str | None = None
     env_kwargs: dict[str, Any] = field(default_factory=dict)

@@ -1,8 +1,8 @@
 """What every batched learner sets up before its loop: checks, state, snapshots.
 
-Everything is checked before anything is allocated: the generator, the vector
-env, the budgets and checkpoints, and the memory the learners' state will
-take (refused with the estimate and the limit when it does not fit).
+Everything is checked before anything is allocated: the vector env, the seeds,
+the budgets and checkpoints, and the memory the learners' state will take
+(refused with the estimate and the limit when it does not fit).
 """
 
 from __future__ import annotations
@@ -17,27 +17,13 @@ from numpy.typing import NDArray
 from agents.common.memory import check_memory
 from agents.learners.batched.lockstep import N_COUNTERS, N_TALLIES, Lockstep
 from agents.learners.batched.log import BatchedLog
+from agents.learners.batched.streams import learner_keys, learner_seeds
 from agents.learners.batched.vector_envs import (
     check_budgets,
     check_checkpoints,
     check_vector_env,
     single_env_metadata,
 )
-
-
-def check_generator(rng: object) -> np.random.Generator:
-    """Return ``rng`` if it is a NumPy ``Generator``, the learners' only source.
-
-    Raises:
-        TypeError: Naming what was given and what is allowed (a seed is not:
-            the caller decides how a seed becomes a generator).
-    """
-    if not isinstance(rng, np.random.Generator):
-        raise TypeError(
-            "rng must be a numpy.random.Generator, e.g. np.random.default_rng(0); "
-            f"got {type(rng).__name__} {rng!r}"
-        )
-    return rng
 
 
 def state_bytes(
@@ -67,11 +53,13 @@ class Batch:
     """K learners on one vector env: their shared state and checkpoint buffers.
 
     Attributes:
+        seeds: ``(K,)`` uint64 the learners' seeds (see :mod:`.streams`).
         lockstep: The per-learner counters, tallies and logs.
         seen: ``(K, S, A)`` the action masks each learner saw per state.
         snapshots: ``(C, K, S, A)`` each learner's table at the checkpoints.
     """
 
+    seeds: NDArray[np.uint64]
     lockstep: Lockstep
     seen: NDArray[np.bool_]
     snapshots: NDArray[np.float64]
@@ -84,8 +72,10 @@ class Batch:
         checkpoints: Sequence[int] | NDArray[Any] | None,
         record_curves: bool,
         table_bytes: int,
+        seeds: Any = None,
+        rng: np.random.Generator | None = None,
     ) -> Batch:
-        """Check ``envs``, the budgets and the memory; allocate the learners' state.
+        """Check ``envs``, the seeds, the budgets and the memory; allocate the state.
 
         Args:
             envs: The vector env.
@@ -94,6 +84,9 @@ class Batch:
             record_curves: Keep every episode's return and length.
             table_bytes: Bytes per table entry of the learner (see
                 :func:`state_bytes`).
+            seeds: The learners' seeds, or None to draw them from ``rng``
+                (see :func:`~agents.learners.batched.streams.learner_seeds`).
+            rng: Draws the seeds when ``seeds`` is None.
 
         Raises:
             TypeError, ValueError, KeyError: See the trainers.
@@ -101,6 +94,7 @@ class Batch:
                 memory (a ``MemoryError`` and a ``ValueError``).
         """
         n_envs, n_states, n_actions = check_vector_env(envs)
+        resolved = learner_seeds(seeds, rng, n_envs)
         budgets = check_budgets(n_episodes, n_envs)
         counts = check_checkpoints(checkpoints, budgets)
         shape = (n_envs, n_states, n_actions)
@@ -112,7 +106,10 @@ class Batch:
             state_bytes(shape, counts.size, curve_width, table_bytes),
         )
         return cls(
-            lockstep=Lockstep.create(budgets, counts, record_curves),
+            seeds=resolved,
+            lockstep=Lockstep.create(
+                budgets, counts, record_curves, learner_keys(resolved)
+            ),
             seen=np.zeros(shape, dtype=bool),
             snapshots=np.full((counts.size, *shape), np.nan),
         )
@@ -146,6 +143,7 @@ class Batch:
         env_id, env_kwargs = single_env_metadata(envs)
         return {
             "valid_seen": self.seen,
+            "seeds": self.seeds,
             "log": BatchedLog.from_lockstep(self.lockstep, self.snapshots),
             "env_id": env_id,
             "env_kwargs": env_kwargs,

@@ -16,6 +16,7 @@ from gymnasium.vector import AutoresetMode
 from numpy.typing import NDArray
 
 from access_review_env.validation import check_integer
+from access_review_env.vector.env import TaskVectorEnv
 from agents.learners.episodes import check_discrete_spaces, env_metadata
 
 VECTOR_ONLY_KWARGS = frozenset(
@@ -60,6 +61,30 @@ def check_vector_env(envs: Any) -> tuple[int, int, int]:
             f"{AutoresetMode.NEXT_STEP!r} (Gymnasium's default)"
         )
     return int(envs.num_envs), n_states, n_actions
+
+
+def fused_unsupported(envs: Any) -> str | None:
+    """Why the fused backend cannot train on ``envs``, or None if it can.
+
+    The fused loop steps the sub-envs itself from the task's model, so it
+    needs the native vector env as it is (a wrapper could change what the
+    learners see) and state-index observations.
+    """
+    if not isinstance(envs, TaskVectorEnv) or any(
+        getattr(type(envs), name) is not getattr(TaskVectorEnv, name)
+        for name in ("reset", "step")
+    ):
+        return (
+            "the fused backend steps the task's model itself, so it needs the "
+            "native vector env unwrapped (gym.make_vec(..., vectorization_mode="
+            f'"vector_entry_point")), got {type(envs).__name__}'
+        )
+    if envs.observation_mode != "index":
+        return (
+            "the fused backend needs state-index observations, got "
+            f"observation={envs.observation_mode!r}"
+        )
+    return None
 
 
 def action_masks(info: dict[str, Any], num_envs: int, n_actions: int) -> NDArray[Any]:

@@ -18,7 +18,7 @@ def test_a_table_is_a_header_a_separator_of_alignments_and_one_line_per_row() ->
 
 
 def test_columns_are_left_aligned_without_align_and_empty_cells_stay_cells() -> None:
-    """An empty cell keeps its column (the README's tables leave targets empty)."""
+    """An empty cell keeps its column (the manual's tables leave targets empty)."""
     table = markdown_table(["a", "b"], [["x", ""], ["", "y"]])
     assert table.splitlines() == ["| a | b |", "|---|---|", "| x |  |", "|  | y |"]
 

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from access_review_env import ENV_ID, RISK_ENV_ID
+from access_review_env import ENV_ID, OUTCOMES, RISK_ENV_ID
 from tests.helpers import ROOT, python_without
 
 ITERATIONS = 10
@@ -128,7 +128,7 @@ def test_env_creator_builds_either_task_by_id_and_scales_rewards() -> None:
     env.reset(seed=0)
     _, reward, terminated, _, info = env.step(0)
     assert reward == pytest.approx(-1.2)
-    assert terminated and info["outcome"] == "unsupported_approval"
+    assert terminated and OUTCOMES[info["outcome"]] == "unsupported_approval"
     risk = make_env({"env_id": RISK_ENV_ID, "env_kwargs": {}})
     assert risk.observation_space.n == 6  # type: ignore[attr-defined]
     with pytest.raises(KeyError, match="'seed'"):

@@ -30,7 +30,10 @@ set (``ru_maxrss``) is reported beside it.
 scipy and pymdptoolbox are optional: each missing one is named in one line
 before the long part starts, and its rows are left out.
 
-    python -m agents.planning.solver_speed --states 1000000 --horizon 200
+    python -m agents.jobs.speed_solver --level xlarge    # a queue level
+    python -m agents.jobs.speed_solver --states 1000000  # a random model
+
+``access-review speed`` runs it on the queue's largest level.
 """
 
 from __future__ import annotations
@@ -49,8 +52,14 @@ from typing import Any, TypeVar
 import numpy as np
 from numpy.typing import NDArray
 
+from access_review_env import QUEUE_LEVELS
+from access_review_env.model.queue import build_queue_model
+from access_review_env.model.queue_mdp import resolve_queue_parameters
 from access_review_env.model.random_sparse import random_sparse_mdp
 from access_review_env.model.sparse import SparseMDP
+from access_review_env.tasks.access_review_queue import (
+    MAX_EPISODE_STEPS as QUEUE_MAX_EPISODE_STEPS,
+)
 from access_review_env.validation import check_integer
 from agents.planning.sparse_bellman import Backend, BellmanOperator, Rows, kernels
 from agents.planning.value_iteration import optimal_sweeps, value_iteration
@@ -317,6 +326,23 @@ def _numba_threads(threads: int) -> Iterator[None]:
         numba.set_num_threads(previous)
 
 
+def _warm_up() -> None:
+    """Run every numba path once on a small model, so no timing pays a compile.
+
+    numba compiles (or loads from its cache) each kernel on its first call
+    with a new signature or thread count.
+    """
+    kernels("numba").compile_kernels()
+    small = random_sparse_mdp(
+        50, 3, np.random.default_rng(0), branches=2, event_branches=3, horizon=3
+    )
+    composed = compose(small)
+    for count in sorted({1, _threads()}):
+        with _numba_threads(count):
+            value_iteration(small, horizon=3, keep_history=False, backend="numba")
+            composed_backward_induction(composed, small, small.gamma, 3, "numba")
+
+
 def solver_speed(
     mdp: SparseMDP,
     horizon: int,
@@ -346,7 +372,7 @@ def solver_speed(
     has_scipy = importlib.util.find_spec("scipy") is not None
     has_toolbox = has_scipy and importlib.util.find_spec("mdptoolbox") is not None
     if has_numba:
-        kernels("numba").compile_kernels()
+        _warm_up()
     gamma = mdp.gamma
     builds: list[SolverTiming] = []
     if model_seconds is not None:
@@ -517,9 +543,28 @@ def _ratios(result: SolverSpeed) -> list[str]:
     return lines
 
 
+def queue_model(level: str) -> tuple[SparseMDP, float]:
+    """A queue level's model with the registered time limit, and its build time.
+
+    The model is built anew (not taken from the cache of made envs), so the
+    time is the build's.
+    """
+    start = time.perf_counter()
+    parameters = resolve_queue_parameters(level, {})
+    mdp = build_queue_model(parameters)
+    seconds = time.perf_counter() - start
+    return mdp.replace(horizon=QUEUE_MAX_EPISODE_STEPS), seconds
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Time the solvers on a random sparse MDP and print the report."""
+    """Time the solvers on a queue level or a random sparse MDP; print the report."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--level",
+        choices=tuple(QUEUE_LEVELS),
+        help="a level of AccessReviewQueue-v0 (its registered horizon); "
+        "else a random model of --states",
+    )
     parser.add_argument("--states", type=int, default=100_000)
     parser.add_argument("--actions", type=int, default=16)
     parser.add_argument("--branches", type=int, default=2)
@@ -527,19 +572,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--horizon", type=int, default=200)
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    start = time.perf_counter()
-    mdp = random_sparse_mdp(
-        args.states,
-        args.actions,
-        np.random.default_rng(args.seed),
-        branches=args.branches,
-        event_branches=args.event_branches,
-        horizon=args.horizon,
-    )
-    built = time.perf_counter() - start
+    if args.level is not None:
+        mdp, built = queue_model(args.level)
+    else:
+        start = time.perf_counter()
+        mdp = random_sparse_mdp(
+            args.states,
+            args.actions,
+            np.random.default_rng(args.seed),
+            branches=args.branches,
+            event_branches=args.event_branches,
+            horizon=args.horizon,
+        )
+        built = time.perf_counter() - start
+    assert mdp.horizon is not None
     result = solver_speed(
         mdp,
-        args.horizon,
+        mdp.horizon,
         model_seconds=built,
         log=lambda line: print(line, file=sys.stderr, flush=True),
     )

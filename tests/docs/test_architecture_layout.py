@@ -1,4 +1,4 @@
-"""The README's Layout lists every module of both packages, in its folder."""
+"""The Layout (docs/architecture.md) names every module of both packages."""
 
 from __future__ import annotations
 
@@ -6,14 +6,15 @@ import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
+ARCHITECTURE = ROOT / "docs" / "architecture.md"
 PACKAGES = ("access_review_env", "agents")
 DESCRIPTION_COLUMN = 30
 """Entries start left of this column; wrapped descriptions start at it."""
 
 
 def _layout_block() -> list[str]:
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    section = readme.split("\n## Layout\n", 1)[1]
+    page = ARCHITECTURE.read_text(encoding="utf-8")
+    section = page.split("\n## Layout\n", 1)[1]
     return section.split("```\n", 2)[1].splitlines()
 
 
@@ -52,8 +53,8 @@ def test_the_layout_names_every_module_and_folder_where_it_is() -> None:
     """A module missing from the Layout, or listed where it is not, fails here."""
     listed = {p for p in _layout_paths() if p.split("/")[0] in PACKAGES}
     actual = _package_paths()
-    assert sorted(actual - listed) == [], "modules missing from the README Layout"
-    assert sorted(listed - actual) == [], "README Layout lists what does not exist"
+    assert sorted(actual - listed) == [], "modules missing from the Layout"
+    assert sorted(listed - actual) == [], "the Layout lists what does not exist"
 
 
 def test_the_layout_names_every_script() -> None:
