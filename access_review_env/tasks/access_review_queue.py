@@ -26,6 +26,7 @@ from types import MappingProxyType
 from typing import Final
 
 from access_review_env.tasks.access_review_risk import REWARD_TERMS as RISK_TERMS
+from access_review_env.tasks.access_review_risk import TABLE as RISK_TABLE
 from access_review_env.tasks.format import Parameter, Probability, rest, share
 
 
@@ -65,19 +66,7 @@ STAGES: Final = (
 )
 """The stages a request waits at, in the order of the feature observation."""
 
-OUTCOMES: Final = (
-    "pending",
-    "unsupported_approval",
-    "evidence_approval",
-    "reviewed_approval",
-    "abandoned",
-    "clear_approval",
-    "withdrawn",
-    "unfair_denial",
-    "justified_denial",
-    "unjustified_approval",
-    "turned_away",
-)
+OUTCOMES: Final = (*RISK_TABLE.outcomes, "turned_away")
 """How a request leaves the queue; the second task's outcomes plus
 ``turned_away`` (an arrival that found its intake queue full)."""
 
